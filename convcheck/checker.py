@@ -1,0 +1,127 @@
+"""`verify(spec, impl)`: forward, analytic backward and numerical gradients of one layer,
+compared tensor by tensor. This is the Python API the CLI is a thin layer over."""
+
+import time
+
+import numpy as np
+
+from . import numerical
+from .errors import ConvcheckError
+from .compare import TOLERANCES, SpecResult, TensorCheck, compare, validate
+from .geometry import geometry
+from .impls import Implementation, load_impl, reference
+from .spec import ConvSpec
+
+METHODS = ("auto", "full", "sample")
+AUTO_BUDGET_S = 5.0
+"""`auto` runs `full` when its estimated time (from one timed forward) fits this budget."""
+DEFAULT_SAMPLES = 64
+
+
+def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: str = "auto",
+           samples: int = DEFAULT_SAMPLES, rtol: float | None = None, atol: float | None = None,
+           seed: int | None = None, progress=None) -> SpecResult:
+    """Check `impl`'s forward against the loop reference and its backward against finite
+    differences of L = sum(G * Y), on seeded random x, w, b and G of the spec's shapes.
+
+    rtol/atol/seed override the spec's, which override the dtype's defaults.
+    `progress(done, total)` is called while numerical gradients are computed.
+    """
+    started = time.perf_counter()
+    if method not in METHODS:
+        raise ConvcheckError(f"--method {method}: unknown; valid: {', '.join(METHODS)}")
+    impl = load_impl(impl)
+    geom = geometry(spec)
+    shapes = geom.shapes
+    default_rtol, default_atol = TOLERANCES[spec.dtype]
+    rtol = rtol if rtol is not None else spec.rtol if spec.rtol is not None else default_rtol
+    atol = atol if atol is not None else spec.atol if spec.atol is not None else default_atol
+    rng = np.random.default_rng(spec.seed if seed is None else seed)
+    data64 = {name: _draw(rng, shapes[name], spec.dtype) for name in ("x", "w", "b", "y")}
+    x, w, b, g = data64["x"], data64["w"], data64["b"], data64["y"]   # g: G = dL/dY
+    cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data64.items()}
+    kwargs = {"stride": spec.stride, "padding": geom.padding}
+    result = SpecResult(spec, geom, impl.name, method, rtol, atol)
+
+    y, error = _call(impl.forward, cast["x"], cast["w"], cast["b"], **kwargs)
+    y_check = _failed("y", shapes["y"], error) or validate("y", y, shapes["y"], spec.dtype)
+    if y_check is None:
+        y_check = compare("y", y, reference.forward(x, w, b, **kwargs), rtol, atol)
+        if not y_check.passed:
+            y_check.message = "forward differs from the loop reference: " + y_check.message
+    result.checks.append(y_check)
+
+    grads, error = _call(impl.backward, cast["y"], cast["x"], cast["w"], cast["b"], **kwargs)
+    if error is None and not (isinstance(grads, (tuple, list)) and len(grads) == 3):
+        error = f"backward returned {type(grads).__name__}, expected a tuple (dx, dw, db)"
+    checks, pending = {}, {}
+    for name, tensor, value in zip(("dx", "dw", "db"), ("x", "w", "b"), grads if error is None else [None] * 3):
+        if shapes[tensor] is None:
+            checks[name] = TensorCheck(name, None, skipped=True, message="the spec has bias: false")
+            continue
+        checks[name] = _failed(name, shapes[tensor], error) or validate(name, value, shapes[tensor], spec.dtype)
+        if checks[name] is None:
+            pending[tensor] = value
+
+    step, t_forward = _probe_step(impl.forward, x, w, b, kwargs)
+    if method == "auto":
+        method = "full" if t_forward * numerical.full_cost(shapes) <= AUTO_BUDGET_S else "sample"
+    result.method = method
+    coords = {t: _coords(shapes[t], method, samples, rng, t == "x") for t in pending}
+    problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, step)
+    try:
+        numeric = numerical.gradients(problem, coords, progress)
+    except numerical.NumericalError as e:
+        numeric = {t: f"not checked: finite differences need a working forward, and {e}" for t in pending}
+    for tensor, value in pending.items():
+        name = "d" + tensor
+        if isinstance(numeric[tensor], str):
+            checks[name] = TensorCheck(name, shapes[tensor], tuple(value.shape), message=numeric[tensor])
+        else:
+            checks[name] = compare(name, value, numeric[tensor], rtol, atol, coords[tensor])
+    result.checks.extend(checks[name] for name in ("dx", "dw", "db"))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _draw(rng, shape, dtype):
+    """Standard normal float64 values exactly representable in `dtype` (None if no shape)."""
+    if shape is None:
+        return None
+    return rng.standard_normal(shape).astype(dtype).astype(np.float64)
+
+
+def _call(function, *args, **kwargs):
+    """(result, None) or (None, 'raised Error: message'): a plug-in never crashes convcheck."""
+    try:
+        return function(*args, **kwargs), None
+    except (Exception, SystemExit) as e:
+        return None, f"raised {type(e).__name__}: {e}"
+
+
+def _failed(name, shape, error):
+    if error is None:
+        return None
+    return TensorCheck(name, shape, total=int(np.prod(shape)),
+                       message=("forward " if name == "y" else "backward ") + error)
+
+
+def _coords(shape, method, samples, rng, corners) -> np.ndarray:
+    """Flat indices to check: all ('full'), or `samples` random ones plus x's four corners."""
+    size = int(np.prod(shape))
+    if method == "full" or samples >= size:
+        return np.arange(size)
+    chosen = rng.choice(size, samples, replace=False)
+    if corners:
+        h, w = shape[2] - 1, shape[3] - 1
+        chosen = np.union1d(chosen, np.ravel_multi_index(([0] * 4, [0] * 4, [0, 0, h, h], [0, w, 0, w]), shape))
+    return np.sort(chosen)
+
+
+def _probe_step(forward, x, w, b, kwargs) -> tuple[float, float]:
+    """(finite-difference step for the precision the forward computes in when given float64,
+    seconds that float64 forward took: the unit of `numerical.full_cost`)."""
+    started = time.perf_counter()
+    y, _ = _call(forward, x, w, b, **kwargs)
+    seconds = time.perf_counter() - started
+    return numerical.STEP.get(getattr(y, "dtype", None), max(numerical.STEP.values())), seconds

@@ -1,0 +1,101 @@
+"""The `convcheck` command: parse, call the API, render, choose the exit code.
+
+Exit codes: 0 every check passed, 1 a check failed, 2 bad usage, spec or plug-in.
+"""
+
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .checker import DEFAULT_SAMPLES, verify as verify_spec
+from .errors import ConvcheckError
+from .geometry import geometry
+from .impls import load_impl
+from .loader import load_specs
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Check the backward pass of 2-D convolution layers against finite differences.")
+
+
+class Method(str, Enum):
+    auto = "auto"
+    full = "full"
+    sample = "sample"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _version(value: bool):
+    if value:
+        print(f"convcheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False):
+    """Check the backward pass of 2-D convolution layers against finite differences."""
+
+
+def _fail(error: ConvcheckError):
+    print(f"convcheck: error: {error}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+@app.command()
+def verify(
+    paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")],
+    impl: Annotated[str, typer.Option(help="direct, im2col, a path to a .py file, or a dotted module.")] = "direct",
+    method: Annotated[Method, typer.Option(help="full: every coordinate; sample: --samples per tensor; "
+                                                "auto: full when it fits a few seconds.")] = Method.auto,
+    samples: Annotated[int, typer.Option(min=1, help="Coordinates per tensor for --method sample.")] = DEFAULT_SAMPLES,
+    rtol: Annotated[Optional[float], typer.Option(min=0, help="Relative tolerance (overrides the spec's).")] = None,
+    atol: Annotated[Optional[float], typer.Option(min=0, help="Absolute tolerance (overrides the spec's).")] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Random seed for x, w, b, G (overrides the spec's).")] = None,
+    format: Annotated[Format, typer.Option("--format", help="table for people, json for machines.")] = Format.table,
+):
+    """Check an implementation's forward and backward on every layer in PATHS."""
+    started = time.perf_counter()
+    try:
+        specs = load_specs(paths)
+        implementation = load_impl(impl)
+        results = [verify_spec(spec, implementation, method=method.value, samples=samples, rtol=rtol,
+                               atol=atol, seed=seed) for spec in specs]
+    except ConvcheckError as e:
+        _fail(e)
+    seconds = time.perf_counter() - started
+    if format is Format.json:
+        from .report import json_report
+        print(json_report.render(results, seconds))
+    else:
+        from .report.table import make_console, render_result, render_summary
+        console = make_console()
+        for result in results:
+            render_result(result, console)
+        render_summary(results, seconds, console)
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+@app.command()
+def shapes(paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")]):
+    """Show the shape of every tensor (x, w, b, y, dL/dy, dL/dw, dL/dx, dL/db) of each layer."""
+    from .report.table import make_console, render_shapes
+    try:
+        geometries = [geometry(spec) for spec in load_specs(paths)]
+    except ConvcheckError as e:
+        _fail(e)
+    console = make_console()
+    for geom in geometries:
+        render_shapes(geom, console)
+
+
+def main():
+    app()

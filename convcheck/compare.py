@@ -1,0 +1,111 @@
+"""Compare what an implementation returned with the reference: `TensorCheck` per tensor.
+
+An element passes when |a - n| <= atol + rtol * |n| (numpy.isclose), with a the value
+under test and n the reference (loop forward for y, finite differences for gradients).
+Reported per tensor: max |a - n|, max relative error |a - n| / max(|a| + |n|, tiny), and
+the index of the worst element, the one furthest past its allowed error.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TOLERANCES = {"float64": (1e-6, 1e-8), "float32": (1e-3, 1e-4)}
+"""(rtol, atol) per dtype. float64: finite differences are exact to ~1e-10 for an affine L,
+so 1e-6 leaves room for accumulation order only. float32: analytic sums of thousands of
+float32 products carry ~1e-5 relative rounding."""
+
+TINY = np.finfo(np.float64).tiny
+
+
+@dataclass
+class TensorCheck:
+    """The verdict on one tensor. Shapes are tuples, or None where there is no array."""
+
+    name: str                      # 'y', 'dx', 'dw', 'db'
+    expected_shape: tuple | None
+    actual_shape: tuple | None = None
+    max_abs: float | None = None
+    max_rel: float | None = None
+    worst_index: tuple | None = None
+    passed: bool = False
+    skipped: bool = False
+    message: str = ""
+    checked: int = 0               # elements compared
+    total: int = 0                 # elements in the tensor
+
+    @property
+    def verdict(self) -> str:
+        return "skipped" if self.skipped else "pass" if self.passed else "FAIL"
+
+
+@dataclass
+class SpecResult:
+    """Everything `verify` found for one spec."""
+
+    spec: object                   # ConvSpec
+    geometry: object               # Geometry
+    impl: str
+    method: str                    # the method that ran: 'full' or 'sample'
+    rtol: float
+    atol: float
+    checks: list[TensorCheck] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed or c.skipped for c in self.checks)
+
+    def check(self, name: str) -> TensorCheck:
+        return next(c for c in self.checks if c.name == name)
+
+
+def validate(name: str, value, expected_shape: tuple, dtype: str) -> TensorCheck | None:
+    """A failed TensorCheck if `value` is not a finite array of the expected shape and dtype, else None."""
+    fail = TensorCheck(name, expected_shape, total=int(np.prod(expected_shape)))
+    shape = getattr(value, "shape", None)
+    if shape is None or not hasattr(value, "dtype"):
+        fail.message = f"returned {type(value).__name__}, expected an array of shape {expected_shape}"
+        return fail
+    fail.actual_shape = tuple(shape)
+    if tuple(shape) != tuple(expected_shape):
+        fail.message = f"shape {tuple(shape)}, but the spec gives {tuple(expected_shape)}"
+        return fail
+    if value.dtype != np.dtype(dtype):
+        fail.message = f"dtype {value.dtype}, expected {dtype} (the spec's dtype)"
+        return fail
+    finite = np.isfinite(np.asarray(value))
+    if not finite.all():
+        bad = tuple(int(i) for i in np.argwhere(~finite)[0])
+        fail.message = f"holds {int((~finite).sum())} non-finite values, first at {bad}"
+        fail.worst_index = bad
+        return fail
+    return None
+
+
+def compare(name: str, actual: np.ndarray, reference: np.ndarray, rtol: float, atol: float,
+            flat: np.ndarray | None = None) -> TensorCheck:
+    """Compare actual (any float dtype) with reference at flat indices (all if None)."""
+    a = np.asarray(actual, dtype=np.float64).ravel()
+    ref = np.asarray(reference, dtype=np.float64).ravel()
+    if flat is not None:
+        a = a[flat]
+    else:
+        flat = np.arange(a.size)
+    check = TensorCheck(name, tuple(actual.shape), tuple(actual.shape), checked=int(a.size),
+                        total=int(np.prod(actual.shape)))
+    if a.size == 0:
+        check.passed = True
+        return check
+    err = np.abs(a - ref)
+    excess = err / (atol + rtol * np.abs(ref))
+    worst = int(np.argmax(excess))
+    check.max_abs = float(err.max())
+    check.max_rel = float((err / np.maximum(np.abs(a) + np.abs(ref), TINY)).max())
+    check.worst_index = tuple(int(i) for i in np.unravel_index(flat[worst], actual.shape))
+    check.passed = bool(excess[worst] <= 1.0)
+    if not check.passed:
+        bad = int((excess > 1.0).sum())
+        check.message = (f"{bad} of {a.size} checked elements off; worst at {check.worst_index}: "
+                         f"got {a[worst]:.6g}, expected {ref[worst]:.6g}")
+    return check

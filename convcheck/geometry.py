@@ -1,0 +1,113 @@
+"""Every size formula of a 2-D convolution, each in one small function, and `Geometry`.
+
+One spatial axis at a time, with n the input size, m the filter size, s the stride and
+(lo, hi) the zero padding before/after (top/bottom or left/right):
+
+    padded size     n + lo + hi
+    output size     o = (n + lo + hi - m) // s + 1            (seed 000: n - m + 1 at s=1)
+    leftover        r = (n + lo + hi - m) % s  rows no window reaches; their dL/dX is 0
+    dilated dL/dY   s * (o - 1) + 1                           (s - 1 zeros between rows)
+    'same'          o = ceil(n / s); total pad = max((o - 1) * s + m - n, 0), the odd pixel
+                    at the bottom/right (TensorFlow/JAX 'SAME')
+    'full'          m - 1 on both sides                        (seed 000's padded dL/dY)
+
+This module knows no arrays: it turns a `ConvSpec` into the shape of every tensor.
+"""
+
+from dataclasses import dataclass
+
+from .errors import SpecError
+from .spec import ConvSpec
+
+
+def output_size(n: int, m: int, s: int, lo: int, hi: int) -> int:
+    """Number of filter positions along an axis: (n + lo + hi - m) // s + 1."""
+    return (n + lo + hi - m) // s + 1
+
+
+def leftover(n: int, m: int, s: int, lo: int, hi: int) -> int:
+    """Padded rows after the last window, untouched by any output: (n + lo + hi - m) % s."""
+    return (n + lo + hi - m) % s
+
+
+def dilated_size(o: int, s: int) -> int:
+    """Size of dL/dY with s - 1 zeros inserted between neighbours: s * (o - 1) + 1."""
+    return s * (o - 1) + 1
+
+
+def same_padding(n: int, m: int, s: int) -> tuple[int, int]:
+    """(lo, hi) giving output ceil(n / s); an odd total puts the extra pixel in hi."""
+    o = -(-n // s)
+    total = max((o - 1) * s + m - n, 0)
+    return total // 2, total - total // 2
+
+
+def axis_padding(padding, n: int, m: int, s: int, axis: int) -> tuple[int, int]:
+    """(lo, hi) for one axis (0: rows, 1: columns) of a padding name or 4-tuple."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "full":
+        return m - 1, m - 1
+    if padding == "same":
+        return same_padding(n, m, s)
+    return padding[2 * axis], padding[2 * axis + 1]
+
+
+def resolve_padding(padding, n: tuple[int, int], m: tuple[int, int],
+                    stride: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) in pixels for any padding form."""
+    top, bottom = axis_padding(padding, n[0], m[0], stride[0], 0)
+    left, right = axis_padding(padding, n[1], m[1], stride[1], 1)
+    return top, bottom, left, right
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Every resolved size of one layer; shapes are NCHW and (p, k, m_h, m_w)."""
+
+    spec: ConvSpec
+    padding: tuple[int, int, int, int]   # (top, bottom, left, right)
+    padded: tuple[int, int]              # n + lo + hi per axis
+    out: tuple[int, int]                 # (o_h, o_w)
+    leftover: tuple[int, int]            # rows/columns no window reaches
+    dilated: tuple[int, int]             # dL/dY after inserting s - 1 zeros
+
+    @property
+    def stride(self) -> tuple[int, int]:
+        return self.spec.stride
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...] | None]:
+        """Expected shape of every tensor, keyed x, w, b, y, dy, dx, dw, db (b: None without bias)."""
+        s = self.spec
+        x = (s.batch, s.k, *s.n)
+        w = (s.p, s.k, *s.m)
+        b = (s.p,) if s.bias else None
+        y = (s.batch, s.p, *self.out)
+        return {"x": x, "w": w, "b": b, "y": y, "dy": y, "dx": x, "dw": w, "db": b}
+
+
+def geometry(spec: ConvSpec) -> Geometry:
+    """Resolve a spec's sizes; an impossible layer raises `SpecError` saying what would fit."""
+    pads = resolve_padding(spec.padding, spec.n, spec.m, spec.stride)
+    for axis, side in enumerate(("height", "width")):
+        n, m, lo, hi = spec.n[axis], spec.m[axis], pads[2 * axis], pads[2 * axis + 1]
+        if n + lo + hi < m:
+            raise SpecError(_too_large(side, axis, n, m, lo, hi), file=spec.source,
+                            line=spec.line, layer=spec.name, field="m")
+    padded = (spec.n[0] + pads[0] + pads[1], spec.n[1] + pads[2] + pads[3])
+    args = [(spec.n[a], spec.m[a], spec.stride[a], pads[2 * a], pads[2 * a + 1]) for a in (0, 1)]
+    out = tuple(output_size(*a) for a in args)
+    return Geometry(spec=spec, padding=pads, padded=padded, out=out,
+                    leftover=tuple(leftover(*a) for a in args),
+                    dilated=tuple(dilated_size(o, a[2]) for o, a in zip(out, args)))
+
+
+def _too_large(side: str, axis: int, n: int, m: int, lo: int, hi: int) -> str:
+    """Explain an output size of 0: which formula fails with which numbers, and what fits."""
+    lo_name, hi_name = ("top", "bottom") if axis == 0 else ("left", "right")
+    short = m - (n + lo + hi)
+    return (f"filter {side} {m} is larger than the padded input {side} "
+            f"n + {lo_name} + {hi_name} = {n} + {lo} + {hi} = {n + lo + hi}, so the output "
+            f"size (n + {lo_name} + {hi_name} - m) // s + 1 is 0; valid: m <= {n + lo + hi}, "
+            f"or {short} more padding in total ({-(-short // 2)} per side), or n >= {m - lo - hi}")

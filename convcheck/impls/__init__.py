@@ -1,0 +1,79 @@
+"""Implementations under test: the plug-in contract, the built-ins and the loader.
+
+A plug-in is any module (a .py file or an importable dotted name) that defines
+
+    forward(x, w, b, *, stride, padding) -> y
+    backward(dy, x, w, b, *, stride, padding) -> (dx, dw, db)
+
+with x (N, k, H, W), w (p, k, m_h, m_w), b (p,) or None, y and dy (N, p, o_h, o_w),
+stride = (s_h, s_w) and padding = (top, bottom, left, right), ints already resolved.
+db is None when b is None. The built-ins `direct` and `im2col` follow the same contract.
+"""
+
+import importlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ImplError
+
+BUILTINS = {"direct": "convcheck.impls.direct", "im2col": "convcheck.impls.im2col"}
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """A loaded plug-in: its name as given and its two functions."""
+
+    name: str
+    forward: Callable
+    backward: Callable
+
+
+def load_impl(impl: "str | Implementation") -> Implementation:
+    """A built-in name, a path to a .py file, or a dotted module name -> Implementation."""
+    if isinstance(impl, Implementation):
+        return impl
+    if impl in BUILTINS:
+        module = importlib.import_module(BUILTINS[impl])
+    elif impl.endswith(".py") or Path(impl).is_file():
+        module = _import_file(Path(impl))
+    else:
+        if os.getcwd() not in sys.path:  # like `python -m`: modules under the current folder import
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(impl)
+        except ModuleNotFoundError as e:
+            if e.name and impl.startswith(e.name):
+                raise ImplError(f"--impl {impl}: no built-in, file or module of that name "
+                                f"(built-ins: {', '.join(BUILTINS)}; or a path to a .py file)") from None
+            raise ImplError(f"--impl {impl}: importing it failed: {type(e).__name__}: {e}") from None
+        except Exception as e:
+            raise ImplError(f"--impl {impl}: importing it failed: {type(e).__name__}: {e}") from None
+    missing = [f for f in ("forward", "backward") if not callable(getattr(module, f, None))]
+    if missing:
+        raise ImplError(f"--impl {impl}: defines no {' and no '.join(missing)} function; a plug-in needs "
+                        "forward(x, w, b, *, stride, padding) and backward(dy, x, w, b, *, stride, padding)")
+    return Implementation(name=impl, forward=module.forward, backward=module.backward)
+
+
+def _import_file(path: Path):
+    """Execute a .py file as a fresh module, its folder importable; any failure is one ImplError line."""
+    if not path.is_file():
+        raise ImplError(f"--impl {path}: no such file")
+    name = f"convcheck_plugin_{abs(hash(str(path.resolve())))}"
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:  # like `python my_conv.py`: its own folder's modules import
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as e:  # a plug-in may even call sys.exit at import
+        sys.modules.pop(name, None)
+        where = f" (line {e.lineno})" if isinstance(e, SyntaxError) else ""
+        raise ImplError(f"--impl {path}: importing it failed{where}: {type(e).__name__}: {e}") from None
+    return module

@@ -1,0 +1,65 @@
+"""Built-in `direct`: forward and backward as correlations (seeds 000 and 004).
+
+    Y           = X_pad  (*)_s  F                     + b         correlation, stride s
+    dL/dF_j^(i) = sum_batch X_pad^(i) (*) dil(dL/dY^(j))           seed 000, dilated by s
+    dL/dX^(i)   = crop( sum_j pad_{m-1}(dil(dL/dY^(j))) (*) rot180(F_j^(i)) )   seed 004
+    dL/db_j     = sum dL/dY^(j)
+
+dil() inserts s - 1 zeros between rows/columns of dL/dY; crop() re-adds the leftover
+rows no window reached (their gradient is 0) and removes the padding.
+"""
+
+from ..backend import array_module
+from .common import pad
+
+
+def correlate(x, w, stride=(1, 1)):
+    """Valid multi-channel correlation. x (N, C, H, W), w (F, C, m_h, m_w) -> (N, F, o_h, o_w)."""
+    xp = array_module(x)
+    windows = xp.lib.stride_tricks.sliding_window_view(x, w.shape[2:], axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+    # windows: (N, C, o_h, o_w, m_h, m_w), a view; tensordot copies it once into columns
+    y = xp.tensordot(windows, w, axes=((1, 4, 5), (1, 2, 3)))  # (N, o_h, o_w, F)
+    return xp.ascontiguousarray(y.transpose(0, 3, 1, 2))
+
+
+def dilate(dy, stride):
+    """Insert s - 1 zeros between neighbours. (N, p, o_h, o_w) -> (N, p, s_h(o_h-1)+1, s_w(o_w-1)+1)."""
+    s_h, s_w = stride
+    if (s_h, s_w) == (1, 1):
+        return dy
+    xp = array_module(dy)
+    n, p, o_h, o_w = dy.shape
+    out = xp.zeros((n, p, s_h * (o_h - 1) + 1, s_w * (o_w - 1) + 1), dtype=dy.dtype)
+    out[:, :, ::s_h, ::s_w] = dy
+    return out
+
+
+def forward(x, w, b, *, stride, padding):
+    """x (N, k, H, W), w (p, k, m_h, m_w), b (p,) or None -> y (N, p, o_h, o_w)."""
+    y = correlate(pad(x, padding), w, stride)
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def backward(dy, x, w, b, *, stride, padding):
+    """dy (N, p, o_h, o_w) -> dx (N, k, H, W), dw (p, k, m_h, m_w), db (p,) or None."""
+    xp = array_module(dy)
+    top, bottom, left, right = padding
+    m_h, m_w = w.shape[2:]
+    dy_dil = dilate(dy, stride)                              # (N, p, d_h, d_w)
+    reach_h, reach_w = dy_dil.shape[2] + m_h - 1, dy_dil.shape[3] + m_w - 1
+    x_pad = pad(x, padding)[:, :, :reach_h, :reach_w]        # (N, k, reach_h, reach_w), leftover dropped
+    # dL/dF: batch becomes the summed 'channel' axis, so F = p and C = N
+    dw = correlate(x_pad.transpose(1, 0, 2, 3), dy_dil.transpose(1, 0, 2, 3))  # (k, p, m_h, m_w)
+    dw = dw.transpose(1, 0, 2, 3)                             # (p, k, m_h, m_w)
+    # dL/dX: full convolution = correlation of the (m-1)-padded dL/dY with rot180(F)
+    dy_full = pad(dy_dil, (m_h - 1, m_h - 1, m_w - 1, m_w - 1))  # (N, p, d_h+2(m_h-1), d_w+2(m_w-1))
+    w_rot = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)          # (k, p, m_h, m_w)
+    dx_reach = correlate(dy_full, w_rot)                        # (N, k, reach_h, reach_w)
+    h, w_in = x.shape[2:]
+    dx_pad = xp.zeros((*x.shape[:2], top + h + bottom, left + w_in + right), dtype=dx_reach.dtype)
+    dx_pad[:, :, :reach_h, :reach_w] = dx_reach               # leftover rows stay 0
+    dx = dx_pad[:, :, top:top + h, left:left + w_in]          # (N, k, H, W)
+    db = None if b is None else dy.sum(axis=(0, 2, 3))
+    return xp.ascontiguousarray(dx), xp.ascontiguousarray(dw), db

@@ -1,0 +1,149 @@
+"""Finite-difference gradients of L = sum(G * Y) through a forward function only.
+
+L is affine in each of x, w and b, so the central difference
+
+    dL/dt_i ~ (L(t + h e_i) - L(t - h e_i)) / 2h
+
+has no truncation error: only rounding, which shrinks as h grows. The step therefore
+depends on the precision the forward actually computes in (`STEP`). Everything here runs
+in float64; no dense Jacobian is built.
+
+Two ideas make every coordinate affordable (`full`):
+- receptive-field locality: perturbing X[n, c, i, j] changes at most ceil(m/s) outputs
+  per axis, so its difference needs only the forward of a small crop of the padded input
+  around it (padding 0), and G's matching crop;
+- batching: many perturbed crops (or perturbed filters, for w and b) go through one
+  forward call, stacked on the batch (or filter) axis.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0}
+"""h per dtype the forward computes in: rounding error ~ eps * |Y| / h is ~1e-13 at 1e-3 in
+float64; a forward that rounds to float32 (eps 6e-8) needs the largest step, and an affine L
+loses nothing by it."""
+
+BATCH_BYTES = 64 * 2**20
+"""Memory one batched forward call may take for its perturbed inputs and outputs."""
+
+
+class NumericalError(Exception):
+    """The forward failed or returned a wrong shape while computing differences."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The float64 point at which gradients are taken. x (N,k,H,W), w (p,k,m_h,m_w), b (p,)|None, g = G (N,p,o_h,o_w)."""
+
+    forward: Callable
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray | None
+    g: np.ndarray
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int]
+    step: float
+
+    def call(self, x, w, b, padding, expected):
+        """forward(x, w, b) in float64 with shape checked; any failure is a NumericalError."""
+        try:
+            y = self.forward(x, w, b, stride=self.stride, padding=padding)
+        except Exception as e:
+            raise NumericalError(f"forward raised {type(e).__name__}: {e}") from None
+        if getattr(y, "shape", None) != expected:
+            raise NumericalError(f"forward on a batch of perturbed inputs returned shape "
+                                 f"{getattr(y, 'shape', type(y).__name__)}, expected {expected}")
+        return np.asarray(y, dtype=np.float64)
+
+
+def gradients(problem: Problem, coords: dict[str, np.ndarray], progress=None) -> dict[str, np.ndarray]:
+    """Numerical dL/dt at the given flat indices of t, for t in coords' keys ('x', 'w', 'b')."""
+    total = sum(len(c) for c in coords.values())
+    done = [0]
+
+    def advance(count):
+        done[0] += count
+        if progress:
+            progress(done[0], total)
+
+    grads = {}
+    if "x" in coords:
+        grads["x"] = _input_gradient(problem, coords["x"], advance)
+    for name in ("w", "b"):
+        if name in coords:
+            grads[name] = _parameter_gradient(problem, name, coords[name], advance)
+    return grads
+
+
+def _input_gradient(pb: Problem, flat: np.ndarray, advance) -> np.ndarray:
+    """dL/dX at flat indices of x, each from the forward of a crop around the pixel."""
+    (s_h, s_w), (top, bottom, left, right) = pb.stride, pb.padding
+    p, _, m_h, m_w = pb.w.shape
+    o_h, o_w = pb.g.shape[2:]
+    reach_h, reach_w = min(-(-m_h // s_h), o_h), min(-(-m_w // s_w), o_w)  # outputs a pixel can touch
+    crop_h, crop_w = (reach_h - 1) * s_h + m_h, (reach_w - 1) * s_w + m_w  # input rows they read
+    n, c, i, j = np.unravel_index(flat, pb.x.shape)
+    row, col = i + top, j + left                                  # position in the padded input
+    o0 = np.clip(row // s_h - reach_h + 1, 0, o_h - reach_h)      # first output row of the crop
+    q0 = np.clip(col // s_w - reach_w + 1, 0, o_w - reach_w)
+    r_in, c_in = row - o0 * s_h, col - q0 * s_w                   # the pixel inside its crop
+    values = np.zeros(len(flat))
+    touched = np.flatnonzero((r_in < crop_h) & (c_in < crop_w))   # others: leftover rows, dL/dX = 0
+    advance(len(flat) - len(touched))
+    x_pad = np.pad(pb.x, [(0, 0), (0, 0), (top, bottom), (left, right)])
+    x_crops = sliding_window_view(x_pad, (crop_h, crop_w), axis=(2, 3))  # (N, k, ., ., crop_h, crop_w)
+    g_crops = sliding_window_view(pb.g, (reach_h, reach_w), axis=(2, 3))
+    per_item = 16 * (pb.x.shape[1] * crop_h * crop_w + reach_h * reach_w * (p + pb.w[0].size))
+    for idx in _chunks(touched, per_item):
+        size = len(idx)
+        crops = x_crops[n[idx], :, o0[idx] * s_h, q0[idx] * s_w]     # (B, k, crop_h, crop_w)
+        batch = np.concatenate([crops, crops])                       # (2B, k, crop_h, crop_w)
+        at = (c[idx], r_in[idx], c_in[idx])
+        batch[(np.arange(size), *at)] += pb.step
+        batch[(np.arange(size, 2 * size), *at)] -= pb.step
+        y = pb.call(batch, pb.w, pb.b, (0, 0, 0, 0), (2 * size, p, reach_h, reach_w))
+        g = g_crops[n[idx], :, o0[idx], q0[idx]]                     # (B, p, reach_h, reach_w)
+        values[idx] = np.einsum("bpij,bpij->b", y[:size] - y[size:], g) / (2 * pb.step)
+        advance(size)
+    return values
+
+
+def _parameter_gradient(pb: Problem, name: str, flat: np.ndarray, advance) -> np.ndarray:
+    """dL/dw or dL/db at flat indices: perturbed copies of each filter run as extra filters."""
+    n_batch, p, o_h, o_w = pb.g.shape
+    per_filter = pb.w[0].size
+    f = flat // per_filter if name == "w" else flat             # filter of each coordinate
+    values = np.zeros(len(flat))
+    for idx in _chunks(np.arange(len(flat)), 16 * n_batch * o_h * o_w):
+        size = len(idx)
+        w = np.concatenate([pb.w[f[idx]]] * 2)                     # (2B, k, m_h, m_w)
+        b = None if pb.b is None else np.concatenate([pb.b[f[idx]]] * 2)  # (2B,)
+        target = w.reshape(2 * size, -1) if name == "w" else b[:, None]
+        tap = flat[idx] % per_filter if name == "w" else 0
+        target[np.arange(size), tap] += pb.step
+        target[np.arange(size, 2 * size), tap] -= pb.step
+        y = pb.call(pb.x, w, b, pb.padding, (n_batch, 2 * size, o_h, o_w))
+        values[idx] = np.einsum("nbij,nbij->b", y[:, :size] - y[:, size:], pb.g[:, f[idx]]) / (2 * pb.step)
+        advance(size)
+    return values
+
+
+def _chunks(indices: np.ndarray, bytes_per_item: int):
+    """Split indices into batches that keep one forward call under BATCH_BYTES."""
+    size = max(1, BATCH_BYTES // max(bytes_per_item, 1))
+    return [indices[i:i + size] for i in range(0, len(indices), size)]
+
+
+def full_cost(shapes: dict) -> float:
+    """Multiply-adds of the `full` method relative to one forward of the layer."""
+    n_batch, k, h, w_in = shapes["x"]
+    p, _, m_h, m_w = shapes["w"]
+    _, _, o_h, o_w = shapes["y"]
+    forward = n_batch * p * o_h * o_w * k * m_h * m_w
+    crop = p * min(m_h, o_h) * min(m_w, o_w) * k * m_h * m_w     # upper bound of one crop's forward
+    n_params = p * k * m_h * m_w + (p if shapes["b"] else 0)
+    return 2 * (n_batch * k * h * w_in * crop + n_params * forward / p) / forward

@@ -1,0 +1,28 @@
+"""Machine output for `verify --format json`: a stable, plain-JSON object."""
+
+import json
+
+
+def result_dict(result) -> dict:
+    """One spec's result; tensor keys are y, dx, dw, db."""
+    spec = result.spec
+    return {
+        "name": spec.name, "file": spec.source, "line": spec.line, "impl": result.impl,
+        "method": result.method, "dtype": spec.dtype, "rtol": result.rtol, "atol": result.atol,
+        "passed": result.passed, "seconds": round(result.seconds, 4),
+        "tensors": {c.name: {
+            "expected_shape": _list(c.expected_shape), "actual_shape": _list(c.actual_shape),
+            "max_abs_err": c.max_abs, "max_rel_err": c.max_rel, "worst_index": _list(c.worst_index),
+            "checked": c.checked, "total": c.total, "verdict": c.verdict, "message": c.message,
+        } for c in result.checks},
+    }
+
+
+def render(results, seconds: float) -> str:
+    failed = sum(not r.passed for r in results)
+    return json.dumps({"passed": len(results) - failed, "failed": failed, "seconds": round(seconds, 4),
+                       "specs": [result_dict(r) for r in results]}, indent=2)
+
+
+def _list(value):
+    return None if value is None else list(value)

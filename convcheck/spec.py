@@ -1,0 +1,43 @@
+"""`ConvSpec`: one convolution layer as written in a YAML spec, sizes normalised to pairs.
+
+Seed notation: input X is n x n x k, each of the p filters F_j is m x m x k.
+Array layout: x (batch, k, n_h, n_w), w (p, k, m_h, m_w), b (p,).
+"""
+
+from dataclasses import dataclass
+
+PADDING_NAMES = ("valid", "same", "full")
+DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A conv layer to check.
+
+    `padding` is kept as written: a name ('valid' | 'same' | 'full') or explicit
+    (top, bottom, left, right); `geometry.resolve_padding` turns names into ints.
+    `rtol`/`atol` are None when the spec leaves the dtype's default in force.
+    """
+
+    n: tuple[int, int]
+    m: tuple[int, int]
+    k: int
+    p: int
+    padding: str | tuple[int, int, int, int]
+    stride: tuple[int, int]
+    name: str = "layer"
+    batch: int = 1
+    bias: bool = True
+    dtype: str = "float64"
+    seed: int = 0
+    rtol: float | None = None
+    atol: float | None = None
+    source: str | None = None
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        """'file:line' of the layer, for messages."""
+        if self.source is None:
+            return self.name
+        return f"{self.source}:{self.line}" if self.line else self.source

@@ -1,0 +1,146 @@
+"""verify(): correct implementations pass on generated specs, realistic wrong ones fail."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from conftest import PLUGINS, make_spec
+from convcheck import verify
+from convcheck.errors import ConvcheckError, SpecError
+from convcheck.geometry import geometry
+from convcheck.impls import Implementation, direct, im2col
+from wrong import WRONG
+
+pairs = st.tuples(st.integers(1, 3), st.integers(1, 3))
+paddings = st.one_of(
+    st.sampled_from(["valid", "same", "full"]),
+    st.integers(0, 3).map(lambda p: (p,) * 4),
+    st.tuples(st.integers(0, 3), st.integers(0, 3)).map(lambda p: (p[0], p[0], p[1], p[1])),
+    st.tuples(*[st.integers(0, 3)] * 4),
+)
+
+
+@st.composite
+def specs(draw, dtype="float64"):
+    spec = make_spec(
+        n=(draw(st.integers(1, 9)), draw(st.integers(1, 9))), m=(draw(st.integers(1, 5)), draw(st.integers(1, 5))),
+        k=draw(st.integers(1, 3)), p=draw(st.integers(1, 3)), batch=draw(st.integers(1, 2)),
+        stride=draw(pairs), padding=draw(paddings), bias=draw(st.booleans()), dtype=dtype,
+        seed=draw(st.integers(0, 2**16)))
+    try:
+        geometry(spec)
+    except SpecError:
+        assume(False)
+    return spec
+
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+
+
+@SETTINGS
+@given(specs())
+def test_builtins_pass_every_coordinate(spec):
+    for impl in ("direct", "im2col", str(PLUGINS / "naive_loops.py")):
+        result = verify(spec, impl, method="full")
+        assert result.passed, (impl, spec, [(c.name, c.message) for c in result.checks])
+        assert result.method == "full"
+        assert all(c.checked == c.total for c in result.checks if not c.skipped)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(specs(dtype="float32"))
+def test_builtins_pass_in_float32(spec):
+    assert verify(spec, "direct", method="full").passed
+    assert verify(spec, "im2col", method="full").passed
+
+
+@SETTINGS
+@given(specs())
+def test_the_two_builtins_agree(spec):
+    geom = geometry(spec)
+    rng = np.random.default_rng(spec.seed)
+    x, w = rng.standard_normal(geom.shapes["x"]), rng.standard_normal(geom.shapes["w"])
+    b = rng.standard_normal(spec.p) if spec.bias else None
+    dy = rng.standard_normal(geom.shapes["y"])
+    kwargs = dict(stride=spec.stride, padding=geom.padding)
+    np.testing.assert_allclose(direct.forward(x, w, b, **kwargs), im2col.forward(x, w, b, **kwargs),
+                               rtol=1e-12, atol=1e-12)
+    for a, c in zip(direct.backward(dy, x, w, b, **kwargs), im2col.backward(dy, x, w, b, **kwargs)):
+        assert (a is None) == (c is None)
+        if a is not None:
+            np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+def _wrong(name):
+    impl, overrides, tensor = WRONG[name]
+    return Implementation(name, impl.forward, impl.backward), overrides, tensor
+
+
+@pytest.mark.parametrize("method", ["full", "sample"])
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_wrong_implementations_fail_on_the_right_tensor(name, method):
+    impl, overrides, tensor = _wrong(name)
+    spec = make_spec(**{"n": (9, 8), "m": (3, 3), **overrides})
+    result = verify(spec, impl, method=method, samples=16)
+    assert not result.passed
+    check = result.check(tensor)
+    assert check.verdict == "FAIL" and check.message
+    if check.max_abs is not None:       # a numeric failure names its worst element
+        assert check.worst_index is not None and len(check.worst_index) == len(check.expected_shape)
+
+
+def test_the_forward_is_checked_against_the_loop_reference():
+    impl, _, _ = _wrong("flipped_forward")
+    result = verify(make_spec(), impl, method="full")
+    assert "loop reference" in result.check("y").message
+    # its backward is consistent with its own (wrong) forward: only y exposes it
+    assert result.check("dx").passed and result.check("dw").passed
+
+
+def test_sample_always_includes_the_corners_of_x():
+    impl, _, _ = _wrong("nan")  # NaN in the last corner of dx
+    spec = make_spec(n=(40, 40), m=(3, 3))
+    assert verify(spec, impl, method="sample", samples=4).check("dx").verdict == "FAIL"
+
+
+def test_auto_runs_full_on_small_layers_and_says_so():
+    result = verify(make_spec(), "direct")
+    assert result.method == "full"
+
+
+def test_plugin_that_breaks_only_on_perturbed_batches_is_a_failed_check_not_a_crash():
+    def forward(x, w, b, *, stride, padding):
+        if x.shape[0] != 1:
+            raise MemoryError("batch too big")
+        return direct.forward(x, w, b, stride=stride, padding=padding)
+    impl = Implementation("picky", forward, direct.backward)
+    result = verify(make_spec(), impl, method="full")
+    assert not result.passed
+    assert result.check("y").passed
+    assert "not checked" in result.check("dx").message and "MemoryError" in result.check("dx").message
+
+
+def test_backward_returning_two_values_fails_every_gradient():
+    impl = Implementation("two", direct.forward, lambda *a, **k: direct.backward(*a, **k)[:2])
+    result = verify(make_spec(), impl)
+    assert all("expected a tuple (dx, dw, db)" in result.check(n).message for n in ("dx", "dw", "db"))
+
+
+def test_tolerance_precedence_cli_over_spec_over_dtype():
+    assert verify(make_spec(), "direct").rtol == 1e-6
+    assert verify(make_spec(rtol=1e-3), "direct").rtol == 1e-3
+    assert verify(make_spec(rtol=1e-3), "direct", rtol=0.5).rtol == 0.5
+    assert verify(make_spec(dtype="float32"), "direct").atol == 1e-4
+
+
+def test_seeded_runs_are_repeatable_and_the_seed_matters():
+    a, b = verify(make_spec(seed=3), "direct"), verify(make_spec(seed=3), "direct")
+    c = verify(make_spec(), "direct", seed=4)
+    assert a.check("dx").max_abs == b.check("dx").max_abs
+    assert a.check("dx").max_abs != c.check("dx").max_abs
+
+
+def test_unknown_method_is_a_usage_error():
+    with pytest.raises(ConvcheckError, match="valid: auto, full, sample"):
+        verify(make_spec(), "direct", method="fastest")

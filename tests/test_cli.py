@@ -1,0 +1,120 @@
+"""The command line through Typer's CliRunner, and once through the installed entry point."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from convcheck import __version__
+from convcheck.cli import app
+
+ROOT = Path(__file__).parent.parent
+CONFIGS = ROOT / "configs"
+PLUGINS = ROOT / "tests" / "plugins"
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def wrong_plugin(tmp_path, backward_name):
+    path = tmp_path / f"{backward_name}.py"
+    path.write_text(f"from naive_loops import forward\nfrom wrong import {backward_name} as backward\n")
+    return path
+
+
+def test_verify_configs_passes_with_exit_0():
+    result = run("verify", CONFIGS)
+    assert result.exit_code == 0, result.output
+    assert "9 specs: 9 passed, 0 failed" in result.stdout
+    assert "seed001-5x100x100-ten-5x5x5" in result.stdout and "(1,10,96,96)" in result.stdout
+
+
+def test_verify_user_plugin_file_passes():
+    result = run("verify", CONFIGS / "seed003_im2col.yaml", "--impl", PLUGINS / "naive_loops.py")
+    assert result.exit_code == 0, result.output
+
+
+def test_wrong_plugin_exits_1_naming_tensor_and_worst_index(tmp_path):
+    result = run("verify", CONFIGS / "seed000_general.yaml", "--impl", wrong_plugin(tmp_path, "no_rotation_backward"))
+    assert result.exit_code == 1
+    assert "FAIL" in result.stdout and "dL/dX:" in result.stdout and "worst at (" in result.stdout
+    assert "1 spec: 0 passed, 1 failed" in result.stdout
+
+
+def test_stride_ignored_is_caught_on_the_stride_2_config(tmp_path):
+    result = run("verify", CONFIGS / "strides_and_padding.yaml", "--impl",
+                 wrong_plugin(tmp_path, "stride_ignored_backward"), "--method", "sample")
+    assert result.exit_code == 1
+    assert "numerical sample" in result.stdout
+
+
+def test_json_format_is_stable_and_machine_readable():
+    result = run("verify", CONFIGS / "seed002_same_odd_filter.yaml", "--format", "json", "--method", "full")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["passed"] == 1 and data["failed"] == 0
+    (spec,) = data["specs"]
+    assert spec["method"] == "full" and set(spec["tensors"]) == {"y", "dx", "dw", "db"}
+    assert spec["tensors"]["dx"]["expected_shape"] == [1, 1, 8, 6]
+    assert spec["tensors"]["dx"]["verdict"] == "pass"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["verify", "no/such/file.yaml"], "no such file or directory"),
+    (["verify", CONFIGS, "--impl", "no_such_impl"], "built-ins: direct, im2col"),
+    (["shapes", "no/such/file.yaml"], "no such file or directory"),
+])
+def test_usage_errors_exit_2_with_one_line(args, needle):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert needle in result.stderr and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_bad_spec_exits_2_naming_file_field_and_fix(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("n: 4\nm: 3\nk: 1\np: 1\npadding: valid\nstrid: 1\n")
+    result = run("verify", spec)
+    assert result.exit_code == 2
+    assert "bad.yaml:6" in result.stderr and "did you mean 'stride'?" in result.stderr
+
+
+def test_cli_overrides_reach_the_check():
+    result = run("verify", CONFIGS / "seed000_general.yaml", "--rtol", "0.5", "--atol", "0.25",
+                 "--seed", "3", "--method", "sample", "--samples", "5", "--impl", "im2col")
+    assert result.exit_code == 0
+    assert "rtol 0.5, atol 0.25" in result.stdout and "impl im2col" in result.stdout
+
+
+def test_shapes_prints_every_tensor():
+    result = run("shapes", CONFIGS / "seed001_multichannel.yaml")
+    assert result.exit_code == 0
+    for shape in ("(1,5,100,100)", "(10,5,5,5)", "(1,10,96,96)", "(10,)"):
+        assert shape in result.stdout
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.stdout
+
+
+def test_installed_entry_point():
+    exe = shutil.which("convcheck") or str(Path(sys.executable).parent / "convcheck")
+    done = subprocess.run([exe, "verify", str(CONFIGS)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "passed, 0 failed" in done.stdout
+
+
+def test_plugin_messages_with_brackets_are_printed_verbatim(tmp_path):
+    plugin = tmp_path / "brackets.py"
+    plugin.write_text("from naive_loops import forward\n\ndef backward(*a, **k):\n"
+                      "    raise ValueError('[bold]shapes [1, 2] and [/red] differ')\n")
+    result = run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin)
+    assert result.exit_code == 1
+    assert "[bold]shapes [1, 2] and [/red] differ" in result.stdout

@@ -1,0 +1,38 @@
+import numpy as np
+
+from convcheck.compare import compare, validate
+
+
+def test_worst_index_is_the_element_furthest_past_tolerance():
+    ref = np.zeros((2, 3, 4))
+    got = ref.copy()
+    got[1, 2, 3] = 1e-3
+    got[0, 0, 0] = 1e-9  # within atol
+    check = compare("dx", got, ref, rtol=1e-6, atol=1e-8)
+    assert not check.passed and check.worst_index == (1, 2, 3)
+    assert check.max_abs == 1e-3 and check.max_rel == 1.0
+    assert "1 of 24" in check.message
+
+
+def test_relative_tolerance_scales_with_the_reference():
+    ref = np.full(5, 1000.0)
+    assert compare("dw", ref * (1 + 5e-7), ref, rtol=1e-6, atol=0).passed
+    assert not compare("dw", ref * (1 + 5e-6), ref, rtol=1e-6, atol=0).passed
+
+
+def test_flat_indices_compare_only_those_coordinates():
+    got = np.arange(12.0).reshape(3, 4)
+    ref = np.array([5.0, 11.0])
+    check = compare("dx", got, ref, 1e-6, 1e-8, flat=np.array([5, 11]))
+    assert check.passed and check.checked == 2 and check.total == 12
+
+
+def test_validate_shape_dtype_finiteness_and_type():
+    assert validate("y", np.zeros((1, 2)), (1, 2), "float64") is None
+    assert "shape (2, 1)" in validate("y", np.zeros((2, 1)), (1, 2), "float64").message
+    assert "dtype float64, expected float32" in validate("y", np.zeros((1, 2)), (1, 2), "float32").message
+    bad = np.zeros((1, 2))
+    bad[0, 1] = np.inf
+    check = validate("y", bad, (1, 2), "float64")
+    assert "non-finite" in check.message and check.worst_index == (0, 1)
+    assert "returned list" in validate("y", [[0.0, 0.0]], (1, 2), "float64").message

@@ -1,0 +1,120 @@
+from pathlib import Path
+
+import pytest
+
+from convcheck.errors import SpecError
+from convcheck.loader import load_specs
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def write(tmp_path, text, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(tmp_path, text) -> str:
+    with pytest.raises(SpecError) as e:
+        load_specs(write(tmp_path, text))
+    message = str(e.value)
+    assert "\n" not in message
+    return message
+
+
+LAYER = "n: 8\nm: 3\nk: 2\np: 4\npadding: valid\nstride: 1\n"
+
+
+def test_single_layer_file(tmp_path):
+    (spec,) = load_specs(write(tmp_path, "name: a\n" + LAYER))
+    assert (spec.n, spec.m, spec.k, spec.p, spec.padding, spec.stride) == ((8, 8), (3, 3), 2, 4, "valid", (1, 1))
+    assert (spec.batch, spec.bias, spec.dtype, spec.seed) == (1, True, "float64", 0)
+    assert spec.source.endswith("spec.yaml") and spec.line == 1
+
+
+def test_pairs_padding_forms_and_optionals(tmp_path):
+    text = ("n: [8, 6]\nm: [3, 1]\nk: 1\np: 1\nstride: [2, 1]\npadding: [1, 2]\nbatch: 3\nbias: false\n"
+            "dtype: float32\nseed: 7\ntolerance: {rtol: 0.01, atol: 0.001}\n")
+    (spec,) = load_specs(write(tmp_path, text))
+    assert spec.n == (8, 6) and spec.m == (3, 1) and spec.stride == (2, 1)
+    assert spec.padding == (1, 1, 2, 2)
+    assert (spec.batch, spec.bias, spec.dtype, spec.seed, spec.rtol, spec.atol) == (3, False, "float32", 7, 0.01, 0.001)
+
+
+@pytest.mark.parametrize("padding,expected", [("3", (3, 3, 3, 3)), ("[1, 2, 3, 4]", (1, 2, 3, 4)),
+                                              ("same", "same"), ("full", "full"), ("SAME", "same")])
+def test_padding_forms(tmp_path, padding, expected):
+    (spec,) = load_specs(write(tmp_path, LAYER.replace("padding: valid", f"padding: {padding}")))
+    assert spec.padding == expected
+
+
+def test_layers_with_defaults_and_line_numbers(tmp_path):
+    text = "defaults:\n  k: 2\n  p: 3\n  padding: same\n  stride: 1\nlayers:\n  - n: 5\n    m: 3\n  - name: big\n    n: 9\n    m: 5\n    p: 7\n"
+    first, second = load_specs(write(tmp_path, text))
+    assert first.name == "spec[1]" and first.line == 7 and first.p == 3
+    assert second.name == "big" and second.line == 9 and second.p == 7 and second.padding == "same"
+
+
+def test_directory_is_searched_for_yaml_and_yml(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, LAYER, "a.yaml")
+    write(tmp_path / "sub", LAYER, "b.yml")
+    write(tmp_path, "not: a spec", "c.txt")
+    assert [Path(s.source).name for s in load_specs(tmp_path)] == ["a.yaml", "b.yml"]
+
+
+def test_shipped_configs_load():
+    specs = load_specs(CONFIGS)
+    assert len(specs) >= 9
+    seed001 = next(s for s in specs if s.name.startswith("seed001"))
+    assert (seed001.n, seed001.m, seed001.k, seed001.p) == ((100, 100), (5, 5), 5, 10)
+
+
+def test_typo_gets_did_you_mean_with_file_line_layer_field(tmp_path):
+    message = error_of(tmp_path, "name: conv1\n" + LAYER.replace("stride: 1", "strde: 1"))
+    assert "spec.yaml:7" in message and "layer 'conv1'" in message and "field 'strde'" in message
+    assert "did you mean 'stride'?" in message
+
+
+@pytest.mark.parametrize("change,field,needle", [
+    (("k: 2", "k: 0"), "k", "integer >= 1"),
+    (("k: 2", "k: 2.5"), "k", "integer >= 1"),
+    (("k: 2", "k: true"), "k", "integer >= 1"),
+    (("n: 8", "n: [8, 8, 8]"), "n", "[h, w] pair"),
+    (("padding: valid", "padding: sme"), "padding", "did you mean 'same'?"),
+    (("padding: valid", "padding: -1"), "padding", "valid: an int >= 0"),
+    (("padding: valid", "padding: [1, 2, 3]"), "padding", "[top, bottom, left, right]"),
+    (("stride: 1", "stride: 0"), "stride", "integer >= 1"),
+    (("m: 3", "m: 12"), "m", "larger than the padded input"),
+    (("p: 4", "p: 4\ndtype: float16"), "dtype", "float64, float32"),
+    (("p: 4", "p: 4\nbias: maybe"), "bias", "true or false"),
+    (("p: 4", "p: 4\ntolerance: 0.1"), "tolerance", "rtol and/or atol"),
+])
+def test_invalid_fields_name_the_field_and_what_is_valid(tmp_path, change, field, needle):
+    message = error_of(tmp_path, LAYER.replace(*change))
+    assert f"field '{field}'" in message and needle in message
+
+
+def test_missing_required_field(tmp_path):
+    assert "field 'padding': missing" in error_of(tmp_path, LAYER.replace("padding: valid\n", ""))
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("n: [1, 2\n", "not valid YAML"),
+    ("", "expected a mapping"),
+    ("- 1\n- 2\n", "expected a mapping"),
+    ("layers: []\n", "non-empty list"),
+    ("layers:\n  - 3\n", "layer #1 must be a mapping"),
+    ("layer:\n  - n: 3\n", "unknown field"),
+    ("defaults: {k: 1}\nlayers:\n  - " + LAYER.replace("\n", "\n    ") + "\nextra: 1\n", "unknown top-level key 'extra'"),
+    ("!!python/object/apply:os.system ['echo hi']\n", "not valid YAML"),
+])
+def test_malformed_files(tmp_path, text, needle):
+    assert needle in error_of(tmp_path, text)
+
+
+def test_missing_path_and_empty_directory(tmp_path):
+    with pytest.raises(SpecError, match="no such file"):
+        load_specs(tmp_path / "nope.yaml")
+    with pytest.raises(SpecError, match="no \\*.yaml"):
+        load_specs(tmp_path)

@@ -1,0 +1,26 @@
+"""The README's promises: its plug-in example works, its commands are the ones CI runs."""
+
+import re
+from pathlib import Path
+
+from convcheck import load_specs, verify
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_plugin_example_passes_every_config(tmp_path):
+    section = README.split("## Plug-in contract", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    plugin = tmp_path / "my_conv.py"
+    plugin.write_text(code)
+    for spec in load_specs(ROOT / "configs"):
+        result = verify(spec, str(plugin), method="sample", samples=32)
+        assert result.passed, (spec.name, [(c.name, c.message) for c in result.checks])
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = re.findall(r"```sh\n(.*?)\n```", README, re.S)
+    assert any(c.endswith("convcheck verify configs/") for c in commands)
+    test_command = next(c for c in commands if c.endswith("python -m pytest"))
+    assert test_command in (ROOT / ".ci" / "run").read_text()
