@@ -92,9 +92,10 @@ def _draw(rng, shape, dtype):
 
 
 def _call(function, *args, **kwargs):
-    """(result, None) or (None, 'raised Error: message'): a plug-in never crashes convcheck."""
+    """(result, None) or (None, 'raised Error: message'): a plug-in never crashes convcheck.
+    Each call gets copies, so a plug-in that writes into its inputs cannot affect the next."""
     try:
-        return function(*args, **kwargs), None
+        return function(*(None if a is None else a.copy() for a in args), **kwargs), None
     except (Exception, SystemExit) as e:
         return None, f"raised {type(e).__name__}: {e}"
 

@@ -7,6 +7,7 @@ A file holds one layer (a mapping) or `layers:` (a list of mappings) with an opt
 """
 
 import difflib
+import math
 from pathlib import Path
 
 import yaml
@@ -18,6 +19,8 @@ from .spec import DTYPES, PADDING_NAMES, ConvSpec
 REQUIRED = ("n", "m", "k", "p", "padding", "stride")
 OPTIONAL = ("name", "batch", "bias", "dtype", "seed", "tolerance")
 FIELDS = REQUIRED + OPTIONAL
+MAX_ELEMENTS = 20_000_000
+"""Largest x, w or y (160 MB in float64) a spec may ask for: beyond it a check would swap, not finish."""
 PADDING_HELP = ("an int >= 0, [ph, pw], [top, bottom, left, right], "
                 "or one of 'valid', 'same', 'full'")
 
@@ -130,7 +133,14 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
         rtol=None if tol.get("rtol") is None else float(tol["rtol"]),
         atol=None if tol.get("atol") is None else float(tol["atol"]),
         source=str(path), line=line)
-    geometry(spec)  # raises SpecError if no output position exists
+    shapes = geometry(spec).shapes  # raises SpecError if no output position exists
+    for tensor in ("x", "w", "y"):
+        size = math.prod(shapes[tensor])
+        if size > MAX_ELEMENTS:
+            field = {"x": "n", "w": "m", "y": "p"}[tensor]
+            fail(field, f"the layer's {tensor} would hold {size:,} numbers {shapes[tensor]}; "
+                        f"convcheck checks layers up to {MAX_ELEMENTS:,} per tensor: use smaller "
+                        "n, k, p or batch (gradient errors show on small layers too)")
     return spec
 
 

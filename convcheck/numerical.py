@@ -50,8 +50,9 @@ class Problem:
 
     def call(self, x, w, b, padding, expected):
         """forward(x, w, b) in float64 with shape checked; any failure is a NumericalError."""
-        try:
-            y = self.forward(x, w, b, stride=self.stride, padding=padding)
+        try:  # copies: a forward that writes into its inputs cannot corrupt later differences
+            y = self.forward(x.copy(), w.copy(), None if b is None else b.copy(),
+                             stride=self.stride, padding=padding)
         except Exception as e:
             raise NumericalError(f"forward raised {type(e).__name__}: {e}") from None
         if getattr(y, "shape", None) != expected:

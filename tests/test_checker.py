@@ -144,3 +144,18 @@ def test_seeded_runs_are_repeatable_and_the_seed_matters():
 def test_unknown_method_is_a_usage_error():
     with pytest.raises(ConvcheckError, match="valid: auto, full, sample"):
         verify(make_spec(), "direct", method="fastest")
+
+
+def test_plugins_that_write_into_their_inputs_do_not_corrupt_the_check():
+    def forward(x, w, b, *, stride, padding):
+        y = direct.forward(x, w, b, stride=stride, padding=padding)
+        x *= 2.0
+        w += 1.0
+        return y
+
+    def backward(dy, x, w, b, *, stride, padding):
+        grads = direct.backward(dy, x, w, b, stride=stride, padding=padding)
+        dy[...] = 0.0
+        return grads
+    assert verify(make_spec(stride=(2, 1), padding=(1, 0, 0, 1)), Implementation("scribbler", forward, backward),
+                  method="full").passed

@@ -118,3 +118,8 @@ def test_missing_path_and_empty_directory(tmp_path):
         load_specs(tmp_path / "nope.yaml")
     with pytest.raises(SpecError, match="no \\*.yaml"):
         load_specs(tmp_path)
+
+
+def test_huge_layers_are_refused_not_swapped(tmp_path):
+    message = error_of(tmp_path, LAYER.replace("n: 8", "n: 20000").replace("m: 3", "m: 3\nbatch: 8"))
+    assert "field 'n'" in message and "up to 20,000,000" in message
