@@ -7,8 +7,9 @@ The flow, one direction (each a module):
     impls     plug-ins with forward/backward: direct, im2col, user files; reference loops
     numerical finite differences of L = sum(G * Y) through a forward only
     compare   TensorCheck per tensor, SpecResult per spec
+    explain   the seeds' derivations of every size, as data, for `convcheck shapes`
     checker   verify(spec, impl): the API that ties them together
-    report    rich tables and JSON; cli: the Typer app, exit codes
+    report    rich tables, Markdown and JSON; cli: the Typer app, exit codes
 
     >>> from convcheck import load_specs, verify
     >>> result = verify(load_specs("configs/seed001_multichannel.yaml")[0], impl="im2col")

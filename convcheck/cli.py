@@ -84,17 +84,46 @@ def verify(
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
+class View(str, Enum):
+    direct = "direct"
+    im2col = "im2col"
+    both = "both"
+
+
+class ShapesFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
 @app.command()
-def shapes(paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")]):
-    """Show the shape of every tensor (x, w, b, y, dL/dy, dL/dw, dL/dx, dL/db) of each layer."""
-    from .report.table import make_console, render_shapes
+def shapes(
+    paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")],
+    explain: Annotated[bool, typer.Option("--explain", help="Every step of the derivation, not just the key ones.")] = False,
+    view: Annotated[View, typer.Option(help="direct (seeds 000-004 correlations), im2col (seed 003) or both.")] = View.both,
+    format: Annotated[ShapesFormat, typer.Option("--format", help="table for a terminal, markdown for notes, json.")] = ShapesFormat.table,
+):
+    """Explain why every tensor (X, F, b, Y, dL/dY, dL/dF, dL/dX, dL/db) has its shape, with the seeds'
+    derivations and the layer's own numbers. The engine is run to confirm every printed shape."""
+    from .explain import confirm, explain as explain_layer
     try:
-        geometries = [geometry(spec) for spec in load_specs(paths)]
+        explanations = [explain_layer(geometry(spec), view.value) for spec in load_specs(paths)]
+        for explanation in explanations:
+            confirm(explanation)
     except ConvcheckError as e:
         _fail(e)
-    console = make_console()
-    for geom in geometries:
-        render_shapes(geom, console)
+    if format is ShapesFormat.json:
+        import json
+        from .report.shapes import explanation_dict
+        data = [explanation_dict(e) for e in explanations]
+        print(json.dumps(data if len(data) > 1 else data[0], indent=2, ensure_ascii=False))
+    elif format is ShapesFormat.markdown:
+        from .report.shapes import render_markdown
+        print(render_markdown(explanations, full=explain))
+    else:
+        from .report.shapes import render_human
+        from .report.table import make_console
+        render_human(explanations, make_console(), full=explain)
 
 
 def main():

@@ -62,17 +62,3 @@ def render_summary(results, seconds: float, console: Console) -> None:
     console.print(f"[{style}]{len(results)} spec{'s' * (len(results) != 1)}: "
                   f"{len(results) - len(failed)} passed, {len(failed)} failed[/] ({seconds:.2f} s)")
 
-
-def render_shapes(geom, console: Console) -> None:
-    """Every tensor's shape for one spec, in array layout."""
-    spec = geom.spec
-    top, bottom, left, right = geom.padding
-    table = Table(title=f"[bold]{escape(spec.name)}[/]  [dim]{escape(spec.where)}[/]", title_justify="left",
-                  caption=(f"stride {spec.stride[0]}x{spec.stride[1]} · padding (top, bottom, left, right) = "
-                           f"({top}, {bottom}, {left}, {right}) · output {geom.out[0]}x{geom.out[1]}"),
-                  caption_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("tensor")
-    table.add_column("shape")
-    for key in ("x", "w", "b", "y", "dy", "dw", "dx", "db"):
-        table.add_row(LABELS[key], shape_text(geom.shapes[key]))
-    console.print(table)

@@ -1,0 +1,306 @@
+"""The seeds' derivations of every gradient's size, as data, with a spec's numbers.
+
+`explain(geometry, view)` returns an `Explanation`: each tensor in the seeds' notation and
+in array layout, and `Step`s (formula, the formula with the numbers substituted, result,
+note) for the direct view (seeds 000, 001, 002, 004) and the im2col view (seed 003).
+Every number comes from `geometry`; `confirm` runs the built-in engine on random data of
+the spec's shapes and raises `ShapeMismatch` if an array disagrees with what is printed.
+Renderers live in `report/`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConvcheckError
+from .geometry import Geometry
+
+VIEWS = ("direct", "im2col", "both")
+
+
+class ShapeMismatch(ConvcheckError):
+    """The engine produced an array whose shape differs from the explained one (a convcheck bug)."""
+
+
+@dataclass(frozen=True)
+class Tensor:
+    key: str                 # x, w, b, y, dy, dw, dx, db
+    seed: str                # seeds' notation with numbers, e.g. '100 × 100 × 5'
+    layout: str              # array layout in symbols, e.g. '(N, k, H, W)'
+    shape: tuple | None      # resolved array shape; None without bias
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str                  # stable key, e.g. 'dw.size'
+    view: str                # 'direct' or 'im2col'
+    title: str
+    formula: str             # symbols
+    numbers: str             # the formula with this spec's numbers
+    result: str
+    note: str = ""
+    latex: str = ""          # the step's equation for Markdown, if it has one
+    compact: bool = False    # shown without --explain
+
+
+@dataclass(frozen=True)
+class Explanation:
+    geometry: Geometry
+    tensors: list[Tensor]
+    steps: list[Step]
+
+
+def explain(geom: Geometry, view: str = "both") -> Explanation:
+    """Tensors and derivation steps of one layer; view: 'direct', 'im2col' or 'both'."""
+    steps = []
+    if view in ("direct", "both"):
+        steps += _direct_steps(geom)
+    if view in ("im2col", "both"):
+        steps += _im2col_steps(geom)
+    return Explanation(geom, _tensors(geom), steps)
+
+
+def _hw(pair) -> str:
+    """'5' for a square pair, '8 × 6' otherwise (rows × columns)."""
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]} × {pair[1]}"
+
+
+def _plane(pair) -> str:
+    """A 2-D size written out: '96 × 96'."""
+    return f"{pair[0]} × {pair[1]}"
+
+
+def _axes(geom: Geometry, text) -> str:
+    """text(axis) for rows and columns, written once when both read the same."""
+    rows, cols = text(0), text(1)
+    return rows if rows == cols else f"rows: {rows}; columns: {cols}"
+
+
+def _tensors(geom: Geometry) -> list[Tensor]:
+    s, shapes = geom.spec, geom.shapes
+    square = s.n[0] == s.n[1] and s.m[0] == s.m[1] and geom.out[0] == geom.out[1]
+    n_sym, m_sym = ("n × n", "m × m") if square else ("n_h × n_w", "m_h × m_w")
+    plain = s.stride == (1, 1) and not any(geom.padding)
+    o_sym = ("(n − m + 1) × (n − m + 1)" if plain else "o × o") if square else "o_h × o_w"
+    n, m, o = _plane(s.n), _plane(s.m), _plane(geom.out)
+    no_bias = "none (bias: false)"
+    return [
+        Tensor("x", f"{n_sym} × k = {n} × {s.k}", "(N, k, H, W)", shapes["x"]),
+        Tensor("w", f"p = {s.p} filters F_j, each {m_sym} × k = {m} × {s.k}", "(p, k, m_h, m_w)", shapes["w"]),
+        Tensor("b", f"one per filter: p = {s.p}" if s.bias else no_bias, "(p,)", shapes["b"]),
+        Tensor("y", f"{o_sym} × p = {o} × {s.p}", "(N, p, o_h, o_w)", shapes["y"]),
+        Tensor("dy", f"as Y: {o} × {s.p}", "(N, p, o_h, o_w)", shapes["dy"]),
+        Tensor("dw", f"as F_j: {m_sym} × k = {m} × {s.k}, for each of p = {s.p}", "(p, k, m_h, m_w)", shapes["dw"]),
+        Tensor("dx", f"as X: {n_sym} × k = {n} × {s.k}", "(N, k, H, W)", shapes["dx"]),
+        Tensor("db", f"as b: p = {s.p}" if s.bias else no_bias, "(p,)", shapes["db"]),
+    ]
+
+
+def _axis(geom: Geometry, a: int):
+    """(n, m, s, lo, hi, o, r, d) of one axis."""
+    s = geom.spec
+    return (s.n[a], s.m[a], s.stride[a], geom.padding[2 * a], geom.padding[2 * a + 1],
+            geom.out[a], geom.leftover[a], geom.dilated[a])
+
+
+def _padding_step(geom: Geometry) -> Step:
+    s = geom.spec
+    padded = f"X_pad is {_plane(geom.padded)} × {s.k}"
+    pads = "(top, bottom, left, right) = ({}, {}, {}, {})".format(*geom.padding)
+    if s.padding == "same":
+        def same(a):
+            n, m, st, lo, hi, o, _, _ = _axis(geom, a)
+            return (f"o = ⌈{n} / {st}⌉ = {o}, total = max(({o} − 1)·{st} + {m} − {n}, 0) = {lo + hi} "
+                    f"→ {lo} before, {hi} after")
+        odd = any(geom.padding[2 * a] != geom.padding[2 * a + 1] for a in (0, 1))
+        return Step("padding", "direct", "Padding 'same'",
+                    "o = ⌈n / s⌉; total = max((o − 1)·s + m − n, 0); before = ⌊total / 2⌋, after = total − before",
+                    _axes(geom, same), f"{pads}; {padded}",
+                    ("an odd total puts the extra pixel at the bottom/right (TensorFlow/JAX 'SAME'; "
+                     "PyTorch allows 'same' only at stride 1)" if odd else
+                     "an even total splits evenly (seed 002: (m − 1)/2 on each side for an odd filter at stride 1)"))
+    if s.padding == "full":
+        return Step("padding", "direct", "Padding 'full'", "m − 1 zeros on every side",
+                    _axes(geom, lambda a: f"{s.m[a]} − 1 = {s.m[a] - 1}"), f"{pads}; {padded}",
+                    "the output grows to n + m − 1")
+    if not any(geom.padding):
+        return Step("padding", "direct", "No padding", "top = bottom = left = right = 0", pads,
+                    f"X_pad = X, {_plane(s.n)} × {s.k}")
+    return Step("padding", "direct", "Padding as given", "(top, bottom, left, right)", pads, padded,
+                "zeros around X; the same amount is cropped from dL/dX at the end")
+
+
+def _direct_steps(geom: Geometry) -> list[Step]:
+    s = geom.spec
+    plain = s.stride == (1, 1) and not any(geom.padding)       # the seeds' own case
+    strided = s.stride != (1, 1)
+    steps = [_padding_step(geom)]
+
+    def out(a):
+        n, m, st, lo, hi, o, _, _ = _axis(geom, a)
+        return f"{n} − {m} + 1 = {o}" if plain else f"({n} + {lo} + {hi} − {m}) // {st} + 1 = {o}"
+    steps.append(Step("y", "direct", "Output Y", "o = n − m + 1" if plain else "o = (n + top + bottom − m) // s + 1",
+                      _axes(geom, out), f"Y is {_plane(geom.out)} × {s.p}: one channel per filter",
+                      "seed 000: with stride 1 and no padding Y is (n − m + 1) × (n − m + 1) × p" if plain else "",
+                      compact=True))
+    if strided or any(geom.leftover):
+        def left(a):
+            n, m, st, lo, hi, _, r, _ = _axis(geom, a)
+            return f"({n} + {lo} + {hi} − {m}) mod {st} = {r}"
+        r_h, r_w = geom.leftover
+        result = (f"the last {r_h} row{'s' * (r_h != 1)} and {r_w} column{'s' * (r_w != 1)} of X_pad are read "
+                  "by no window: their dL/dX is 0" if any(geom.leftover) else
+                  "none: every row and column of X_pad is read by some window")
+        steps.append(Step("leftover", "direct", "Leftover rows", "r = (n + top + bottom − m) mod s",
+                          _axes(geom, left), result,
+                          "the stride steps over them before a whole window fits" if any(geom.leftover) else ""))
+
+    def dil(a):
+        _, _, st, _, _, o, _, d = _axis(geom, a)
+        return f"{st}·({o} − 1) + 1 = {d}"
+    steps.append(Step("dy", "direct", "Upstream gradient dL/dY",
+                      "dL/dY has Y's shape" + ("; dilated by s: d = s·(o − 1) + 1" if strided else ""),
+                      _axes(geom, dil) if strided else f"{_plane(geom.out)} × {s.p}",
+                      f"dilated dL/dY is {_plane(geom.dilated)} per channel" if strided else f"d = o = {_hw(geom.out)}",
+                      "s − 1 zeros between neighbours put each gradient where its window started" if strided else ""))
+
+    def dw(a):
+        n, m, st, lo, hi, o, r, d = _axis(geom, a)
+        if plain:
+            return f"{n} − ({n} − {m} + 1) + 1 = {m}"
+        return f"({n} + {lo} + {hi} − {r}) − {d} + 1 = {n + lo + hi - r - d + 1}"
+    steps.append(Step(
+        "dw.size", "direct", "dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)",
+        "size n − (n − m + 1) + 1 = m" if plain else "size (n + top + bottom − r) − d + 1 = m",
+        _axes(geom, dw), f"each dL/dF_j^(i) is {_plane(s.m)}, the size of the filter slice F_j^(i)",
+        "seed 000: the correlation of channel i of X with channel j of dL/dY" +
+        ("" if plain else "; X_pad without its leftover rows, dL/dY dilated"),
+        r"\frac{\partial L}{\partial F_j^{(i)}} = X_{pad}^{(i)} \circledast \frac{\partial L}{\partial Y^{(j)}}",
+        compact=True))
+    steps.append(Step(
+        "dw.depth", "direct", "Depth of dL/dF (seed 001)",
+        "dL/dF_j = [dL/dF_j^(1), …, dL/dF_j^(k)]: one slice per input channel i, for each filter j",
+        f"k = {s.k} channels × p = {s.p} filters = {s.k * s.p} correlations of a {_plane(geom.padded)} "
+        f"channel of X_pad with a {_plane(geom.dilated)} channel of dL/dY",
+        f"dL/dF is {s.p} × ({_plane(s.m)} × {s.k}) = array {geom.shapes['dw']}; the batch of {s.batch} is summed",
+        f"X's depth k = {s.k} and dL/dY's depth p = {s.p} never need to match: channel i of X only meets "
+        "channel j of dL/dY, one pair per slice", compact=True))
+
+    def dx(a):
+        n, m, st, lo, hi, o, r, d = _axis(geom, a)
+        if plain:
+            return f"({n} − {m} + 1) + 2·({m} − 1) − {m} + 1 = {n}"
+        full = d + 2 * (m - 1) - m + 1
+        return (f"{d} + 2·({m} − 1) − {m} + 1 = {full}, + {r} leftover = {full + r}, "
+                f"− {lo} − {hi} cropped = {full + r - lo - hi}")
+    steps.append(Step(
+        "dx.size", "direct", "dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))",
+        "size (n − m + 1) + 2(m − 1) − m + 1 = n" if plain else
+        "size d + 2(m − 1) − m + 1, + r leftover rows of zeros, − top − bottom cropped = n",
+        _axes(geom, dx), f"each dL/dX^(i) is {_plane(s.n)}, the size of X^(i)",
+        "seeds 000/004: rot180 turns the filter by 180° (seed 000's F', seed 002's W'); the full "
+        f"convolution slides it over dL/dY padded by m − 1 = {_hw(tuple(m - 1 for m in s.m))} on every side",
+        r"\frac{\partial L}{\partial X^{(i)}} = \sum_j \left(F_j^{(i)}\right)' \ast "
+        r"\mathrm{pad}_{m-1}\!\left(\frac{\partial L}{\partial Y^{(j)}}\right)", compact=True))
+    steps.append(Step(
+        "dx.depth", "direct", "Depth of dL/dX",
+        "dL/dX = [dL/dX^(1), …, dL/dX^(k)]: the p filters' contributions are summed into each channel",
+        f"Σ over p = {s.p} filters, for each of k = {s.k} channels",
+        f"dL/dX is {_plane(s.n)} × {s.k} = array {geom.shapes['dx']}"))
+    steps.append(Step(
+        "db", "direct", "dL/db_j = Σ dL/dY^(j)", "one number per filter: the sum over batch and positions",
+        f"p = {s.p} sums of {s.batch} × {_plane(geom.out)} values" if s.bias else "no bias",
+        f"dL/db is array {geom.shapes['db']}" if s.bias else "the spec has bias: false: no b and no dL/db",
+        latex=r"\frac{\partial L}{\partial b_j} = \sum \frac{\partial L}{\partial Y^{(j)}}", compact=True))
+    steps.append(_region_step(geom))
+    return steps
+
+
+def touched(pixel: int, m: int, s: int, lo: int, o: int) -> tuple[int, int]:
+    """First and last output along an axis whose window reads input pixel `pixel` (seed 004's R)."""
+    row = pixel + lo
+    first = max(-(-(row - m + 1) // s), 0)
+    last = min(row // s, o - 1)
+    return first, last
+
+
+def _region_step(geom: Geometry) -> Step:
+    s = geom.spec
+    centre = (s.n[0] // 2, s.n[1] // 2)
+
+    def region(pixel):
+        spans = [touched(pixel[a], s.m[a], s.stride[a], geom.padding[2 * a], geom.out[a]) for a in (0, 1)]
+        counts = [max(last - first + 1, 0) for first, last in spans]
+        where = ", ".join(f"{name} {f}…{l}" if l >= f else f"no {name}"
+                          for name, (f, l) in zip(("rows", "columns"), spans))
+        total = counts[0] * counts[1]
+        return (f"X[{pixel[0]}, {pixel[1]}] → {where}: {counts[0]} × {counts[1]} = {total} "
+                f"output{'s' * (total != 1)}")
+    most = "m × m" if s.stride == (1, 1) else "at most ⌈m_h / s_h⌉ × ⌈m_w / s_w⌉"
+    return Step(
+        "region", "direct", "Which outputs one pixel reaches (seed 004)",
+        "X[r', c'] is read by y[i, j] when i·s ≤ r' + top ≤ i·s + m − 1: rows ⌈(r' + top − m + 1) / s⌉ … "
+        "⌊(r' + top) / s⌋, clipped to 0 … o − 1",
+        f"{region(centre)}; {region((0, 0))}",
+        f"dL/dX[r', c'] sums that region of dL/dY times the filter: {most} terms inside, fewer at the border")
+
+
+def _im2col_steps(geom: Geometry) -> list[Step]:
+    s = geom.spec
+    rows = geom.out[0] * geom.out[1]
+    cols = s.m[0] * s.m[1] * s.k
+    m = f"{s.m[0]}·{s.m[1]}·{s.k}"
+    o = f"{geom.out[0]}·{geom.out[1]}"
+    return [
+        Step("phi", "im2col", "φ(X): im2col (seed 003)",
+             "one row per output position, one column per filter tap: (o_h·o_w, m_h·m_w·k)",
+             f"({o}, {m}) = ({rows}, {cols}) per sample", f"φ(X) is ({rows}, {cols})",
+             "row q holds the window of X_pad that output position q reads, flattened", compact=True),
+        Step("F_f", "im2col", "F_f: the filters as columns", "F reshaped to (m_h·m_w·k, p)",
+             f"({m}, {s.p}) = ({cols}, {s.p})", f"F_f is ({cols}, {s.p})"),
+        Step("O_f", "im2col", "O_f = φ(X) F_f", "(o_h·o_w, m_h·m_w·k)(m_h·m_w·k, p) = (o_h·o_w, p)",
+             f"({rows}, {cols})({cols}, {s.p}) = ({rows}, {s.p})",
+             f"reshaped to Y {geom.shapes['y'][1:]} per sample", latex=r"O_f = \phi(X)\, F_f"),
+        Step("dF_f", "im2col", "dL/dF_f = φ(X)^T dL/dO_f", "(m_h·m_w·k, o_h·o_w)(o_h·o_w, p) = (m_h·m_w·k, p)",
+             f"({cols}, {rows})({rows}, {s.p}) = ({cols}, {s.p})",
+             f"reshaped to dL/dF {geom.shapes['dw']}, summed over the batch",
+             "the same as the backward of a linear layer",
+             r"\frac{\partial L}{\partial F_f} = \phi(X)^T \frac{\partial L}{\partial O_f}", compact=True),
+        Step("dphi", "im2col", "dL/dφ = dL/dO_f F_f^T", "(o_h·o_w, p)(p, m_h·m_w·k) = (o_h·o_w, m_h·m_w·k)",
+             f"({rows}, {s.p})({s.p}, {cols}) = ({rows}, {cols})", f"dL/dφ is ({rows}, {cols}), the shape of φ(X)",
+             latex=r"\frac{\partial L}{\partial \phi(X)} = \frac{\partial L}{\partial O_f} F_f^T", compact=True),
+        Step("col2im", "im2col", "col2im: back to X's shape",
+             "each entry of dL/dφ is added onto the pixel of X_pad it was copied from; then the padding is cropped",
+             f"({rows}, {cols}) → ({s.k}, {_plane(geom.padded).replace(' × ', ', ')}) → ({s.k}, "
+             f"{_plane(s.n).replace(' × ', ', ')})",
+             f"dL/dX is array {geom.shapes['dx']}", "a pixel read by several windows collects several terms"),
+    ]
+
+
+def confirm(explanation: Explanation) -> None:
+    """Run the built-in engine on random data of the spec's shapes; raise ShapeMismatch on any disagreement."""
+    from .impls import direct, im2col
+    from .impls.common import pad
+
+    geom = explanation.geometry
+    s, shapes = geom.spec, geom.shapes
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"])
+    b = rng.standard_normal(shapes["b"]) if s.bias else None
+    kwargs = {"stride": s.stride, "padding": geom.padding}
+    expected = {t.key: t.shape for t in explanation.tensors}
+
+    def agree(key, shape):
+        if shape != expected[key]:
+            raise ShapeMismatch(f"{s.where}: layer '{s.name}': the engine's {key} has shape {shape}, but the "
+                                f"explanation says {expected[key]}; this is a convcheck bug, please report it")
+
+    y = direct.forward(x, w, b, **kwargs)
+    agree("y", y.shape)
+    dx, dw, db = direct.backward(y, x, w, b, **kwargs)
+    agree("dx", dx.shape)
+    agree("dw", dw.shape)
+    agree("db", None if db is None else db.shape)
+    phi = im2col.im2col(pad(x, geom.padding), *s.m, s.stride, geom.out)     # (N, o_h*o_w, m_h*m_w*k)
+    expected["phi"] = (geom.out[0] * geom.out[1], s.m[0] * s.m[1] * s.k)
+    agree("phi", phi.shape[1:])
