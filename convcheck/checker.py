@@ -7,12 +7,12 @@ import numpy as np
 
 from . import numerical
 from .errors import ConvcheckError
-from .compare import TOLERANCES, SpecResult, TensorCheck, compare, validate
+from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, validate
 from .geometry import geometry
 from .impls import Implementation, load_impl, reference
 from .spec import ConvSpec
 
-METHODS = ("auto", "full", "sample")
+METHODS = ("auto", "full", "sample", "fast")
 AUTO_BUDGET_S = 5.0
 """`auto` runs `full` when its estimated time (from one timed forward) fits this budget."""
 DEFAULT_SAMPLES = 64
@@ -43,7 +43,9 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     kwargs = {"stride": spec.stride, "padding": geom.padding}
     result = SpecResult(spec, geom, impl.name, method, rtol, atol)
 
+    started_forward = time.perf_counter()
     y, error = _call(impl.forward, cast["x"], cast["w"], cast["b"], **kwargs)
+    t_forward = time.perf_counter() - started_forward
     y_check = _failed("y", shapes["y"], error) or validate("y", y, shapes["y"], spec.dtype)
     if y_check is None:
         y_check = compare("y", y, reference.forward(x, w, b, **kwargs), rtol, atol)
@@ -63,20 +65,29 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
         if checks[name] is None:
             pending[tensor] = value
 
-    step, t_forward = _probe_step(impl.forward, x, w, b, kwargs)
+    if spec.dtype != "float64":  # finite differences run in float64: time and probe that forward
+        started_forward = time.perf_counter()
+        y, _ = _call(impl.forward, x, w, b, **kwargs)
+        t_forward = time.perf_counter() - started_forward
+    step = numerical.STEP.get(getattr(y, "dtype", None), max(numerical.STEP.values()))
     if method == "auto":
         method = "full" if t_forward * numerical.full_cost(shapes) <= AUTO_BUDGET_S else "sample"
     result.method = method
-    coords = {t: _coords(shapes[t], method, samples, rng, t == "x") for t in pending}
     problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, step)
+    coords = {t: _coords(shapes[t], method, samples, rng, t == "x") for t in pending}
     try:
-        numeric = numerical.gradients(problem, coords, progress)
+        if method == "fast":
+            numeric = numerical.projections(problem, list(pending), rng, progress=progress)
+        else:
+            numeric = numerical.gradients(problem, coords, progress)
     except numerical.NumericalError as e:
         numeric = {t: f"not checked: finite differences need a working forward, and {e}" for t in pending}
     for tensor, value in pending.items():
         name = "d" + tensor
         if isinstance(numeric[tensor], str):
             checks[name] = TensorCheck(name, shapes[tensor], tuple(value.shape), message=numeric[tensor])
+        elif method == "fast":
+            checks[name] = compare_projections(name, value, *numeric[tensor], rtol, atol)
         else:
             checks[name] = compare(name, value, numeric[tensor], rtol, atol, coords[tensor])
     result.checks.extend(checks[name] for name in ("dx", "dw", "db"))
@@ -110,19 +121,10 @@ def _failed(name, shape, error):
 def _coords(shape, method, samples, rng, corners) -> np.ndarray:
     """Flat indices to check: all ('full'), or `samples` random ones plus x's four corners."""
     size = int(np.prod(shape))
-    if method == "full" or samples >= size:
+    if method != "sample" or samples >= size:
         return np.arange(size)
     chosen = rng.choice(size, samples, replace=False)
     if corners:
         h, w = shape[2] - 1, shape[3] - 1
         chosen = np.union1d(chosen, np.ravel_multi_index(([0] * 4, [0] * 4, [0, 0, h, h], [0, w, 0, w]), shape))
     return np.sort(chosen)
-
-
-def _probe_step(forward, x, w, b, kwargs) -> tuple[float, float]:
-    """(finite-difference step for the precision the forward computes in when given float64,
-    seconds that float64 forward took: the unit of `numerical.full_cost`)."""
-    started = time.perf_counter()
-    y, _ = _call(forward, x, w, b, **kwargs)
-    seconds = time.perf_counter() - started
-    return numerical.STEP.get(getattr(y, "dtype", None), max(numerical.STEP.values())), seconds

@@ -26,6 +26,7 @@ class Method(str, Enum):
     auto = "auto"
     full = "full"
     sample = "sample"
+    fast = "fast"
 
 
 class Format(str, Enum):
@@ -54,22 +55,31 @@ def _fail(error: ConvcheckError):
 def verify(
     paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")],
     impl: Annotated[str, typer.Option(help="direct, im2col, a path to a .py file, or a dotted module.")] = "direct",
-    method: Annotated[Method, typer.Option(help="full: every coordinate; sample: --samples per tensor; "
-                                                "auto: full when it fits a few seconds.")] = Method.auto,
+    method: Annotated[Method, typer.Option(help="full: every coordinate; sample: --samples per tensor; fast: "
+                                                "random projections, no location; auto: full when it fits "
+                                                "a few seconds, else sample.")] = Method.auto,
     samples: Annotated[int, typer.Option(min=1, help="Coordinates per tensor for --method sample.")] = DEFAULT_SAMPLES,
     rtol: Annotated[Optional[float], typer.Option(min=0, help="Relative tolerance (overrides the spec's).")] = None,
     atol: Annotated[Optional[float], typer.Option(min=0, help="Absolute tolerance (overrides the spec's).")] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, help="Random seed for x, w, b, G (overrides the spec's).")] = None,
     format: Annotated[Format, typer.Option("--format", help="table for people, json for machines.")] = Format.table,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; tables only for failing specs.")] = False,
 ):
     """Check an implementation's forward and backward on every layer in PATHS."""
     started = time.perf_counter()
+    from .report.progress import LazyProgress
+    progress = LazyProgress(enabled=False if quiet else None)
     try:
         specs = load_specs(paths)
         implementation = load_impl(impl)
-        results = [verify_spec(spec, implementation, method=method.value, samples=samples, rtol=rtol,
-                               atol=atol, seed=seed) for spec in specs]
+        results = []
+        for spec in specs:
+            progress.start(f"{spec.name}: finite differences")
+            results.append(verify_spec(spec, implementation, method=method.value, samples=samples, rtol=rtol,
+                                       atol=atol, seed=seed, progress=progress))
+            progress.stop()
     except ConvcheckError as e:
+        progress.stop()
         _fail(e)
     seconds = time.perf_counter() - started
     if format is Format.json:
@@ -79,7 +89,8 @@ def verify(
         from .report.table import make_console, render_result, render_summary
         console = make_console()
         for result in results:
-            render_result(result, console)
+            if not (quiet and result.passed):
+                render_result(result, console)
         render_summary(results, seconds, console)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 

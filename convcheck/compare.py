@@ -109,3 +109,36 @@ def compare(name: str, actual: np.ndarray, reference: np.ndarray, rtol: float, a
         check.message = (f"{bad} of {a.size} checked elements off; worst at {check.worst_index}: "
                          f"got {a[worst]:.6g}, expected {ref[worst]:.6g}")
     return check
+
+
+Z_FAST = 5.0
+"""Projected errors are judged in units of their expected size: 5 sigma."""
+
+
+def compare_projections(name: str, actual: np.ndarray, u: np.ndarray, numeric: np.ndarray,
+                        rtol: float, atol: float) -> TensorCheck:
+    """`fast`: compare <actual, u_j> with the numerical directional derivative along u_j.
+
+    With tau_i = atol + rtol |a_i| and u standard normal, an error e within tolerance
+    everywhere gives <e, u> ~ N(0, |e|^2) with |e| <= |tau|: passing needs
+    |<a, u> - n| <= Z_FAST * sqrt(sum u_i^2 tau_i^2) (a false alarm < 1e-6 per direction).
+    An error with |e| >= 100 |tau| passes one direction with probability < 0.8 * Z/100 = 0.04,
+    all of numerical.DIRECTIONS = 4 with probability < 3e-6 (< 5e-12 if |e| >= 1000 |tau|; a
+    real bug's error is as large as the gradient itself, |e| ~ |tau| / rtol). It cannot say
+    where an error is.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    tau = atol + rtol * np.abs(a)
+    projected = np.tensordot(u, a, axes=a.ndim)                         # (d,) analytic <a, u_j>
+    allowed = Z_FAST * np.sqrt(np.tensordot(u ** 2, tau ** 2, axes=a.ndim))
+    err = np.abs(projected - numeric)
+    check = TensorCheck(name, tuple(a.shape), tuple(a.shape), checked=len(numeric), total=int(a.size))
+    check.max_abs = float(err.max())
+    check.max_rel = float((err / np.maximum(np.abs(projected) + np.abs(numeric), TINY)).max())
+    worst = int(np.argmax(err / allowed))
+    check.passed = bool(err[worst] <= allowed[worst])
+    if not check.passed:
+        check.message = (f"{int((err > allowed).sum())} of {len(numeric)} random directions off; direction "
+                         f"{worst + 1}: <analytic, u> = {projected[worst]:.6g}, numerical {numeric[worst]:.6g} "
+                         f"(allowed {allowed[worst]:.2g}); fast cannot say where: rerun with --method full")
+    return check

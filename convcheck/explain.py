@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConvcheckError
-from .geometry import Geometry
+from .geometry import Geometry, reached_outputs
 
 VIEWS = ("direct", "im2col", "both")
 
@@ -218,10 +218,8 @@ def _direct_steps(geom: Geometry) -> list[Step]:
 
 def touched(pixel: int, m: int, s: int, lo: int, o: int) -> tuple[int, int]:
     """First and last output along an axis whose window reads input pixel `pixel` (seed 004's R)."""
-    row = pixel + lo
-    first = max(-(-(row - m + 1) // s), 0)
-    last = min(row // s, o - 1)
-    return first, last
+    first, last = reached_outputs(pixel + lo, m, s)
+    return max(first, 0), min(last, o - 1)
 
 
 def _region_step(geom: Geometry) -> Step:
@@ -301,6 +299,6 @@ def confirm(explanation: Explanation) -> None:
     agree("dx", dx.shape)
     agree("dw", dw.shape)
     agree("db", None if db is None else db.shape)
-    phi = im2col.im2col(pad(x, geom.padding), *s.m, s.stride, geom.out)     # (N, o_h*o_w, m_h*m_w*k)
+    phi_t = im2col.im2col(pad(x, geom.padding), *s.m, s.stride, geom.out)   # (N, m_h*m_w*k, o_h*o_w) = phi^T
     expected["phi"] = (geom.out[0] * geom.out[1], s.m[0] * s.m[1] * s.k)
-    agree("phi", phi.shape[1:])
+    agree("phi", phi_t.shape[:0:-1])

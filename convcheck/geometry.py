@@ -7,6 +7,8 @@ One spatial axis at a time, with n the input size, m the filter size, s the stri
     output size     o = (n + lo + hi - m) // s + 1            (seed 000: n - m + 1 at s=1)
     leftover        r = (n + lo + hi - m) % s  rows no window reaches; their dL/dX is 0
     dilated dL/dY   s * (o - 1) + 1                           (s - 1 zeros between rows)
+    reached outputs padded row R is read by outputs ceil((R - m + 1) / s) … R // s, at most
+                    ceil(m / s) of them                         (seed 004's region)
     'same'          o = ceil(n / s); total pad = max((o - 1) * s + m - n, 0), the odd pixel
                     at the bottom/right (TensorFlow/JAX 'SAME')
     'full'          m - 1 on both sides                        (seed 000's padded dL/dY)
@@ -33,6 +35,17 @@ def leftover(n: int, m: int, s: int, lo: int, hi: int) -> int:
 def dilated_size(o: int, s: int) -> int:
     """Size of dL/dY with s - 1 zeros inserted between neighbours: s * (o - 1) + 1."""
     return s * (o - 1) + 1
+
+
+def reached_outputs(row, m: int, s: int):
+    """First and last output whose window reads padded row `row` (seed 004's region R), before
+    clipping to 0 … o - 1: ceil((row - m + 1) / s) and row // s. Works on ints and arrays."""
+    return -((m - 1 - row) // s), row // s
+
+
+def reach(m: int, s: int) -> int:
+    """Most outputs along an axis that one input pixel reaches: ceil(m / s)."""
+    return -(-m // s)
 
 
 def same_padding(n: int, m: int, s: int) -> tuple[int, int]:

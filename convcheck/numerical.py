@@ -8,12 +8,15 @@ has no truncation error: only rounding, which shrinks as h grows. The step there
 depends on the precision the forward actually computes in (`STEP`). Everything here runs
 in float64; no dense Jacobian is built.
 
-Two ideas make every coordinate affordable (`full`):
-- receptive-field locality: perturbing X[n, c, i, j] changes at most ceil(m/s) outputs
-  per axis, so its difference needs only the forward of a small crop of the padded input
-  around it (padding 0), and G's matching crop;
-- batching: many perturbed crops (or perturbed filters, for w and b) go through one
-  forward call, stacked on the batch (or filter) axis.
+Two ideas make every coordinate affordable:
+- receptive-field locality: perturbing X[n, c, i, j] changes at most ceil(m/s) outputs per
+  axis (`geometry.reached_outputs`). For `full`, pixels s*ceil(m/s) apart never share an
+  output, so a whole colour class of them (one channel, every such row and column) is
+  perturbed at once and each pixel's difference is read off its own outputs (Jacobian
+  compression by colouring, Curtis-Powell-Reid): k * (s*ceil(m/s))^2 pairs of forwards
+  instead of 2 per pixel. For a sample, each pixel's forward runs on a small crop around it.
+- batching: many perturbed images, crops or filters (for w and b) go through one forward
+  call, stacked on the batch or the filter axis.
 """
 
 from dataclasses import dataclass
@@ -22,13 +25,19 @@ from typing import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .geometry import reach, reached_outputs
+
 STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0}
 """h per dtype the forward computes in: rounding error ~ eps * |Y| / h is ~1e-13 at 1e-3 in
 float64; a forward that rounds to float32 (eps 6e-8) needs the largest step, and an affine L
 loses nothing by it."""
 
-BATCH_BYTES = 64 * 2**20
-"""Memory one batched forward call may take for its perturbed inputs and outputs."""
+BATCH_BYTES = 16 * 2**20
+"""Memory one batched forward call may take (inputs, outputs, a typical im2col): small enough
+to stay in cache, which measured faster than larger batches on seed 001's layer."""
+
+DIRECTIONS = 4
+"""Random directions per tensor for the `fast` method (see `compare.compare_projections`)."""
 
 
 class NumericalError(Exception):
@@ -72,7 +81,9 @@ def gradients(problem: Problem, coords: dict[str, np.ndarray], progress=None) ->
             progress(done[0], total)
 
     grads = {}
-    if "x" in coords:
+    if "x" in coords and len(coords["x"]) == problem.x.size:
+        grads["x"] = _input_gradient_coloured(problem, advance).ravel()[coords["x"]]
+    elif "x" in coords:
         grads["x"] = _input_gradient(problem, coords["x"], advance)
     for name in ("w", "b"):
         if name in coords:
@@ -80,17 +91,54 @@ def gradients(problem: Problem, coords: dict[str, np.ndarray], progress=None) ->
     return grads
 
 
+def _input_gradient_coloured(pb: Problem, advance) -> np.ndarray:
+    """dL/dX at every coordinate (N, k, H, W): one pair of whole forwards per colour class."""
+    (s_h, s_w), (top, _, left, _) = pb.stride, pb.padding
+    n_batch, k, h, w_in = pb.x.shape
+    p, _, m_h, m_w = pb.w.shape
+    o_h, o_w = pb.g.shape[2:]
+    period_h, period_w = s_h * reach(m_h, s_h), s_w * reach(m_w, s_w)
+    rows, cols = np.arange(h), np.arange(w_in)
+    first_r, last_r = reached_outputs(rows + top, m_h, s_h)              # each pixel's outputs, unclipped
+    first_c, last_c = reached_outputs(cols + left, m_w, s_w)
+    r0, r1 = np.clip(first_r, 0, o_h), np.clip(last_r + 1, 0, o_h)      # half-open, clipped
+    c0, c1 = np.clip(first_c, 0, o_w), np.clip(last_c + 1, 0, o_w)
+    classes = [(c, a, b) for c in range(k) for a in range(min(period_h, h)) for b in range(min(period_w, w_in))]
+    values = np.zeros(pb.x.shape)
+    per_item = 16 * n_batch * (k * h * w_in + o_h * o_w * (p + pb.w[0].size))
+    for chunk in _chunks(np.arange(len(classes)), per_item):
+        size = len(chunk)
+        batch = np.broadcast_to(pb.x, (2 * size, *pb.x.shape)).copy()    # (2B, N, k, H, W)
+        for i, index in enumerate(chunk):
+            c, a, b = classes[index]
+            batch[i, :, c, a::period_h, b::period_w] += pb.step
+            batch[size + i, :, c, a::period_h, b::period_w] -= pb.step
+        y = pb.call(batch.reshape(-1, k, h, w_in), pb.w, pb.b, pb.padding, (2 * size * n_batch, p, o_h, o_w))
+        y = y.reshape(2, size, n_batch, p, o_h, o_w)
+        change = np.einsum("bnpij,npij->bnij", y[0] - y[1], pb.g)        # (B, N, o_h, o_w)
+        box = np.zeros((size, n_batch, o_h + 1, o_w + 1))                # integral image: box sums
+        box[:, :, 1:, 1:] = change.cumsum(axis=2).cumsum(axis=3)
+        for i, index in enumerate(chunk):
+            c, a, b = classes[index]
+            ri, ci = rows[a::period_h, None], cols[None, b::period_w]
+            sums = (box[i][:, r1[ri], c1[ci]] - box[i][:, r0[ri], c1[ci]]
+                    - box[i][:, r1[ri], c0[ci]] + box[i][:, r0[ri], c0[ci]])   # (N, rows, cols)
+            values[:, c, a::period_h, b::period_w] = sums / (2 * pb.step)
+            advance(sums.size)
+    return values
+
+
 def _input_gradient(pb: Problem, flat: np.ndarray, advance) -> np.ndarray:
-    """dL/dX at flat indices of x, each from the forward of a crop around the pixel."""
+    """dL/dX at some flat indices of x, each from the forward of a crop around the pixel."""
     (s_h, s_w), (top, bottom, left, right) = pb.stride, pb.padding
     p, _, m_h, m_w = pb.w.shape
     o_h, o_w = pb.g.shape[2:]
-    reach_h, reach_w = min(-(-m_h // s_h), o_h), min(-(-m_w // s_w), o_w)  # outputs a pixel can touch
+    reach_h, reach_w = min(reach(m_h, s_h), o_h), min(reach(m_w, s_w), o_w)  # outputs a pixel can touch
     crop_h, crop_w = (reach_h - 1) * s_h + m_h, (reach_w - 1) * s_w + m_w  # input rows they read
     n, c, i, j = np.unravel_index(flat, pb.x.shape)
     row, col = i + top, j + left                                  # position in the padded input
-    o0 = np.clip(row // s_h - reach_h + 1, 0, o_h - reach_h)      # first output row of the crop
-    q0 = np.clip(col // s_w - reach_w + 1, 0, o_w - reach_w)
+    o0 = np.clip(reached_outputs(row, m_h, s_h)[1] - reach_h + 1, 0, o_h - reach_h)  # crop's first output row
+    q0 = np.clip(reached_outputs(col, m_w, s_w)[1] - reach_w + 1, 0, o_w - reach_w)
     r_in, c_in = row - o0 * s_h, col - q0 * s_w                   # the pixel inside its crop
     values = np.zeros(len(flat))
     touched = np.flatnonzero((r_in < crop_h) & (c_in < crop_w))   # others: leftover rows, dL/dX = 0
@@ -148,3 +196,35 @@ def full_cost(shapes: dict) -> float:
     crop = p * min(m_h, o_h) * min(m_w, o_w) * k * m_h * m_w     # upper bound of one crop's forward
     n_params = p * k * m_h * m_w + (p if shapes["b"] else 0)
     return 2 * (n_batch * k * h * w_in * crop + n_params * forward / p) / forward
+
+
+def projections(pb: Problem, names, rng, directions: int = DIRECTIONS, progress=None) -> dict:
+    """`fast`: directional derivatives of L along random standard-normal directions u.
+
+    Returns {name: (u (d, *shape), (L(t + h u_j) - L(t - h u_j)) / 2h for each j (d,))} for
+    name in x, w, b. x: perturbed inputs stacked on the batch axis; w and b: perturbed filter
+    banks stacked as extra filters (the p filters of one bank never mix with another's).
+    """
+    n_batch, p, o_h, o_w = pb.g.shape
+    bank = n_batch * o_h * o_w * (p + pb.w[0].size)         # outputs and im2col of one forward
+    found = {}
+    for done, name in enumerate(names, 1):
+        base = {"x": pb.x, "w": pb.w, "b": pb.b}[name]
+        u = rng.standard_normal((directions, *base.shape))
+        numeric = np.zeros(directions)
+        for idx in _chunks(np.arange(directions), 16 * (bank + base.size)):
+            moved = np.concatenate([base + pb.step * u[idx], base - pb.step * u[idx]])  # (2B, *shape)
+            banks = 2 * len(idx)
+            if name == "x":
+                y = pb.call(moved.reshape(-1, *base.shape[1:]), pb.w, pb.b, pb.padding,
+                            (banks * n_batch, p, o_h, o_w)).reshape(banks, n_batch, p, o_h, o_w)
+            else:
+                w = moved.reshape(-1, *base.shape[1:]) if name == "w" else np.concatenate([pb.w] * banks)
+                b = moved.ravel() if name == "b" else None if pb.b is None else np.concatenate([pb.b] * banks)
+                y = pb.call(pb.x, w, b, pb.padding, (n_batch, banks * p, o_h, o_w))
+                y = y.reshape(n_batch, banks, p, o_h, o_w).transpose(1, 0, 2, 3, 4)
+            numeric[idx] = np.einsum("dnpij,npij->d", y[:len(idx)] - y[len(idx):], pb.g) / (2 * pb.step)
+        found[name] = (u, numeric)
+        if progress:
+            progress(done, len(names))
+    return found

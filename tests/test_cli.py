@@ -118,3 +118,33 @@ def test_plugin_messages_with_brackets_are_printed_verbatim(tmp_path):
     result = run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin)
     assert result.exit_code == 1
     assert "[bold]shapes [1, 2] and [/red] differ" in result.stdout
+
+
+def test_fast_method_and_quiet():
+    result = run("verify", CONFIGS / "seed001_multichannel.yaml", CONFIGS / "seed000_general.yaml",
+                 "--method", "fast", "--quiet")
+    assert result.exit_code == 0
+    assert "2 specs: 2 passed" in result.stdout and "seed001" not in result.stdout   # passing tables hidden
+    loud = run("verify", CONFIGS / "seed000_general.yaml", "--method", "fast")
+    assert "fast: 4 random directions per tensor" in loud.stdout
+
+
+def test_progress_bar_appears_only_after_its_delay_and_only_on_a_terminal():
+    import io
+    from rich.console import Console
+    from convcheck.report.progress import LazyProgress
+    out = io.StringIO()
+    bar = LazyProgress(Console(file=out, force_terminal=True, width=80), delay=0.0)
+    bar.start("seed001: finite differences")
+    bar(5, 10)
+    bar.stop()
+    assert "seed001: finite differences" in out.getvalue()
+    silent = io.StringIO()
+    late = LazyProgress(Console(file=silent, force_terminal=True), delay=60.0)
+    late.start("x")
+    late(5, 10)
+    late.stop()
+    piped = LazyProgress(Console(file=silent, force_terminal=False), delay=0.0)
+    piped.start("x")
+    piped(5, 10)
+    assert silent.getvalue() == ""

@@ -36,3 +36,18 @@ def test_validate_shape_dtype_finiteness_and_type():
     check = validate("y", bad, (1, 2), "float64")
     assert "non-finite" in check.message and check.worst_index == (0, 1)
     assert "returned list" in validate("y", [[0.0, 0.0]], (1, 2), "float64").message
+
+
+def test_projection_check_passes_rounding_and_fails_real_errors():
+    from convcheck.compare import compare_projections
+    rng = np.random.default_rng(0)
+    grad = rng.standard_normal((3, 4, 5))
+    u = rng.standard_normal((4, 3, 4, 5))
+    exact = np.tensordot(u, grad, axes=3)
+    noisy = grad * (1 + 1e-9 * rng.standard_normal(grad.shape))
+    assert compare_projections("dx", noisy, u, exact, rtol=1e-6, atol=1e-8).passed
+    wrong = grad.copy()
+    wrong[0, 0, 0] += 1.0                                  # one element off by a lot
+    check = compare_projections("dx", wrong, u, exact, rtol=1e-6, atol=1e-8)
+    assert not check.passed and "rerun with --method full" in check.message
+    assert check.worst_index is None and check.checked == 4

@@ -33,6 +33,7 @@ def _brute_force(pb, name):
 
 GEOMETRIES = [
     dict(),
+    dict(n=(11, 13), m=(3, 4), k=1, p=1, batch=3),       # many pixels share a colour class
     dict(stride=(2, 2), n=(8, 7)),                      # leftover rows and columns
     dict(stride=(3, 2), n=(9, 8), m=(2, 3), padding=(2, 1, 0, 3)),
     dict(padding=(4, 4, 3, 3), n=(3, 3), m=(3, 3)),     # crops that are mostly padding
@@ -42,13 +43,18 @@ GEOMETRIES = [
 
 
 @pytest.mark.parametrize("kwargs", GEOMETRIES)
-def test_local_crops_equal_brute_force_on_every_coordinate(kwargs):
+def test_colouring_and_crops_equal_brute_force(kwargs):
+    """All coordinates go through colour classes; a subset through crops: both are exact."""
     pb = _problem(**kwargs)
     names = ["x", "w"] + (["b"] if pb.b is not None else [])
-    coords = {name: np.arange(getattr(pb, name).size) for name in names}
-    got = numerical.gradients(pb, coords)
+    every = numerical.gradients(pb, {name: np.arange(getattr(pb, name).size) for name in names})
+    subset = np.arange(0, pb.x.size, 3)
+    cropped = numerical.gradients(pb, {"x": subset})["x"]
     for name in names:
-        np.testing.assert_allclose(got[name], _brute_force(pb, name), rtol=1e-9, atol=1e-9)
+        expected = _brute_force(pb, name)
+        np.testing.assert_allclose(every[name], expected, rtol=1e-9, atol=1e-9)
+        if name == "x":
+            np.testing.assert_allclose(cropped, expected[subset], rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("kwargs", GEOMETRIES)
@@ -85,3 +91,18 @@ def test_a_forward_that_ignores_batch_size_is_caught():
         return reference.forward(x[:1], w, b, stride=stride, padding=padding)
     with pytest.raises(numerical.NumericalError, match="returned shape"):
         numerical.gradients(_problem(forward=forward, batch=1), {"x": np.arange(4)})
+
+
+@pytest.mark.parametrize("kwargs", GEOMETRIES)
+def test_projections_are_directional_derivatives(kwargs, monkeypatch):
+    pb = _problem(**kwargs)
+    names = ["x", "w"] + (["b"] if pb.b is not None else [])
+    found = numerical.projections(pb, names, np.random.default_rng(5), directions=3)
+    monkeypatch.setattr(numerical, "BATCH_BYTES", 1)   # one direction per forward call: same numbers
+    again = numerical.projections(pb, names, np.random.default_rng(5), directions=3)
+    for name in names:
+        u, numeric = found[name]
+        assert u.shape == (3, *getattr(pb, name).shape)
+        expected = np.tensordot(u, _brute_force(pb, name).reshape(u.shape[1:]), axes=u.ndim - 1)
+        np.testing.assert_allclose(numeric, expected, rtol=1e-8, atol=1e-8)
+        np.testing.assert_allclose(again[name][1], numeric, rtol=1e-10, atol=1e-10)

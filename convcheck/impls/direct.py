@@ -14,12 +14,30 @@ from .common import pad
 
 
 def correlate(x, w, stride=(1, 1)):
-    """Valid multi-channel correlation. x (N, C, H, W), w (F, C, m_h, m_w) -> (N, F, o_h, o_w)."""
+    """Valid multi-channel correlation. x (N, C, H, W), w (F, C, m_h, m_w) -> (N, F, o_h, o_w).
+
+    A plain loop over whichever is fewer, filter taps or output positions, each step one
+    matrix product: taps for a forward (25 taps, 9216 outputs), outputs for dL/dF (9216
+    "taps" of the dL/dY-sized filter, 25 outputs).
+    """
     xp = array_module(x)
-    windows = xp.lib.stride_tricks.sliding_window_view(x, w.shape[2:], axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
-    # windows: (N, C, o_h, o_w, m_h, m_w), a view; tensordot copies it once into columns
-    y = xp.tensordot(windows, w, axes=((1, 4, 5), (1, 2, 3)))  # (N, o_h, o_w, F)
-    return xp.ascontiguousarray(y.transpose(0, 3, 1, 2))
+    (s_h, s_w), (n, c), (f, _, m_h, m_w) = stride, x.shape[:2], w.shape
+    o_h, o_w = (x.shape[2] - m_h) // s_h + 1, (x.shape[3] - m_w) // s_w + 1
+    if m_h * m_w <= o_h * o_w:
+        col = xp.empty((c, m_h, m_w, n, o_h, o_w), dtype=x.dtype)   # Chainer's im2col, channels first
+        x_t = x.transpose(1, 0, 2, 3)                                 # (C, N, H, W)
+        for a in range(m_h):
+            for b in range(m_w):
+                col[:, a, b] = x_t[:, :, a:a + s_h * o_h:s_h, b:b + s_w * o_w:s_w]
+        y = w.reshape(f, -1) @ col.reshape(c * m_h * m_w, -1)        # (F, N*o_h*o_w)
+        return xp.ascontiguousarray(y.reshape(f, n, o_h, o_w).transpose(1, 0, 2, 3))
+    windows = xp.empty((o_h, o_w, n, c, m_h, m_w), dtype=x.dtype)   # one window per output position
+    for r in range(o_h):
+        for q in range(o_w):
+            windows[r, q] = x[:, :, r * s_h:r * s_h + m_h, q * s_w:q * s_w + m_w]
+    y = windows.reshape(o_h * o_w * n, -1) @ w.reshape(f, -1).T      # (o_h*o_w*N, F)
+    y = xp.ascontiguousarray(y.reshape(o_h, o_w, n, f).transpose(2, 3, 0, 1))
+    return y
 
 
 def dilate(dy, stride):

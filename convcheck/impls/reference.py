@@ -1,9 +1,11 @@
 """The plain-loop oracle of the forward pass, straight from seed 004's index formula
 
-    y[f, r, c] = sum_i sum_a sum_b X_pad[i, r*s_h + a, c*s_w + b] * w[f, i, a, b] + b[f]
+    y[n, f, r, c] = sum_i sum_a sum_b X_pad[n, i, r*s_h + a, c*s_w + b] * w[f, i, a, b] + b[f]
 
-(correlation: the filter is not flipped). Deliberately slow and obvious; it shares no
-code with the fast implementations so that tests and `verify` can trust it.
+(correlation: the filter is not flipped). The loop runs over the filter taps (a, b); each
+tap adds w[:, :, a, b] times the input pixels it meets, for every output (r, c) at once.
+It shares no code with the implementations under test, computes its own output size, and
+is itself tested against scipy.signal.correlate2d.
 """
 
 import numpy as np
@@ -17,15 +19,13 @@ def forward(x, w, b, *, stride, padding):
     p, _, m_h, m_w = w.shape
     x_pad = np.zeros((n_batch, k, h + top + bottom, w_in + left + right))
     x_pad[:, :, top:top + h, left:left + w_in] = x
-    rows = range(0, x_pad.shape[2] - m_h + 1, s_h)  # every window start that fits
-    cols = range(0, x_pad.shape[3] - m_w + 1, s_w)
-    w64 = np.asarray(w, dtype=np.float64)
-    y = np.zeros((n_batch, p, len(rows), len(cols)))
-    for n in range(n_batch):
-        for r, row in enumerate(rows):
-            for c, col in enumerate(cols):
-                window = x_pad[n, :, row:row + m_h, col:col + m_w]  # (k, m_h, m_w)
-                y[n, :, r, c] = np.tensordot(w64, window, axes=3)  # one number per filter
+    o_h = len(range(0, x_pad.shape[2] - m_h + 1, s_h))   # every window start that fits
+    o_w = len(range(0, x_pad.shape[3] - m_w + 1, s_w))
+    y = np.zeros((n_batch, p, o_h, o_w))
+    for a in range(m_h):
+        for b_ in range(m_w):
+            pixels = x_pad[:, :, a:a + s_h * o_h:s_h, b_:b_ + s_w * o_w:s_w]   # X_pad[n, i, r*s_h+a, c*s_w+b]
+            y += np.einsum("nirc,fi->nfrc", pixels, np.asarray(w[:, :, a, b_], dtype=np.float64))
     if b is not None:
         y += np.asarray(b, dtype=np.float64)[None, :, None, None]
     return y

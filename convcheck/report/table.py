@@ -26,6 +26,8 @@ def method_text(result) -> str:
     checked, total = sum(c.checked for c in grads), sum(c.total for c in grads)
     if result.method == "full":
         return f"full: every coordinate ({total:,})"
+    if result.method == "fast":
+        return f"fast: {max(c.checked for c in grads)} random directions per tensor ({total:,} coordinates, not located)"
     return f"sample: {checked:,} of {total:,} coordinates"
 
 
