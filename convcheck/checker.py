@@ -24,6 +24,9 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     """Check `impl`'s forward against the loop reference and its backward against finite
     differences of L = sum(G * Y), on seeded random x, w, b and G of the spec's shapes.
 
+    method: 'full' (every coordinate), 'sample' (`samples` per tensor), 'fast' (random
+    projections), or 'auto' (full if it fits AUTO_BUDGET_S, else sample).
+
     rtol/atol/seed override the spec's, which override the dtype's defaults.
     `progress(done, total)` is called while numerical gradients are computed.
     """
@@ -37,7 +40,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     rtol = rtol if rtol is not None else spec.rtol if spec.rtol is not None else default_rtol
     atol = atol if atol is not None else spec.atol if spec.atol is not None else default_atol
     rng = np.random.default_rng(spec.seed if seed is None else seed)
-    data64 = {name: _draw(rng, shapes[name], spec.dtype) for name in ("x", "w", "b", "y")}
+    data64 = {name: _draw(rng, shapes[name]) for name in ("x", "w", "b", "y")}
     x, w, b, g = data64["x"], data64["w"], data64["b"], data64["y"]   # g: G = dL/dY
     cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data64.items()}
     kwargs = {"stride": spec.stride, "padding": geom.padding}
@@ -95,11 +98,12 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     return result
 
 
-def _draw(rng, shape, dtype):
-    """Standard normal float64 values exactly representable in `dtype` (None if no shape)."""
+def _draw(rng, shape):
+    """Standard normal values drawn in float32, so exactly representable in either dtype,
+    held in float64 (None if no shape)."""
     if shape is None:
         return None
-    return rng.standard_normal(shape).astype(dtype).astype(np.float64)
+    return rng.standard_normal(shape, dtype=np.float32).astype(np.float64)
 
 
 def _call(function, *args, **kwargs):

@@ -122,10 +122,10 @@ def compare_projections(name: str, actual: np.ndarray, u: np.ndarray, numeric: n
     With tau_i = atol + rtol |a_i| and u standard normal, an error e within tolerance
     everywhere gives <e, u> ~ N(0, |e|^2) with |e| <= |tau|: passing needs
     |<a, u> - n| <= Z_FAST * sqrt(sum u_i^2 tau_i^2) (a false alarm < 1e-6 per direction).
-    An error with |e| >= 100 |tau| passes one direction with probability < 0.8 * Z/100 = 0.04,
-    all of numerical.DIRECTIONS = 4 with probability < 3e-6 (< 5e-12 if |e| >= 1000 |tau|; a
-    real bug's error is as large as the gradient itself, |e| ~ |tau| / rtol). It cannot say
-    where an error is.
+    An error with |e| = K |tau| passes one direction with probability < 0.8 Z / K, both of
+    numerical.DIRECTIONS = 2 with probability < (4 / K)^2: 1.6e-5 at K = 1000, 1.6e-9 at
+    K = 1e5. A real bug's error is about as large as the gradient, |e| ~ |a| ~ |tau| / rtol,
+    so K ~ 1e6 in float64 and ~1e3 in float32. It cannot say where an error is.
     """
     a = np.asarray(actual, dtype=np.float64)
     tau = atol + rtol * np.abs(a)

@@ -36,7 +36,7 @@ BATCH_BYTES = 16 * 2**20
 """Memory one batched forward call may take (inputs, outputs, a typical im2col): small enough
 to stay in cache, which measured faster than larger batches on seed 001's layer."""
 
-DIRECTIONS = 4
+DIRECTIONS = 2
 """Random directions per tensor for the `fast` method (see `compare.compare_projections`)."""
 
 
@@ -201,30 +201,42 @@ def full_cost(shapes: dict) -> float:
 def projections(pb: Problem, names, rng, directions: int = DIRECTIONS, progress=None) -> dict:
     """`fast`: directional derivatives of L along random standard-normal directions u.
 
-    Returns {name: (u (d, *shape), (L(t + h u_j) - L(t - h u_j)) / 2h for each j (d,))} for
-    name in x, w, b. x: perturbed inputs stacked on the batch axis; w and b: perturbed filter
-    banks stacked as extra filters (the p filters of one bank never mix with another's).
+    Returns {name: (u (d, *shape), (L(t + h u_j) - L(t)) / h for each j (d,))} for name in
+    x, w, b. One-sided differences: L is affine in each tensor, so they are exact up to
+    rounding, like the central ones, at half the forwards; the unperturbed point rides in
+    the same call. x: inputs stacked on the batch axis; w and b: filter banks stacked as
+    extra filters of one forward (the p filters of a bank never mix with another's).
     """
     n_batch, p, o_h, o_w = pb.g.shape
-    bank = n_batch * o_h * o_w * (p + pb.w[0].size)         # outputs and im2col of one forward
+    g = pb.g.transpose(1, 0, 2, 3).reshape(p, -1)                     # (p, N*o_h*o_w)
+    u = {name: rng.standard_normal((directions, *getattr(pb, name).shape), dtype=np.float32).astype(np.float64)
+         for name in names}
     found = {}
-    for done, name in enumerate(names, 1):
-        base = {"x": pb.x, "w": pb.w, "b": pb.b}[name]
-        u = rng.standard_normal((directions, *base.shape))
-        numeric = np.zeros(directions)
-        for idx in _chunks(np.arange(directions), 16 * (bank + base.size)):
-            moved = np.concatenate([base + pb.step * u[idx], base - pb.step * u[idx]])  # (2B, *shape)
-            banks = 2 * len(idx)
-            if name == "x":
-                y = pb.call(moved.reshape(-1, *base.shape[1:]), pb.w, pb.b, pb.padding,
-                            (banks * n_batch, p, o_h, o_w)).reshape(banks, n_batch, p, o_h, o_w)
-            else:
-                w = moved.reshape(-1, *base.shape[1:]) if name == "w" else np.concatenate([pb.w] * banks)
-                b = moved.ravel() if name == "b" else None if pb.b is None else np.concatenate([pb.b] * banks)
-                y = pb.call(pb.x, w, b, pb.padding, (n_batch, banks * p, o_h, o_w))
-                y = y.reshape(n_batch, banks, p, o_h, o_w).transpose(1, 0, 2, 3, 4)
-            numeric[idx] = np.einsum("dnpij,npij->d", y[:len(idx)] - y[len(idx):], pb.g) / (2 * pb.step)
-        found[name] = (u, numeric)
-        if progress:
-            progress(done, len(names))
+    if "x" in u:
+        batch = np.concatenate([pb.x[None], pb.x + pb.step * u["x"]])  # (1 + d, N, k, H, W)
+        y = pb.call(batch.reshape(-1, *pb.x.shape[1:]), pb.w, pb.b, pb.padding,
+                    ((1 + directions) * n_batch, p, o_h, o_w))
+        losses = _loss(y.reshape(1 + directions, n_batch, p, -1).transpose(0, 2, 1, 3), g)
+        found["x"] = (u["x"], (losses[1:] - losses[0]) / pb.step)
+    params = [name for name in ("w", "b") if name in u]
+    if params:  # the unperturbed bank, then every perturbed bank of w and b, as filters of one forward
+        w_banks, b_banks = [pb.w[None]], [None if pb.b is None else pb.b[None]]
+        for name in params:
+            moved = getattr(pb, name) + pb.step * u[name]                # (d, *shape)
+            w_banks.append(moved if name == "w" else np.broadcast_to(pb.w, (directions, *pb.w.shape)))
+            b_banks.append(moved if name == "b" else None if pb.b is None else np.broadcast_to(pb.b, (directions, p)))
+        banks = 1 + directions * len(params)
+        w = np.concatenate(w_banks).reshape(-1, *pb.w.shape[1:])
+        b = None if pb.b is None else np.concatenate(b_banks).reshape(-1)
+        y = pb.call(pb.x, w, b, pb.padding, (n_batch, banks * p, o_h, o_w))
+        losses = _loss(y.reshape(n_batch, banks, p, -1).transpose(1, 2, 0, 3), g)  # (banks,)
+        for i, name in enumerate(params):
+            found[name] = (u[name], (losses[1 + i * directions:1 + (i + 1) * directions] - losses[0]) / pb.step)
+    if progress:
+        progress(len(names), len(names))
     return found
+
+
+def _loss(y, g) -> np.ndarray:
+    """L = sum(G * Y) for each of a stack of outputs. y (B, p, N, o_h*o_w) or its view, g (p, N*o_h*o_w) -> (B,)."""
+    return y.reshape(len(y), -1) @ g.ravel()

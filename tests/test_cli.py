@@ -126,7 +126,7 @@ def test_fast_method_and_quiet():
     assert result.exit_code == 0
     assert "2 specs: 2 passed" in result.stdout and "seed001" not in result.stdout   # passing tables hidden
     loud = run("verify", CONFIGS / "seed000_general.yaml", "--method", "fast")
-    assert "fast: 4 random directions per tensor" in loud.stdout
+    assert "fast: 2 random directions per tensor" in loud.stdout
 
 
 def test_progress_bar_appears_only_after_its_delay_and_only_on_a_terminal():

@@ -7,8 +7,12 @@ from ..geometry import output_size
 def pad(x, padding):
     """Zero-pad the last two axes by (top, bottom, left, right). (..., H, W) -> (..., H+t+b, W+l+r)."""
     top, bottom, left, right = padding
+    if not any(padding):
+        return x
     xp = array_module(x)
-    return xp.pad(x, [(0, 0)] * (x.ndim - 2) + [(top, bottom), (left, right)])
+    out = xp.zeros((*x.shape[:-2], x.shape[-2] + top + bottom, x.shape[-1] + left + right), dtype=x.dtype)
+    out[..., top:top + x.shape[-2], left:left + x.shape[-1]] = x
+    return out
 
 
 def out_size(x, w, stride, padding) -> tuple[int, int]:

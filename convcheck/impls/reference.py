@@ -21,11 +21,12 @@ def forward(x, w, b, *, stride, padding):
     x_pad[:, :, top:top + h, left:left + w_in] = x
     o_h = len(range(0, x_pad.shape[2] - m_h + 1, s_h))   # every window start that fits
     o_w = len(range(0, x_pad.shape[3] - m_w + 1, s_w))
-    y = np.zeros((n_batch, p, o_h, o_w))
+    y = np.zeros((p, n_batch, o_h, o_w))
     for a in range(m_h):
         for b_ in range(m_w):
             pixels = x_pad[:, :, a:a + s_h * o_h:s_h, b_:b_ + s_w * o_w:s_w]   # X_pad[n, i, r*s_h+a, c*s_w+b]
-            y += np.einsum("nirc,fi->nfrc", pixels, np.asarray(w[:, :, a, b_], dtype=np.float64))
+            y += np.tensordot(np.asarray(w[:, :, a, b_], dtype=np.float64), pixels, axes=([1], [1]))  # sum over i
+    y = y.transpose(1, 0, 2, 3)                                                 # (N, p, o_h, o_w)
     if b is not None:
-        y += np.asarray(b, dtype=np.float64)[None, :, None, None]
+        y = y + np.asarray(b, dtype=np.float64)[None, :, None, None]
     return y
