@@ -74,7 +74,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
         t_forward = time.perf_counter() - started_forward
     step = numerical.STEP.get(getattr(y, "dtype", None), max(numerical.STEP.values()))
     if method == "auto":
-        method = "full" if t_forward * numerical.full_cost(shapes) <= AUTO_BUDGET_S else "sample"
+        method = "full" if t_forward * numerical.full_cost(shapes, spec.stride) <= AUTO_BUDGET_S else "sample"
     result.method = method
     problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, step)
     coords = {t: _coords(shapes[t], method, samples, rng, t == "x") for t in pending}

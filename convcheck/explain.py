@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConvcheckError
-from .geometry import Geometry, reached_outputs
+from .geometry import Geometry, correlation_size, reached_outputs
 
 VIEWS = ("direct", "im2col", "both")
 
@@ -168,7 +168,7 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         n, m, st, lo, hi, o, r, d = _axis(geom, a)
         if plain:
             return f"{n} − ({n} − {m} + 1) + 1 = {m}"
-        return f"({n} + {lo} + {hi} − {r}) − {d} + 1 = {n + lo + hi - r - d + 1}"
+        return f"({n} + {lo} + {hi} − {r}) − {d} + 1 = {correlation_size(n + lo + hi - r, d)}"
     steps.append(Step(
         "dw.size", "direct", "dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)",
         "size n − (n − m + 1) + 1 = m" if plain else "size (n + top + bottom − r) − d + 1 = m",
@@ -190,7 +190,7 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         n, m, st, lo, hi, o, r, d = _axis(geom, a)
         if plain:
             return f"({n} − {m} + 1) + 2·({m} − 1) − {m} + 1 = {n}"
-        full = d + 2 * (m - 1) - m + 1
+        full = correlation_size(d + 2 * (m - 1), m)
         return (f"{d} + 2·({m} − 1) − {m} + 1 = {full}, + {r} leftover = {full + r}, "
                 f"− {lo} − {hi} cropped = {full + r - lo - hi}")
     steps.append(Step(
@@ -245,8 +245,7 @@ def _region_step(geom: Geometry) -> Step:
 
 def _im2col_steps(geom: Geometry) -> list[Step]:
     s = geom.spec
-    rows = geom.out[0] * geom.out[1]
-    cols = s.m[0] * s.m[1] * s.k
+    rows, cols = geom.phi
     m = f"{s.m[0]}·{s.m[1]}·{s.k}"
     o = f"{geom.out[0]}·{geom.out[1]}"
     return [
@@ -300,5 +299,5 @@ def confirm(explanation: Explanation) -> None:
     agree("dw", dw.shape)
     agree("db", None if db is None else db.shape)
     phi_t = im2col.im2col(pad(x, geom.padding), *s.m, s.stride, geom.out)   # (N, m_h*m_w*k, o_h*o_w) = phi^T
-    expected["phi"] = (geom.out[0] * geom.out[1], s.m[0] * s.m[1] * s.k)
+    expected["phi"] = geom.phi
     agree("phi", phi_t.shape[:0:-1])

@@ -27,6 +27,13 @@ def output_size(n: int, m: int, s: int, lo: int, hi: int) -> int:
     return (n + lo + hi - m) // s + 1
 
 
+def correlation_size(n: int, m: int) -> int:
+    """Length of a valid stride-1 correlation of n values with m: n - m + 1. It gives dL/dF's
+    size (X_pad without leftover rows against the dilated dL/dY) and dL/dX's (the dilated
+    dL/dY padded by m - 1 against the rotated filter)."""
+    return n - m + 1
+
+
 def leftover(n: int, m: int, s: int, lo: int, hi: int) -> int:
     """Padded rows after the last window, untouched by any output: (n + lo + hi - m) % s."""
     return (n + lo + hi - m) % s
@@ -88,6 +95,12 @@ class Geometry:
     @property
     def stride(self) -> tuple[int, int]:
         return self.spec.stride
+
+    @property
+    def phi(self) -> tuple[int, int]:
+        """Shape of seed 003's im2col matrix phi(X) per sample: (o_h*o_w, m_h*m_w*k)."""
+        s = self.spec
+        return self.out[0] * self.out[1], s.m[0] * s.m[1] * s.k
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...] | None]:

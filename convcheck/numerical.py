@@ -187,15 +187,14 @@ def _chunks(indices: np.ndarray, bytes_per_item: int):
     return [indices[i:i + size] for i in range(0, len(indices), size)]
 
 
-def full_cost(shapes: dict) -> float:
-    """Multiply-adds of the `full` method relative to one forward of the layer."""
-    n_batch, k, h, w_in = shapes["x"]
+def full_cost(shapes: dict, stride: tuple[int, int]) -> float:
+    """Forwards of the whole layer that `full` costs: 2 per colour class of x, and the filter
+    banks of w and b (2 perturbed filters per coordinate, p filters to a forward)."""
+    _, k, h, w_in = shapes["x"]
     p, _, m_h, m_w = shapes["w"]
-    _, _, o_h, o_w = shapes["y"]
-    forward = n_batch * p * o_h * o_w * k * m_h * m_w
-    crop = p * min(m_h, o_h) * min(m_w, o_w) * k * m_h * m_w     # upper bound of one crop's forward
+    classes = k * min(stride[0] * reach(m_h, stride[0]), h) * min(stride[1] * reach(m_w, stride[1]), w_in)
     n_params = p * k * m_h * m_w + (p if shapes["b"] else 0)
-    return 2 * (n_batch * k * h * w_in * crop + n_params * forward / p) / forward
+    return 2 * classes + 2 * n_params / p
 
 
 def projections(pb: Problem, names, rng, directions: int = DIRECTIONS, progress=None) -> dict:

@@ -78,7 +78,8 @@ def test_every_shape_and_every_step_agrees_with_geometry_engine_and_arithmetic(s
         if spec.stride != (1, 1):
             left, right = part["dy"].rsplit(" = ", 1)
             assert evaluate(left) == int(right) == geom.dilated[a]
-    o, cols = geom.out[0] * geom.out[1], spec.m[0] * spec.m[1] * spec.k
+    o, cols = geom.out[0] * geom.out[1], spec.m[0] * spec.m[1] * spec.k   # recomputed here on purpose
+    assert geom.phi == (o, cols)
     assert steps["phi"].numbers.endswith(f"= ({o}, {cols}) per sample")
     assert steps["dF_f"].numbers.endswith(f"= ({cols}, {spec.p})")
 
