@@ -46,49 +46,31 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     kwargs = {"stride": spec.stride, "padding": geom.padding}
     result = SpecResult(spec, geom, impl.name, method, rtol, atol)
 
-    started_forward = time.perf_counter()
-    y, error = _call(impl.forward, cast["x"], cast["w"], cast["b"], **kwargs)
-    t_forward = time.perf_counter() - started_forward
-    y_check = _failed("y", shapes["y"], error) or validate("y", y, shapes["y"], spec.dtype)
-    if y_check is None:
-        y_check = compare("y", y, reference.forward(x, w, b, **kwargs), rtol, atol)
-        if not y_check.passed:
-            y_check.message = "forward differs from the loop reference: " + y_check.message
-    result.checks.append(y_check)
+    y, t_forward = _timed(impl.forward, cast["x"], cast["w"], cast["b"], **kwargs)
+    result.checks.append(_forward_check(y, reference.forward(x, w, b, **kwargs), shapes["y"], spec.dtype, rtol, atol))
+    grads = _call(impl.backward, cast["y"], cast["x"], cast["w"], cast["b"], **kwargs)
+    checks, analytic = _backward_checks(grads, shapes, spec.dtype)
 
-    grads, error = _call(impl.backward, cast["y"], cast["x"], cast["w"], cast["b"], **kwargs)
-    if error is None and not (isinstance(grads, (tuple, list)) and len(grads) == 3):
-        error = f"backward returned {type(grads).__name__}, expected a tuple (dx, dw, db)"
-    checks, pending = {}, {}
-    for name, tensor, value in zip(("dx", "dw", "db"), ("x", "w", "b"), grads if error is None else [None] * 3):
-        if shapes[tensor] is None:
-            checks[name] = TensorCheck(name, None, skipped=True, message="the spec has bias: false")
-            continue
-        checks[name] = _failed(name, shapes[tensor], error) or validate(name, value, shapes[tensor], spec.dtype)
-        if checks[name] is None:
-            pending[tensor] = value
-
-    if spec.dtype != "float64":  # finite differences run in float64: time and probe that forward
-        started_forward = time.perf_counter()
-        y, _ = _call(impl.forward, x, w, b, **kwargs)
-        t_forward = time.perf_counter() - started_forward
+    if spec.dtype != "float64":  # finite differences run in float64: probe and time that forward
+        y, t_forward = _timed(impl.forward, x, w, b, **kwargs)
     step = numerical.STEP.get(getattr(y, "dtype", None), max(numerical.STEP.values()))
     if method == "auto":
         method = "full" if t_forward * numerical.full_cost(shapes, spec.stride) <= AUTO_BUDGET_S else "sample"
     result.method = method
     problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, step)
-    coords = {t: _coords(shapes[t], method, samples, rng, t == "x") for t in pending}
+    coords = {t: _coords(shapes[t], method, samples, rng, t == "x") for t in analytic}
+    failure = None
     try:
         if method == "fast":
-            numeric = numerical.projections(problem, list(pending), rng, progress=progress)
+            numeric = numerical.projections(problem, list(analytic), rng, progress=progress)
         else:
             numeric = numerical.gradients(problem, coords, progress)
     except numerical.NumericalError as e:
-        numeric = {t: f"not checked: finite differences need a working forward, and {e}" for t in pending}
-    for tensor, value in pending.items():
+        failure = f"not checked: finite differences need a working forward, and {e}"
+    for tensor, value in analytic.items():
         name = "d" + tensor
-        if isinstance(numeric[tensor], str):
-            checks[name] = TensorCheck(name, shapes[tensor], tuple(value.shape), message=numeric[tensor])
+        if failure:
+            checks[name] = TensorCheck(name, shapes[tensor], tuple(value.shape), message=failure)
         elif method == "fast":
             checks[name] = compare_projections(name, value, *numeric[tensor], rtol, atol)
         else:
@@ -96,6 +78,36 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     result.checks.extend(checks[name] for name in ("dx", "dw", "db"))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _forward_check(y, y_reference, shape, dtype, rtol, atol) -> TensorCheck:
+    """y: the plug-in's output or what it raised; compared with the loop reference."""
+    if isinstance(y, Raised):
+        return TensorCheck("y", shape, total=int(np.prod(shape)), message="forward " + y)
+    check = validate("y", y, shape, dtype)
+    if check is None:
+        check = compare("y", y, y_reference, rtol, atol)
+        if not check.passed:
+            check.message = "forward differs from the loop reference: " + check.message
+    return check
+
+
+def _backward_checks(grads, shapes, dtype) -> tuple[dict, dict]:
+    """({dx, dw, db: TensorCheck or None while numerics are pending}, {x, w, b: valid analytic array})."""
+    if not isinstance(grads, Raised) and not (isinstance(grads, (tuple, list)) and len(grads) == 3):
+        grads = Raised(f"returned {type(grads).__name__}, expected a tuple (dx, dw, db)")
+    checks, analytic = {}, {}
+    for name, tensor, value in zip(("dx", "dw", "db"), ("x", "w", "b"), [None] * 3 if isinstance(grads, Raised) else grads):
+        shape = shapes[tensor]
+        if shape is None:
+            checks[name] = TensorCheck(name, None, skipped=True, message="the spec has bias: false")
+        elif isinstance(grads, Raised):
+            checks[name] = TensorCheck(name, shape, total=int(np.prod(shape)), message="backward " + grads)
+        else:
+            checks[name] = validate(name, value, shape, dtype)
+            if checks[name] is None:
+                analytic[tensor] = value
+    return checks, analytic
 
 
 def _draw(rng, shape):
@@ -106,20 +118,24 @@ def _draw(rng, shape):
     return rng.standard_normal(shape, dtype=np.float32).astype(np.float64)
 
 
+class Raised(str):
+    """What a plug-in raised, as 'raised Error: message' (a plug-in may return anything else)."""
+
+
 def _call(function, *args, **kwargs):
-    """(result, None) or (None, 'raised Error: message'): a plug-in never crashes convcheck.
-    Each call gets copies, so a plug-in that writes into its inputs cannot affect the next."""
+    """The plug-in's result, or `Raised`: a plug-in never crashes convcheck. Each call gets
+    copies, so a plug-in that writes into its inputs cannot affect the next."""
     try:
-        return function(*(None if a is None else a.copy() for a in args), **kwargs), None
+        return function(*(None if a is None else a.copy() for a in args), **kwargs)
     except (Exception, SystemExit) as e:
-        return None, f"raised {type(e).__name__}: {e}"
+        return Raised(f"raised {type(e).__name__}: {e}")
 
 
-def _failed(name, shape, error):
-    if error is None:
-        return None
-    return TensorCheck(name, shape, total=int(np.prod(shape)),
-                       message=("forward " if name == "y" else "backward ") + error)
+def _timed(function, *args, **kwargs):
+    """(_call's answer, seconds it took)."""
+    started = time.perf_counter()
+    answer = _call(function, *args, **kwargs)
+    return answer, time.perf_counter() - started
 
 
 def _coords(shape, method, samples, rng, corners) -> np.ndarray:

@@ -171,3 +171,9 @@ def test_plugins_that_write_into_their_inputs_do_not_corrupt_the_check():
         return grads
     assert verify(make_spec(stride=(2, 1), padding=(1, 0, 0, 1)), Implementation("scribbler", forward, backward),
                   method="full").passed
+
+
+def test_a_forward_returning_text_is_a_failed_check():
+    impl = Implementation("texty", lambda *a, **k: "not an array", direct.backward)
+    check = verify(make_spec(), impl).check("y")
+    assert check.verdict == "FAIL" and "returned str" in check.message
