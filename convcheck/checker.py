@@ -6,8 +6,8 @@ import time
 import numpy as np
 
 from . import numerical
-from .errors import ConvcheckError
 from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, validate
+from .errors import ConvcheckError
 from .geometry import geometry
 from .impls import Implementation, load_impl, reference
 from .spec import ConvSpec
@@ -97,7 +97,8 @@ def _backward_checks(grads, shapes, dtype) -> tuple[dict, dict]:
     if not isinstance(grads, Raised) and not (isinstance(grads, (tuple, list)) and len(grads) == 3):
         grads = Raised(f"returned {type(grads).__name__}, expected a tuple (dx, dw, db)")
     checks, analytic = {}, {}
-    for name, tensor, value in zip(("dx", "dw", "db"), ("x", "w", "b"), [None] * 3 if isinstance(grads, Raised) else grads):
+    values = [None] * 3 if isinstance(grads, Raised) else grads
+    for name, tensor, value in zip(("dx", "dw", "db"), ("x", "w", "b"), values):
         shape = shapes[tensor]
         if shape is None:
             checks[name] = TensorCheck(name, None, skipped=True, message="the spec has bias: false")

@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .checker import DEFAULT_SAMPLES, verify as verify_spec
+from .checker import DEFAULT_SAMPLES
+from .checker import verify as verify_spec
 from .errors import ConvcheckError
 from .geometry import geometry
 from .impls import load_impl
@@ -61,9 +62,9 @@ def verify(
     samples: Annotated[int, typer.Option(min=1, help="Coordinates per tensor for --method sample.")] = DEFAULT_SAMPLES,
     rtol: Annotated[Optional[float], typer.Option(min=0, help="Relative tolerance (overrides the spec's).")] = None,
     atol: Annotated[Optional[float], typer.Option(min=0, help="Absolute tolerance (overrides the spec's).")] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Random seed for x, w, b, G (overrides the spec's).")] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Seed for x, w, b, G (overrides the spec's).")] = None,
     format: Annotated[Format, typer.Option("--format", help="table for people, json for machines.")] = Format.table,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; tables only for failing specs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only failing specs' tables.")] = False,
 ):
     """Check an implementation's forward and backward on every layer in PATHS."""
     started = time.perf_counter()
@@ -110,13 +111,15 @@ class ShapesFormat(str, Enum):
 @app.command()
 def shapes(
     paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")],
-    explain: Annotated[bool, typer.Option("--explain", help="Every step of the derivation, not just the key ones.")] = False,
-    view: Annotated[View, typer.Option(help="direct (seeds 000-004 correlations), im2col (seed 003) or both.")] = View.both,
-    format: Annotated[ShapesFormat, typer.Option("--format", help="table for a terminal, markdown for notes, json.")] = ShapesFormat.table,
+    explain: Annotated[bool, typer.Option("--explain", help="Every step of the derivation, not the key ones.")] = False,
+    view: Annotated[View, typer.Option(help="direct (seeds 000-004), im2col (seed 003) or both.")] = View.both,
+    format: Annotated[ShapesFormat, typer.Option(
+        "--format", help="table for a terminal, markdown for notes, json.")] = ShapesFormat.table,
 ):
     """Explain why every tensor (X, F, b, Y, dL/dY, dL/dF, dL/dX, dL/db) has its shape, with the seeds'
     derivations and the layer's own numbers. The engine is run to confirm every printed shape."""
-    from .explain import confirm, explain as explain_layer
+    from .explain import confirm
+    from .explain import explain as explain_layer
     try:
         explanations = [explain_layer(geometry(spec), view.value) for spec in load_specs(paths)]
         for explanation in explanations:
@@ -125,6 +128,7 @@ def shapes(
         _fail(e)
     if format is ShapesFormat.json:
         import json
+
         from .report.shapes import explanation_dict
         data = [explanation_dict(e) for e in explanations]
         print(json.dumps(data if len(data) > 1 else data[0], indent=2, ensure_ascii=False))

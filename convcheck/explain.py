@@ -229,8 +229,8 @@ def _region_step(geom: Geometry) -> Step:
     def region(pixel):
         spans = [touched(pixel[a], s.m[a], s.stride[a], geom.padding[2 * a], geom.out[a]) for a in (0, 1)]
         counts = [max(last - first + 1, 0) for first, last in spans]
-        where = ", ".join(f"{name} {f}…{l}" if l >= f else f"no {name}"
-                          for name, (f, l) in zip(("rows", "columns"), spans))
+        where = ", ".join(f"{name} {f}…{last}" if last >= f else f"no {name}"
+                          for name, (f, last) in zip(("rows", "columns"), spans))
         total = counts[0] * counts[1]
         return (f"X[{pixel[0]}, {pixel[1]}] → {where}: {counts[0]} × {counts[1]} = {total} "
                 f"output{'s' * (total != 1)}")

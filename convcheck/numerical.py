@@ -46,7 +46,10 @@ class NumericalError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """The float64 point at which gradients are taken. x (N,k,H,W), w (p,k,m_h,m_w), b (p,)|None, g = G (N,p,o_h,o_w)."""
+    """The float64 point where gradients are taken.
+
+    x (N, k, H, W), w (p, k, m_h, m_w), b (p,) or None, g = G = dL/dY (N, p, o_h, o_w).
+    """
 
     forward: Callable
     x: np.ndarray

@@ -1,8 +1,11 @@
 import sys
 from pathlib import Path
 
-import pytest
+from hypothesis import assume
+from hypothesis import strategies as st
 
+from convcheck.errors import SpecError
+from convcheck.geometry import geometry
 from convcheck.spec import ConvSpec
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -21,6 +24,24 @@ def make_spec(**fields) -> ConvSpec:
     return ConvSpec(**base)
 
 
-@pytest.fixture
-def spec_factory():
-    return make_spec
+pairs = st.tuples(st.integers(1, 3), st.integers(1, 3))
+paddings = st.one_of(
+    st.sampled_from(["valid", "same", "full"]),
+    st.integers(0, 3).map(lambda p: (p,) * 4),
+    st.tuples(st.integers(0, 3), st.integers(0, 3)).map(lambda p: (p[0], p[0], p[1], p[1])),
+    st.tuples(*[st.integers(0, 3)] * 4),
+)
+
+
+@st.composite
+def specs(draw, dtype="float64"):
+    spec = make_spec(
+        n=(draw(st.integers(1, 9)), draw(st.integers(1, 9))), m=(draw(st.integers(1, 5)), draw(st.integers(1, 5))),
+        k=draw(st.integers(1, 3)), p=draw(st.integers(1, 3)), batch=draw(st.integers(1, 2)),
+        stride=draw(pairs), padding=draw(paddings), bias=draw(st.booleans()), dtype=dtype,
+        seed=draw(st.integers(0, 2**16)))
+    try:
+        geometry(spec)
+    except SpecError:
+        assume(False)
+    return spec

@@ -2,38 +2,15 @@
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from conftest import PLUGINS, make_spec, specs
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import PLUGINS, make_spec
-from convcheck import verify
-from convcheck.errors import ConvcheckError, SpecError
-from convcheck.geometry import geometry
-from convcheck.impls import Implementation, direct, im2col
 from wrong import WRONG
 
-pairs = st.tuples(st.integers(1, 3), st.integers(1, 3))
-paddings = st.one_of(
-    st.sampled_from(["valid", "same", "full"]),
-    st.integers(0, 3).map(lambda p: (p,) * 4),
-    st.tuples(st.integers(0, 3), st.integers(0, 3)).map(lambda p: (p[0], p[0], p[1], p[1])),
-    st.tuples(*[st.integers(0, 3)] * 4),
-)
-
-
-@st.composite
-def specs(draw, dtype="float64"):
-    spec = make_spec(
-        n=(draw(st.integers(1, 9)), draw(st.integers(1, 9))), m=(draw(st.integers(1, 5)), draw(st.integers(1, 5))),
-        k=draw(st.integers(1, 3)), p=draw(st.integers(1, 3)), batch=draw(st.integers(1, 2)),
-        stride=draw(pairs), padding=draw(paddings), bias=draw(st.booleans()), dtype=dtype,
-        seed=draw(st.integers(0, 2**16)))
-    try:
-        geometry(spec)
-    except SpecError:
-        assume(False)
-    return spec
-
+from convcheck import verify
+from convcheck.errors import ConvcheckError
+from convcheck.geometry import geometry
+from convcheck.impls import Implementation, direct, im2col
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 

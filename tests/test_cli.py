@@ -131,7 +131,9 @@ def test_fast_method_and_quiet():
 
 def test_progress_bar_appears_only_after_its_delay_and_only_on_a_terminal():
     import io
+
     from rich.console import Console
+
     from convcheck.report.progress import LazyProgress
     out = io.StringIO()
     bar = LazyProgress(Console(file=out, force_terminal=True, width=80), delay=0.0)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_spec, specs
+from hypothesis import HealthCheck, given, settings
 from rich.console import Console
 from typer.testing import CliRunner
 
-from conftest import make_spec
 from convcheck import geometry, load_specs
 from convcheck.cli import app
 from convcheck.explain import ShapeMismatch, confirm, explain, touched
@@ -56,6 +57,16 @@ def axis_parts(numbers: str) -> list[str]:
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.n}-{s.m}-{s.stride}-{s.padding}")
 def test_every_shape_and_every_step_agrees_with_geometry_engine_and_arithmetic(spec):
+    assert_explanation_holds(spec)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(specs())
+def test_explanations_of_generated_layers_hold(spec):
+    assert_explanation_holds(spec)
+
+
+def assert_explanation_holds(spec):
     geom = geometry(spec)
     explanation = explain(geom)
     confirm(explanation)  # the engine's arrays have the printed shapes
@@ -174,7 +185,8 @@ def _snapshot(name: str, text: str):
 
 
 def test_snapshot_markdown_explanations():
-    specs = [s for s in load_specs(ROOT / "configs") if s.name in ("seed001-5x100x100-ten-5x5x5", "same-stride2-float32")]
+    names = ("seed001-5x100x100-ten-5x5x5", "same-stride2-float32")
+    specs = [s for s in load_specs(ROOT / "configs") if s.name in names]
     explanations = [explain(geometry(s)) for s in specs]
     for e in explanations:
         object.__setattr__(e.geometry.spec, "source", Path(e.geometry.spec.source).name)

@@ -1,11 +1,10 @@
 import math
 
 import pytest
-
 from conftest import make_spec
+
 from convcheck.errors import SpecError
-from convcheck.geometry import (dilated_size, geometry, leftover, output_size, resolve_padding,
-                                same_padding)
+from convcheck.geometry import dilated_size, geometry, leftover, output_size, resolve_padding, same_padding
 
 
 def test_output_size_matches_seed000_at_stride_1():

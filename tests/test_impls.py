@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import PLUGINS, make_spec
 from scipy.signal import correlate2d
 
-from conftest import PLUGINS, make_spec
 from convcheck.errors import ImplError
 from convcheck.geometry import geometry
 from convcheck.impls import direct, im2col, load_impl, reference

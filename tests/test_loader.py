@@ -49,7 +49,8 @@ def test_padding_forms(tmp_path, padding, expected):
 
 
 def test_layers_with_defaults_and_line_numbers(tmp_path):
-    text = "defaults:\n  k: 2\n  p: 3\n  padding: same\n  stride: 1\nlayers:\n  - n: 5\n    m: 3\n  - name: big\n    n: 9\n    m: 5\n    p: 7\n"
+    text = ("defaults:\n  k: 2\n  p: 3\n  padding: same\n  stride: 1\n"
+            "layers:\n  - n: 5\n    m: 3\n  - name: big\n    n: 9\n    m: 5\n    p: 7\n")
     first, second = load_specs(write(tmp_path, text))
     assert first.name == "spec[1]" and first.line == 7 and first.p == 3
     assert second.name == "big" and second.line == 9 and second.p == 7 and second.padding == "same"
@@ -106,7 +107,8 @@ def test_missing_required_field(tmp_path):
     ("layers: []\n", "non-empty list"),
     ("layers:\n  - 3\n", "layer #1 must be a mapping"),
     ("layer:\n  - n: 3\n", "unknown field"),
-    ("defaults: {k: 1}\nlayers:\n  - " + LAYER.replace("\n", "\n    ") + "\nextra: 1\n", "unknown top-level key 'extra'"),
+    ("defaults: {k: 1}\nlayers:\n  - " + LAYER.replace("\n", "\n    ") + "\nextra: 1\n",
+     "unknown top-level key 'extra'"),
     ("!!python/object/apply:os.system ['echo hi']\n", "not valid YAML"),
 ])
 def test_malformed_files(tmp_path, text, needle):

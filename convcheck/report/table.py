@@ -27,7 +27,8 @@ def method_text(result) -> str:
     if result.method == "full":
         return f"full: every coordinate ({total:,})"
     if result.method == "fast":
-        return f"fast: {max(c.checked for c in grads)} random directions per tensor ({total:,} coordinates, not located)"
+        directions = max(c.checked for c in grads)
+        return f"fast: {directions} random directions per tensor ({total:,} coordinates, not located)"
     return f"sample: {checked:,} of {total:,} coordinates"
 
 
@@ -55,7 +56,8 @@ def render_result(result, console: Console) -> None:
     console.print(f"  [dim]{caption}[/]", highlight=False, soft_wrap=True)
     for check in result.checks:
         if not check.passed and not check.skipped:
-            console.print(f"  [bold red]{LABELS[check.name]}[/]: {escape(check.message)}", highlight=False, soft_wrap=True)
+            console.print(f"  [bold red]{LABELS[check.name]}[/]: {escape(check.message)}",
+                          highlight=False, soft_wrap=True)
 
 
 def render_summary(results, seconds: float, console: Console) -> None:

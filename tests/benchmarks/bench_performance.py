@@ -23,8 +23,8 @@ import torch
 
 from convcheck import verify
 from convcheck.checker import DEFAULT_SAMPLES
-from convcheck.numerical import DIRECTIONS
 from convcheck.impls import direct, im2col
+from convcheck.numerical import DIRECTIONS
 from convcheck.spec import ConvSpec
 
 ROOT = Path(__file__).resolve().parents[2]

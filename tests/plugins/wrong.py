@@ -6,9 +6,8 @@ that exposes the mistake (some only show with stride > 1, padding or a batch).
 
 from types import SimpleNamespace
 
-import numpy as np
-
 import naive_loops as ok
+import numpy as np
 
 
 def _pad(x, padding):
