@@ -6,9 +6,9 @@ torch is not a test dependency (it is large); install it to run these locally:
 
 import numpy as np
 import pytest
+from conftest import make_spec, specs
 from hypothesis import HealthCheck, given, settings
 
-from conftest import make_spec, specs
 from convcheck import geometry
 from convcheck.explain import explain
 from convcheck.impls import direct, im2col
