@@ -133,7 +133,10 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
         rtol=None if tol.get("rtol") is None else float(tol["rtol"]),
         atol=None if tol.get("atol") is None else float(tol["atol"]),
         source=str(path), line=line)
-    shapes = geometry(spec).shapes  # raises SpecError if no output position exists
+    try:
+        shapes = geometry(spec).shapes
+    except SpecError as e:  # no output position: point at the field's own line
+        fail(e.field, e.detail)
     for tensor in ("x", "w", "y"):
         size = math.prod(shapes[tensor])
         if size > MAX_ELEMENTS:

@@ -125,3 +125,8 @@ def test_missing_path_and_empty_directory(tmp_path):
 def test_huge_layers_are_refused_not_swapped(tmp_path):
     message = error_of(tmp_path, LAYER.replace("n: 8", "n: 20000").replace("m: 3", "m: 3\nbatch: 8"))
     assert "field 'n'" in message and "up to 20,000,000" in message
+
+
+def test_impossible_layer_points_at_the_filter_line(tmp_path):
+    message = error_of(tmp_path, "name: tiny\nn: 3\nm: 5\nk: 1\np: 1\npadding: 0\nstride: 1\n")
+    assert message.startswith(str(tmp_path / "spec.yaml") + ":3: layer 'tiny': field 'm':")

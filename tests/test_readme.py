@@ -24,3 +24,14 @@ def test_ci_runs_the_readme_test_command():
     assert any(c.endswith("convcheck verify configs/") for c in commands)
     test_command = next(c for c in commands if c.endswith("python -m pytest"))
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_spec_example_loads_and_passes(tmp_path):
+    section = README.split("## Spec format", 1)[1]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    path = tmp_path / "example.yaml"
+    path.write_text(example)
+    specs = load_specs(path)
+    assert [s.name for s in specs] == ["stride2-leftover-rows", "same-float32"]
+    assert specs[1].dtype == "float32" and specs[1].rtol == 1e-3 and not specs[1].bias
+    assert all(verify(spec, "direct").passed for spec in specs)
