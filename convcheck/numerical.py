@@ -62,9 +62,9 @@ class Problem:
 
     def call(self, x, w, b, padding, expected):
         """forward(x, w, b) in float64 with shape checked; any failure is a NumericalError."""
-        try:  # copies: a forward that writes into its inputs cannot corrupt later differences
-            y = self.forward(x.copy(), w.copy(), None if b is None else b.copy(),
-                             stride=self.stride, padding=padding)
+        own = [a.copy() if a is self.x or a is self.w or a is self.b else a for a in (x, w, b)]
+        try:  # the shared point is copied, so a forward that writes into its inputs cannot corrupt it
+            y = self.forward(*own, stride=self.stride, padding=padding)
         except Exception as e:
             raise NumericalError(f"forward raised {type(e).__name__}: {e}") from None
         if getattr(y, "shape", None) != expected:
