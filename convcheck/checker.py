@@ -6,33 +6,43 @@ import time
 import numpy as np
 
 from . import numerical
-from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, validate
+from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, merge, validate
+from .coverage import Coverage, channel_order, stratified
 from .errors import ConvcheckError
 from .geometry import geometry
 from .impls import Implementation, load_impl, reference
 from .spec import ConvSpec
 
-METHODS = ("auto", "full", "sample", "fast")
-AUTO_BUDGET_S = 5.0
-"""`auto` runs `full` when its estimated time (from one timed forward) fits this budget."""
+METHODS = ("auto", "full", "channels", "sample", "fast")
+DEFAULT_BUDGET_S = 5.0
+"""Seconds `auto` and `channels` may spend on finite differences per layer."""
 DEFAULT_SAMPLES = 64
+PROJECTIONS = 8
+"""Random directions `channels` adds for errors spread over channels it did not cover."""
+FAST_DIRECTIONS = 2
+"""Random directions of `fast`."""
 
 
 def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: str = "auto",
-           samples: int = DEFAULT_SAMPLES, rtol: float | None = None, atol: float | None = None,
-           seed: int | None = None, progress=None) -> SpecResult:
+           samples: int = DEFAULT_SAMPLES, budget: float = DEFAULT_BUDGET_S, rtol: float | None = None,
+           atol: float | None = None, seed: int | None = None, progress=None) -> SpecResult:
     """Check `impl`'s forward against the loop reference and its backward against finite
     differences of L = sum(G * Y), on seeded random x, w, b and G of the spec's shapes.
 
-    method: 'full' (every coordinate), 'sample' (`samples` per tensor), 'fast' (random
-    projections), or 'auto' (full if it fits AUTO_BUDGET_S, else sample).
+    method: 'full' (every coordinate), 'channels' (all of dL/db, every coordinate of dL/dX
+    and dL/dF on as many input channels as fit `budget` seconds, the first and last always,
+    plus PROJECTIONS random projections of each), 'sample' (`samples` stratified coordinates
+    of dL/dX and dL/dF, all of dL/db), 'fast' (FAST_DIRECTIONS random projections, all of
+    dL/db), or 'auto' (full if its estimate fits `budget`, else channels).
 
     rtol/atol/seed override the spec's, which override the dtype's defaults.
-    `progress(done, total)` is called while numerical gradients are computed.
+    `progress(done, total)` is told the forwards computed while finite differences run.
     """
     started = time.perf_counter()
     if method not in METHODS:
         raise ConvcheckError(f"--method {method}: unknown; valid: {', '.join(METHODS)}")
+    if not budget > 0:
+        raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
     impl = load_impl(impl)
     geom = geometry(spec)
     shapes = geom.shapes
@@ -46,38 +56,117 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     kwargs = {"stride": spec.stride, "padding": geom.padding}
     result = SpecResult(spec, geom, impl.name, method, rtol, atol)
 
-    y, t_forward = _timed(impl.forward, cast["x"], cast["w"], cast["b"], **kwargs)
+    y = _call(impl.forward, cast["x"], cast["w"], cast["b"], **kwargs)
     result.checks.append(_forward_check(y, reference.forward(x, w, b, **kwargs), shapes["y"], spec.dtype, rtol, atol))
     grads = _call(impl.backward, cast["y"], cast["x"], cast["w"], cast["b"], **kwargs)
     checks, analytic = _backward_checks(grads, shapes, spec.dtype)
 
-    if spec.dtype != "float64":  # finite differences run in float64: probe and time that forward
-        y, t_forward = _timed(impl.forward, x, w, b, **kwargs)
-    step = numerical.STEP.get(getattr(y, "dtype", None), max(numerical.STEP.values()))
-    if method == "auto":
-        method = "full" if t_forward * numerical.full_cost(shapes, spec.stride) <= AUTO_BUDGET_S else "sample"
-    result.method = method
-    problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, step)
-    coords = {t: _coords(shapes[t], method, samples, rng, t == "x") for t in analytic}
-    failure = None
+    tol = (rtol, atol)
     try:
-        if method == "fast":
-            numeric = numerical.projections(problem, list(analytic), rng, progress=progress)
+        deadline = time.perf_counter() + budget
+        problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, progress)
+        if method == "auto":
+            full_seconds = problem.seconds * numerical.full_forwards(shapes, spec.stride)
+            method = "full" if full_seconds <= budget else "channels"
+        if method == "full":
+            checks.update(_full(problem, analytic, tol))
+        elif method == "channels":
+            checks.update(_channels(problem, analytic, tol, rng, deadline))
+        elif method == "sample":
+            checks.update(_sample(problem, analytic, tol, geom, rng, samples))
         else:
-            numeric = numerical.gradients(problem, coords, progress)
+            checks.update(_fast(problem, analytic, tol, rng))
+        result.forwards = 1 + problem.forwards
     except numerical.NumericalError as e:
         failure = f"not checked: finite differences need a working forward, and {e}"
-    for tensor, value in analytic.items():
-        name = "d" + tensor
-        if failure:
-            checks[name] = TensorCheck(name, shapes[tensor], tuple(value.shape), message=failure)
-        elif method == "fast":
-            checks[name] = compare_projections(name, value, *numeric[tensor], rtol, atol)
-        else:
-            checks[name] = compare(name, value, numeric[tensor], rtol, atol, coords[tensor])
+        for tensor, value in analytic.items():
+            checks["d" + tensor] = TensorCheck("d" + tensor, shapes[tensor], tuple(value.shape), message=failure)
+    result.method = method
     result.checks.extend(checks[name] for name in ("dx", "dw", "db"))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _exact(name, analytic, numeric, tol, flat=None, **coverage) -> TensorCheck:
+    """compare() at flat indices (all if None), with the Coverage it amounts to."""
+    check = compare(name, analytic, numeric, *tol, flat)
+    check.coverage = Coverage(total=check.total, exact=check.checked, **coverage)
+    return check
+
+
+def _bias(pb, analytic, tol) -> dict:
+    """dL/db, every coordinate, whatever the method: it costs one forward."""
+    return {"db": _exact("db", analytic["b"], numerical.bias(pb), tol)} if "b" in analytic else {}
+
+
+def _full(pb, analytic, tol) -> dict:
+    """Every coordinate of every tensor, at the floor of black-box finite differences."""
+    channels = range(pb.x.shape[1])
+    per_channel = numerical.channel_forwards({"x": pb.x.shape, "w": pb.w.shape}, pb.stride)
+    pb.planned = pb.forwards + len(channels) * per_channel + ("b" in analytic)
+    checks = _bias(pb, analytic, tol)
+    if "x" in analytic:
+        checks["dx"] = _exact("dx", analytic["x"], numerical.input_channels(pb, channels), tol)
+    if "w" in analytic:
+        checks["dw"] = _exact("dw", analytic["w"], numerical.filter_channels(pb, channels), tol)
+    return checks
+
+
+def _channels(pb, analytic, tol, rng, deadline) -> dict:
+    """All of dL/db; dL/dX and dL/dF exactly on whole input channels, the first and the last
+    always, then the seed's draw while the budget lasts; PROJECTIONS random projections of
+    dL/dX and dL/dF (per filter) for errors in the channels not covered."""
+    k = pb.x.shape[1]
+    order = channel_order(k, rng)
+    tensors = [t for t in ("x", "w") if t in analytic]
+    found = numerical.projections(pb, tensors, rng, PROJECTIONS)
+    checks = _bias(pb, analytic, tol)
+    shapes = {"x": pb.x.shape, "w": pb.w.shape}
+    per_channel = numerical.channel_forwards(shapes, pb.stride)
+    fits = int(max(deadline - time.perf_counter(), 0) / (pb.seconds * per_channel))
+    pb.planned = pb.forwards + min(k, max(fits, 2)) * per_channel
+    values = {t: np.zeros(shapes[t]) for t in tensors}
+    engines = {"x": numerical.input_channels, "w": numerical.filter_channels}
+    done, seconds = [], pb.seconds * per_channel                  # one channel's time, measured after the first
+    for c in order if tensors else []:
+        if len(done) >= 2 and time.perf_counter() + seconds > deadline:
+            break
+        begun = time.perf_counter()
+        for t in tensors:
+            values[t][:, c] = engines[t](pb, [c])[:, 0]
+        seconds = time.perf_counter() - begun
+        done.append(c)
+    for t in tensors:
+        name = "d" + t
+        flat = np.arange(values[t].size).reshape(shapes[t])[:, sorted(done)].ravel()
+        exact = _exact(name, analytic[t], values[t].ravel()[flat], tol, flat, channels=tuple(sorted(done)),
+                       of_channels=k, projections=PROJECTIONS, per_filter=t == "w")
+        checks[name] = merge(exact, compare_projections(name, analytic[t], *found[t], *tol))
+    return checks
+
+
+def _sample(pb, analytic, tol, geom, rng, samples) -> dict:
+    """`samples` stratified coordinates of dL/dX and dL/dF, all of dL/db."""
+    checks = _bias(pb, analytic, tol)
+    engines = {"x": numerical.input_at, "w": numerical.filter_at}
+    for t in ("x", "w"):
+        if t in analytic:
+            flat = stratified(t, geom, samples, rng)
+            checks["d" + t] = _exact("d" + t, analytic[t], engines[t](pb, flat), tol, flat, sampled=len(flat))
+    return checks
+
+
+def _fast(pb, analytic, tol, rng) -> dict:
+    """FAST_DIRECTIONS random projections of dL/dX and dL/dF (per filter), all of dL/db."""
+    tensors = [t for t in ("x", "w") if t in analytic]
+    pb.planned = pb.forwards + len(tensors) * FAST_DIRECTIONS + ("b" in analytic)
+    found = numerical.projections(pb, tensors, rng, FAST_DIRECTIONS)
+    checks = _bias(pb, analytic, tol)
+    for t in tensors:
+        check = compare_projections("d" + t, analytic[t], *found[t], *tol)
+        check.coverage = Coverage(total=check.total, projections=FAST_DIRECTIONS, per_filter=t == "w")
+        checks["d" + t] = check
+    return checks
 
 
 def _forward_check(y, y_reference, shape, dtype, rtol, atol) -> TensorCheck:
@@ -87,6 +176,7 @@ def _forward_check(y, y_reference, shape, dtype, rtol, atol) -> TensorCheck:
     check = validate("y", y, shape, dtype)
     if check is None:
         check = compare("y", y, y_reference, rtol, atol)
+        check.coverage = Coverage(total=check.total, exact=check.checked)
         if not check.passed:
             check.message = "forward differs from the loop reference: " + check.message
     return check
@@ -130,22 +220,3 @@ def _call(function, *args, **kwargs):
         return function(*(None if a is None else a.copy() for a in args), **kwargs)
     except (Exception, SystemExit) as e:
         return Raised(f"raised {type(e).__name__}: {e}")
-
-
-def _timed(function, *args, **kwargs):
-    """(_call's answer, seconds it took)."""
-    started = time.perf_counter()
-    answer = _call(function, *args, **kwargs)
-    return answer, time.perf_counter() - started
-
-
-def _coords(shape, method, samples, rng, corners) -> np.ndarray:
-    """Flat indices to check: all ('full'), or `samples` random ones plus x's four corners."""
-    size = int(np.prod(shape))
-    if method != "sample" or samples >= size:
-        return np.arange(size)
-    chosen = rng.choice(size, samples, replace=False)
-    if corners:
-        h, w = shape[2] - 1, shape[3] - 1
-        chosen = np.union1d(chosen, np.ravel_multi_index(([0] * 4, [0] * 4, [0, 0, h, h], [0, w, 0, w]), shape))
-    return np.sort(chosen)

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .checker import DEFAULT_SAMPLES
+from .checker import DEFAULT_BUDGET_S, DEFAULT_SAMPLES
 from .checker import verify as verify_spec
 from .errors import ConvcheckError
 from .geometry import geometry
@@ -26,6 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 class Method(str, Enum):
     auto = "auto"
     full = "full"
+    channels = "channels"
     sample = "sample"
     fast = "fast"
 
@@ -56,9 +57,13 @@ def _fail(error: ConvcheckError):
 def verify(
     paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")],
     impl: Annotated[str, typer.Option(help="direct, im2col, a path to a .py file, or a dotted module.")] = "direct",
-    method: Annotated[Method, typer.Option(help="full: every coordinate; sample: --samples per tensor; fast: "
-                                                "random projections, no location; auto: full when it fits "
-                                                "a few seconds, else sample.")] = Method.auto,
+    method: Annotated[Method, typer.Option(help="full: every coordinate; channels: every coordinate of as many "
+                                                "input channels as fit --budget (first and last always) plus "
+                                                "random projections; sample: --samples per tensor; fast: random "
+                                                "projections only; auto: full when it fits --budget, else "
+                                                "channels.")] = Method.auto,
+    budget: Annotated[float, typer.Option(min=0.001, help="Seconds auto and channels may spend on finite "
+                                                          "differences per layer.")] = DEFAULT_BUDGET_S,
     samples: Annotated[int, typer.Option(min=1, help="Coordinates per tensor for --method sample.")] = DEFAULT_SAMPLES,
     rtol: Annotated[Optional[float], typer.Option(min=0, help="Relative tolerance (overrides the spec's).")] = None,
     atol: Annotated[Optional[float], typer.Option(min=0, help="Absolute tolerance (overrides the spec's).")] = None,
@@ -76,8 +81,8 @@ def verify(
         results = []
         for spec in specs:
             progress.start(f"{spec.name}: finite differences")
-            results.append(verify_spec(spec, implementation, method=method.value, samples=samples, rtol=rtol,
-                                       atol=atol, seed=seed, progress=progress))
+            results.append(verify_spec(spec, implementation, method=method.value, samples=samples, budget=budget,
+                                       rtol=rtol, atol=atol, seed=seed, progress=progress))
             progress.stop()
     except ConvcheckError as e:
         progress.stop()

@@ -1,25 +1,37 @@
 """Finite-difference gradients of L = sum(G * Y) through a forward function only.
 
-L is affine in each of x, w and b, so the central difference
+L is affine in each of x, w and b, so the one-sided difference
 
-    dL/dt_i ~ (L(t + h e_i) - L(t - h e_i)) / 2h
+    dL/dt_i ~ (L(t + h e_i) - L(t)) / h
 
-has no truncation error: only rounding, which shrinks as h grows. The step therefore
-depends on the precision the forward actually computes in (`STEP`). Everything here runs
-in float64; no dense Jacobian is built.
+has no truncation error, exactly like the central one, at half the forwards: only rounding.
+A forward that rounds in precision eps returns each output with an error of about
+eps * |Y|, so a difference of two forwards carries ~eps * |Y| per output and the quotient
+~eps * |Y| / h per output read (the central difference has the same two rounded forwards
+over 2h: the same order). Rounding therefore shrinks as h grows, and h is as large as
+`STEP` allows for the precision the forward actually computes in. Everything here runs
+in float64; no dense Jacobian is built. The unperturbed Y(t) is computed once, when a
+`Problem` is made, and every difference is taken against it.
 
-Two ideas make every coordinate affordable:
-- receptive-field locality: perturbing X[n, c, i, j] changes at most ceil(m/s) outputs per
-  axis (`geometry.reached_outputs`). For `full`, pixels s*ceil(m/s) apart never share an
-  output, so a whole colour class of them (one channel, every such row and column) is
-  perturbed at once and each pixel's difference is read off its own outputs (Jacobian
-  compression by colouring, Curtis-Powell-Reid): k * (s*ceil(m/s))^2 pairs of forwards
-  instead of 2 per pixel. For a sample, each pixel's forward runs on a small crop around it.
-- batching: many perturbed images, crops or filters (for w and b) go through one forward
-  call, stacked on the batch or the filter axis.
+Exact engines (every coordinate of what they are asked for):
+- `input_channels`: perturbing X[n, c, i, j] changes at most ceil(m/s) outputs per axis
+  (`geometry.reached_outputs`), so pixels s*ceil(m/s) apart never share an output. A whole
+  colour class of one channel (every such row and column) is perturbed in one forward and
+  each pixel's difference is read off its own outputs (Jacobian compression by colouring,
+  Curtis-Powell-Reid): (s*ceil(m/s))^2 forwards per input channel.
+- `filter_channels`: output channel f depends on filter f alone, so perturbing tap
+  (c, i, j) of every filter at once gives dL/dF[:, c, i, j] for all p filters in one
+  forward: m_h * m_w forwards per input channel, banks of taps stacked as extra filters.
+- `bias`: every b_f + h at once, one forward for all of dL/db.
+For sampled coordinates: `input_at` runs each pixel on a small crop around it, `filter_at`
+perturbed copies of single filters as extra filters. `projections` gives directional
+derivatives along random directions (whole-tensor for x, per filter for w).
+
+`Problem.forwards` counts the work in whole-layer forwards: output elements computed
+divided by the layer's output size.
 """
 
-from dataclasses import dataclass
+import time
 from typing import Callable
 
 import numpy as np
@@ -36,32 +48,35 @@ BATCH_BYTES = 16 * 2**20
 """Memory one batched forward call may take (inputs, outputs, a typical im2col): small enough
 to stay in cache, which measured faster than larger batches on seed 001's layer."""
 
-DIRECTIONS = 2
-"""Random directions per tensor for the `fast` method (see `compare.compare_projections`)."""
-
 
 class NumericalError(Exception):
     """The forward failed or returned a wrong shape while computing differences."""
 
 
-@dataclass(frozen=True)
 class Problem:
-    """The float64 point where gradients are taken.
+    """The float64 point where gradients are taken, and its unperturbed output.
 
     x (N, k, H, W), w (p, k, m_h, m_w), b (p,) or None, g = G = dL/dY (N, p, o_h, o_w).
+    Making one runs and times the forward once: y0 (N, p, o_h, o_w), `seconds`; the step
+    follows the dtype that forward returns. `progress(done, total)`, if given, is told the
+    whole-layer forwards computed so far against `planned`.
     """
 
-    forward: Callable
-    x: np.ndarray
-    w: np.ndarray
-    b: np.ndarray | None
-    g: np.ndarray
-    stride: tuple[int, int]
-    padding: tuple[int, int, int, int]
-    step: float
+    def __init__(self, forward: Callable, x, w, b, g, stride, padding, progress=None):
+        self.forward, self.x, self.w, self.b, self.g = forward, x, w, b, g
+        self.stride, self.padding = stride, padding
+        self.progress, self.planned, self.forwards = progress, 1.0, 0.0
+        started = time.perf_counter()
+        y0 = self._run(x, w, b, padding, g.shape)
+        self.seconds = time.perf_counter() - started
+        self.step = STEP.get(getattr(y0, "dtype", None), max(STEP.values()))
+        self.y0 = np.asarray(y0, dtype=np.float64)
 
-    def call(self, x, w, b, padding, expected):
-        """forward(x, w, b) in float64 with shape checked; any failure is a NumericalError."""
+    def call(self, x, w, b, padding, expected) -> np.ndarray:
+        """forward(x, w, b) as float64, shape checked; any failure is a NumericalError."""
+        return np.asarray(self._run(x, w, b, padding, expected), dtype=np.float64)
+
+    def _run(self, x, w, b, padding, expected):
         own = [a.copy() if a is not None and any(a is t for t in (self.x, self.w, self.b)) else a
                for a in (x, w, b)]
         try:  # the shared point is copied, so a forward that writes into its inputs cannot corrupt it
@@ -71,32 +86,14 @@ class Problem:
         if getattr(y, "shape", None) != expected:
             raise NumericalError(f"forward on a batch of perturbed inputs returned shape "
                                  f"{getattr(y, 'shape', type(y).__name__)}, expected {expected}")
-        return np.asarray(y, dtype=np.float64)
+        self.forwards += int(np.prod(expected)) / self.g.size
+        if self.progress:
+            self.progress(min(self.forwards, self.planned), self.planned)
+        return y
 
 
-def gradients(problem: Problem, coords: dict[str, np.ndarray], progress=None) -> dict[str, np.ndarray]:
-    """Numerical dL/dt at the given flat indices of t, for t in coords' keys ('x', 'w', 'b')."""
-    total = sum(len(c) for c in coords.values())
-    done = [0]
-
-    def advance(count):
-        done[0] += count
-        if progress:
-            progress(done[0], total)
-
-    grads = {}
-    if "x" in coords and len(coords["x"]) == problem.x.size:
-        grads["x"] = _input_gradient_coloured(problem, advance).ravel()[coords["x"]]
-    elif "x" in coords:
-        grads["x"] = _input_gradient(problem, coords["x"], advance)
-    for name in ("w", "b"):
-        if name in coords:
-            grads[name] = _parameter_gradient(problem, name, coords[name], advance)
-    return grads
-
-
-def _input_gradient_coloured(pb: Problem, advance) -> np.ndarray:
-    """dL/dX at every coordinate (N, k, H, W): one pair of whole forwards per colour class."""
+def input_channels(pb: Problem, channels) -> np.ndarray:
+    """dL/dX[:, channels] at every coordinate, (N, len(channels), H, W): one forward per colour class."""
     (s_h, s_w), (top, _, left, _) = pb.stride, pb.padding
     n_batch, k, h, w_in = pb.x.shape
     p, _, m_h, m_w = pb.w.shape
@@ -107,33 +104,61 @@ def _input_gradient_coloured(pb: Problem, advance) -> np.ndarray:
     first_c, last_c = reached_outputs(cols + left, m_w, s_w)
     r0, r1 = np.clip(first_r, 0, o_h), np.clip(last_r + 1, 0, o_h)      # half-open, clipped
     c0, c1 = np.clip(first_c, 0, o_w), np.clip(last_c + 1, 0, o_w)
-    classes = [(c, a, b) for c in range(k) for a in range(min(period_h, h)) for b in range(min(period_w, w_in))]
-    values = np.zeros(pb.x.shape)
+    classes = [(i, c, a, b) for i, c in enumerate(channels)
+               for a in range(min(period_h, h)) for b in range(min(period_w, w_in))]
+    values = np.zeros((n_batch, len(channels), h, w_in))
     per_item = 16 * n_batch * (k * h * w_in + o_h * o_w * (p + pb.w[0].size))
-    for chunk in _chunks(np.arange(len(classes)), per_item):
-        size = len(chunk)
-        batch = np.broadcast_to(pb.x, (2 * size, *pb.x.shape)).copy()    # (2B, N, k, H, W)
-        for i, index in enumerate(chunk):
-            c, a, b = classes[index]
-            batch[i, :, c, a::period_h, b::period_w] += pb.step
-            batch[size + i, :, c, a::period_h, b::period_w] -= pb.step
-        y = pb.call(batch.reshape(-1, k, h, w_in), pb.w, pb.b, pb.padding, (2 * size * n_batch, p, o_h, o_w))
-        y = y.reshape(2, size, n_batch, p, o_h, o_w)
-        change = np.einsum("bnpij,npij->bnij", y[0] - y[1], pb.g)        # (B, N, o_h, o_w)
-        box = np.zeros((size, n_batch, o_h + 1, o_w + 1))                # integral image: box sums
+    for chunk in _chunks(classes, per_item):
+        batch = np.broadcast_to(pb.x, (len(chunk), *pb.x.shape)).copy()  # (B, N, k, H, W)
+        for item, (_, c, a, b) in enumerate(chunk):
+            batch[item, :, c, a::period_h, b::period_w] += pb.step
+        y = pb.call(batch.reshape(-1, k, h, w_in), pb.w, pb.b, pb.padding, (len(chunk) * n_batch, p, o_h, o_w))
+        y = y.reshape(len(chunk), n_batch, p, o_h, o_w)
+        change = np.einsum("bnpij,npij->bnij", y - pb.y0, pb.g)          # (B, N, o_h, o_w)
+        box = np.zeros((len(chunk), n_batch, o_h + 1, o_w + 1))          # integral image: box sums
         box[:, :, 1:, 1:] = change.cumsum(axis=2).cumsum(axis=3)
-        for i, index in enumerate(chunk):
-            c, a, b = classes[index]
+        for item, (i, _, a, b) in enumerate(chunk):
             ri, ci = rows[a::period_h, None], cols[None, b::period_w]
-            sums = (box[i][:, r1[ri], c1[ci]] - box[i][:, r0[ri], c1[ci]]
-                    - box[i][:, r1[ri], c0[ci]] + box[i][:, r0[ri], c0[ci]])   # (N, rows, cols)
-            values[:, c, a::period_h, b::period_w] = sums / (2 * pb.step)
-            advance(sums.size)
+            sums = (box[item][:, r1[ri], c1[ci]] - box[item][:, r0[ri], c1[ci]]
+                    - box[item][:, r1[ri], c0[ci]] + box[item][:, r0[ri], c0[ci]])   # (N, rows, cols)
+            values[:, i, a::period_h, b::period_w] = sums / pb.step
     return values
 
 
-def _input_gradient(pb: Problem, flat: np.ndarray, advance) -> np.ndarray:
-    """dL/dX at some flat indices of x, each from the forward of a crop around the pixel."""
+def filter_channels(pb: Problem, channels) -> np.ndarray:
+    """dL/dF[:, channels] at every coordinate, (p, len(channels), m_h, m_w): one forward per tap,
+    each tap perturbed in all p filters at once (a bank), banks stacked as extra filters."""
+    n_batch, p, o_h, o_w = pb.g.shape
+    m_h, m_w = pb.w.shape[2:]
+    taps = [(i, c, a, b) for i, c in enumerate(channels) for a in range(m_h) for b in range(m_w)]
+    values = np.zeros((p, len(channels), m_h, m_w))
+    for chunk in _chunks(taps, 16 * n_batch * p * o_h * o_w):
+        banks = np.broadcast_to(pb.w, (len(chunk), *pb.w.shape)).copy()  # (T, p, k, m_h, m_w)
+        for item, (_, c, a, b) in enumerate(chunk):
+            banks[item, :, c, a, b] += pb.step
+        y = _banks_forward(pb, banks, None if pb.b is None else np.tile(pb.b, len(chunk)))
+        change = np.einsum("ntpij,npij->tp", y - pb.y0[:, None], pb.g) / pb.step   # (T, p)
+        for item, (i, _, a, b) in enumerate(chunk):
+            values[:, i, a, b] = change[item]
+    return values
+
+
+def bias(pb: Problem) -> np.ndarray:
+    """dL/db, (p,): every b_f + h in one forward; output channel f moves with b_f alone."""
+    y = pb.call(pb.x, pb.w, pb.b + pb.step, pb.padding, pb.g.shape)
+    return np.einsum("npij,npij->p", y - pb.y0, pb.g) / pb.step
+
+
+def _banks_forward(pb: Problem, banks, b) -> np.ndarray:
+    """Filter banks (T, p, k, m_h, m_w) as T*p filters of one forward -> (N, T, p, o_h, o_w)."""
+    n_batch, p, o_h, o_w = pb.g.shape
+    y = pb.call(pb.x, banks.reshape(-1, *pb.w.shape[1:]), b, pb.padding, (n_batch, len(banks) * p, o_h, o_w))
+    return y.reshape(n_batch, len(banks), p, o_h, o_w)
+
+
+def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
+    """dL/dX at some flat indices of x, each from the forward of a crop around the pixel. A crop
+    reads every input its reach_h x reach_w outputs need, so its unperturbed outputs are y0's."""
     (s_h, s_w), (top, bottom, left, right) = pb.stride, pb.padding
     p, _, m_h, m_w = pb.w.shape
     o_h, o_w = pb.g.shape[2:]
@@ -146,100 +171,84 @@ def _input_gradient(pb: Problem, flat: np.ndarray, advance) -> np.ndarray:
     r_in, c_in = row - o0 * s_h, col - q0 * s_w                   # the pixel inside its crop
     values = np.zeros(len(flat))
     touched = np.flatnonzero((r_in < crop_h) & (c_in < crop_w))   # others: leftover rows, dL/dX = 0
-    advance(len(flat) - len(touched))
     x_pad = np.pad(pb.x, [(0, 0), (0, 0), (top, bottom), (left, right)])
     x_crops = sliding_window_view(x_pad, (crop_h, crop_w), axis=(2, 3))  # (N, k, ., ., crop_h, crop_w)
     g_crops = sliding_window_view(pb.g, (reach_h, reach_w), axis=(2, 3))
+    y0_crops = sliding_window_view(pb.y0, (reach_h, reach_w), axis=(2, 3))
     per_item = 16 * (pb.x.shape[1] * crop_h * crop_w + reach_h * reach_w * (p + pb.w[0].size))
     for idx in _chunks(touched, per_item):
-        size = len(idx)
-        crops = x_crops[n[idx], :, o0[idx] * s_h, q0[idx] * s_w]     # (B, k, crop_h, crop_w)
-        batch = np.concatenate([crops, crops])                       # (2B, k, crop_h, crop_w)
-        at = (c[idx], r_in[idx], c_in[idx])
-        batch[(np.arange(size), *at)] += pb.step
-        batch[(np.arange(size, 2 * size), *at)] -= pb.step
-        y = pb.call(batch, pb.w, pb.b, (0, 0, 0, 0), (2 * size, p, reach_h, reach_w))
-        g = g_crops[n[idx], :, o0[idx], q0[idx]]                     # (B, p, reach_h, reach_w)
-        values[idx] = np.einsum("bpij,bpij->b", y[:size] - y[size:], g) / (2 * pb.step)
-        advance(size)
+        batch = x_crops[n[idx], :, o0[idx] * s_h, q0[idx] * s_w]      # (B, k, crop_h, crop_w), a copy
+        batch[np.arange(len(idx)), c[idx], r_in[idx], c_in[idx]] += pb.step
+        y = pb.call(batch, pb.w, pb.b, (0, 0, 0, 0), (len(idx), p, reach_h, reach_w))
+        at = (n[idx], slice(None), o0[idx], q0[idx])
+        values[idx] = np.einsum("bpij,bpij->b", y - y0_crops[at], g_crops[at]) / pb.step
     return values
 
 
-def _parameter_gradient(pb: Problem, name: str, flat: np.ndarray, advance) -> np.ndarray:
-    """dL/dw or dL/db at flat indices: perturbed copies of each filter run as extra filters."""
+def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
+    """dL/dF at some flat indices of w: a perturbed copy of each one's filter runs as an extra filter."""
     n_batch, p, o_h, o_w = pb.g.shape
     per_filter = pb.w[0].size
-    f = flat // per_filter if name == "w" else flat             # filter of each coordinate
+    f, tap = flat // per_filter, flat % per_filter                 # filter and tap of each coordinate
     values = np.zeros(len(flat))
     for idx in _chunks(np.arange(len(flat)), 16 * n_batch * o_h * o_w):
-        size = len(idx)
-        w = np.concatenate([pb.w[f[idx]]] * 2)                     # (2B, k, m_h, m_w)
-        b = None if pb.b is None else np.concatenate([pb.b[f[idx]]] * 2)  # (2B,)
-        target = w.reshape(2 * size, -1) if name == "w" else b[:, None]
-        tap = flat[idx] % per_filter if name == "w" else 0
-        target[np.arange(size), tap] += pb.step
-        target[np.arange(size, 2 * size), tap] -= pb.step
-        y = pb.call(pb.x, w, b, pb.padding, (n_batch, 2 * size, o_h, o_w))
-        values[idx] = np.einsum("nbij,nbij->b", y[:, :size] - y[:, size:], pb.g[:, f[idx]]) / (2 * pb.step)
-        advance(size)
+        w = pb.w[f[idx]]                                           # (B, k, m_h, m_w), a copy
+        w.reshape(len(idx), -1)[np.arange(len(idx)), tap[idx]] += pb.step
+        b = None if pb.b is None else pb.b[f[idx]]
+        y = pb.call(pb.x, w, b, pb.padding, (n_batch, len(idx), o_h, o_w))
+        values[idx] = np.einsum("nbij,nbij->b", y - pb.y0[:, f[idx]], pb.g[:, f[idx]]) / pb.step
     return values
 
 
-def _chunks(indices: np.ndarray, bytes_per_item: int):
-    """Split indices into batches that keep one forward call under BATCH_BYTES."""
-    size = max(1, BATCH_BYTES // max(bytes_per_item, 1))
-    return [indices[i:i + size] for i in range(0, len(indices), size)]
+def projections(pb: Problem, names, rng, directions: int) -> dict:
+    """Directional derivatives of L along standard-normal directions u.
 
-
-def full_cost(shapes: dict, stride: tuple[int, int]) -> float:
-    """Forwards of the whole layer that `full` costs: 2 per colour class of x, and the filter
-    banks of w and b (2 perturbed filters per coordinate, p filters to a forward)."""
-    _, k, h, w_in = shapes["x"]
-    p, _, m_h, m_w = shapes["w"]
-    classes = k * min(stride[0] * reach(m_h, stride[0]), h) * min(stride[1] * reach(m_w, stride[1]), w_in)
-    n_params = p * k * m_h * m_w + (p if shapes["b"] else 0)
-    return 2 * classes + 2 * n_params / p
-
-
-def projections(pb: Problem, names, rng, directions: int = DIRECTIONS, progress=None) -> dict:
-    """`fast`: directional derivatives of L along random standard-normal directions u.
-
-    Returns {name: (u (d, *shape), (L(t + h u_j) - L(t)) / h for each j (d,))} for name in
-    x, w, b. One-sided differences: L is affine in each tensor, so they are exact up to
-    rounding, like the central ones, at half the forwards; the unperturbed point rides in
-    the same call. x: inputs stacked on the batch axis; w and b: filter banks stacked as
-    extra filters of one forward (the p filters of a bank never mix with another's).
+    Returns {name: (u (d, *shape), numeric (d, groups))} for name in 'x', 'w':
+    numeric[j, f] = (L_f(t + h u_j) - L_f(t)) / h. For x one group, L itself; for w one group
+    per filter f, L_f = sum(G[:, f] * Y[:, f]): output channel f moves with filter f alone,
+    so one forward of a perturbed bank tests every filter on its own. x: perturbed inputs
+    stacked on the batch axis; w: perturbed banks stacked as extra filters.
     """
     n_batch, p, o_h, o_w = pb.g.shape
-    g = pb.g.transpose(1, 0, 2, 3).reshape(p, -1)                     # (p, N*o_h*o_w)
-    u = {name: rng.standard_normal((directions, *getattr(pb, name).shape), dtype=np.float32).astype(np.float64)
-         for name in names}
     found = {}
-    if "x" in u:
-        batch = np.concatenate([pb.x[None], pb.x + pb.step * u["x"]])  # (1 + d, N, k, H, W)
-        y = pb.call(batch.reshape(-1, *pb.x.shape[1:]), pb.w, pb.b, pb.padding,
-                    ((1 + directions) * n_batch, p, o_h, o_w))
-        losses = _loss(y.reshape(1 + directions, n_batch, p, -1).transpose(0, 2, 1, 3), g)
-        found["x"] = (u["x"], (losses[1:] - losses[0]) / pb.step)
-    params = [name for name in ("w", "b") if name in u]
-    if params:  # the unperturbed bank, then every perturbed bank of w and b, as filters of one forward
-        w_banks, b_banks = [pb.w[None]], [None if pb.b is None else pb.b[None]]
-        for name in params:
-            moved = getattr(pb, name) + pb.step * u[name]                # (d, *shape)
-            w_banks.append(moved if name == "w" else np.broadcast_to(pb.w, (directions, *pb.w.shape)))
-            b_banks.append(moved if name == "b" else None if pb.b is None else np.broadcast_to(pb.b, (directions, p)))
-        banks = 1 + directions * len(params)
-        w = np.concatenate(w_banks).reshape(-1, *pb.w.shape[1:])
-        b = None if pb.b is None else np.concatenate(b_banks).reshape(-1)
-        y = pb.call(pb.x, w, b, pb.padding, (n_batch, banks * p, o_h, o_w))
-        losses = _loss(y.reshape(n_batch, banks, p, -1).transpose(1, 2, 0, 3), g)  # (banks,)
-        for i, name in enumerate(params):
-            found[name] = (u[name], (losses[1 + i * directions:1 + (i + 1) * directions] - losses[0]) / pb.step)
-    if progress:
-        progress(len(names), len(names))
+    if "x" in names:
+        u = rng.standard_normal((directions, *pb.x.shape), dtype=np.float32).astype(np.float64)
+        numeric = np.zeros((directions, 1))
+        for idx in _chunks(np.arange(directions), 16 * pb.y0.size + 8 * pb.x.size):
+            batch = pb.x + pb.step * u[idx]                                   # (B, N, k, H, W)
+            y = pb.call(batch.reshape(-1, *pb.x.shape[1:]), pb.w, pb.b, pb.padding, (len(idx) * n_batch, p, o_h, o_w))
+            numeric[idx, 0] = (y.reshape(len(idx), -1) - pb.y0.ravel()) @ pb.g.ravel() / pb.step
+        found["x"] = (u, numeric)
+    if "w" in names:
+        u = rng.standard_normal((directions, *pb.w.shape), dtype=np.float32).astype(np.float64)
+        numeric = np.zeros((directions, p))
+        for idx in _chunks(np.arange(directions), 16 * pb.y0.size):
+            y = _banks_forward(pb, pb.w + pb.step * u[idx], None if pb.b is None else np.tile(pb.b, len(idx)))
+            numeric[idx] = np.einsum("ndpij,npij->dp", y - pb.y0[:, None], pb.g) / pb.step
+        found["w"] = (u, numeric)
     return found
 
 
-def _loss(y, g) -> np.ndarray:
-    """L = sum(G * Y) for each of a stack of outputs. y (B, p, N, o_h*o_w) or its view, g (p, N*o_h*o_w) -> (B,)."""
-    return y.reshape(len(y), -1) @ g.ravel()
+def _chunks(items, bytes_per_item: int) -> list:
+    """Split items into batches that keep one forward call under BATCH_BYTES."""
+    size = max(1, BATCH_BYTES // max(bytes_per_item, 1))
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def colour_classes(shapes: dict, stride: tuple[int, int]) -> int:
+    """Forwards that every coordinate of one input channel of dL/dX costs: (s ceil(m/s))^2,
+    per axis capped at the input size."""
+    _, _, h, w_in = shapes["x"]
+    _, _, m_h, m_w = shapes["w"]
+    return min(stride[0] * reach(m_h, stride[0]), h) * min(stride[1] * reach(m_w, stride[1]), w_in)
+
+
+def channel_forwards(shapes: dict, stride: tuple[int, int]) -> int:
+    """Forwards that every coordinate of one input channel costs, in both dL/dX and dL/dF."""
+    return colour_classes(shapes, stride) + shapes["w"][2] * shapes["w"][3]
+
+
+def full_forwards(shapes: dict, stride: tuple[int, int]) -> int:
+    """Whole-layer forwards of `full`, the floor of black-box finite differences: every input
+    channel (`channel_forwards`), 1 for dL/db, 1 unperturbed point and 1 forward check."""
+    return shapes["x"][1] * channel_forwards(shapes, stride) + (1 if shapes["b"] else 0) + 2

@@ -43,11 +43,25 @@ def test_projection_check_passes_rounding_and_fails_real_errors():
     rng = np.random.default_rng(0)
     grad = rng.standard_normal((3, 4, 5))
     u = rng.standard_normal((4, 3, 4, 5))
-    exact = np.tensordot(u, grad, axes=3)
+    exact = np.tensordot(u, grad, axes=3)[:, None]        # (d, 1): one group, the whole tensor
     noisy = grad * (1 + 1e-9 * rng.standard_normal(grad.shape))
     assert compare_projections("dx", noisy, u, exact, rtol=1e-6, atol=1e-8).passed
     wrong = grad.copy()
     wrong[0, 0, 0] += 1.0                                  # one element off by a lot
     check = compare_projections("dx", wrong, u, exact, rtol=1e-6, atol=1e-8)
     assert not check.passed and "rerun with --method full" in check.message
-    assert check.worst_index is None and check.checked == 4
+    assert check.worst_index is None and check.checked == 0   # nothing compared element by element
+
+
+def test_projections_per_filter_test_each_filter_on_its_own():
+    from convcheck.compare import compare_projections
+    rng = np.random.default_rng(1)
+    grad = rng.standard_normal((64, 8, 3, 3))             # (p, k, m_h, m_w)
+    u = rng.standard_normal((2, *grad.shape))
+    per_filter = np.einsum("dpkij,pkij->dp", u, grad)
+    wrong = grad.copy()
+    wrong[17, 3, 1, 1] *= 1.5                             # one element of one filter, 50% off
+    check = compare_projections("dw", wrong, u, per_filter, rtol=1e-3, atol=1e-3)
+    assert not check.passed and "filter 17" in check.message
+    whole = np.tensordot(u, grad, axes=4)[:, None]        # the same error drowns in the whole tensor
+    assert compare_projections("dw", wrong, u, whole, rtol=1e-3, atol=1e-3).passed

@@ -13,7 +13,16 @@ def _problem(n=(6, 5), m=(3, 2), k=2, p=3, batch=2, stride=(1, 1), padding=(0, 0
     x, w = rng.standard_normal((batch, k, *n)), rng.standard_normal((p, k, *m))
     b = rng.standard_normal(p) if bias else None
     g = rng.standard_normal(reference.forward(x, w, b, stride=stride, padding=padding).shape)
-    return numerical.Problem(forward, x, w, b, g, stride, padding, numerical.STEP[np.dtype("float64")])
+    return numerical.Problem(forward, x, w, b, g, stride, padding)
+
+
+def _every(pb) -> dict:
+    """Every coordinate through the exact engines: colour classes, tap banks, the bias bank."""
+    channels = range(pb.x.shape[1])
+    found = {"x": numerical.input_channels(pb, channels), "w": numerical.filter_channels(pb, channels)}
+    if pb.b is not None:
+        found["b"] = numerical.bias(pb)
+    return found
 
 
 def _brute_force(pb, name):
@@ -43,63 +52,96 @@ GEOMETRIES = [
 
 
 @pytest.mark.parametrize("kwargs", GEOMETRIES)
-def test_colouring_and_crops_equal_brute_force(kwargs):
-    """All coordinates go through colour classes; a subset through crops: both are exact."""
+def test_exact_engines_and_samples_equal_brute_force(kwargs):
+    """Colour classes, tap banks and the bias bank (every coordinate), crops and filter copies
+    (sampled coordinates), and channel subsets: all exact."""
     pb = _problem(**kwargs)
-    names = ["x", "w"] + (["b"] if pb.b is not None else [])
-    every = numerical.gradients(pb, {name: np.arange(getattr(pb, name).size) for name in names})
-    subset = np.arange(0, pb.x.size, 3)
-    cropped = numerical.gradients(pb, {"x": subset})["x"]
-    for name in names:
+    every = _every(pb)
+    subset_x, subset_w = np.arange(0, pb.x.size, 3), np.arange(1, pb.w.size, 2)
+    cropped, copied = numerical.input_at(pb, subset_x), numerical.filter_at(pb, subset_w)
+    last = [pb.x.shape[1] - 1]
+    for name in every:
         expected = _brute_force(pb, name)
-        np.testing.assert_allclose(every[name], expected, rtol=1e-9, atol=1e-9)
-        if name == "x":
-            np.testing.assert_allclose(cropped, expected[subset], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(every[name].ravel(), expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(cropped, _brute_force(pb, "x")[subset_x], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(copied, _brute_force(pb, "w")[subset_w], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(numerical.input_channels(pb, last), every["x"][:, last], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(numerical.filter_channels(pb, last), every["w"][:, last], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs", GEOMETRIES)
 def test_numerical_matches_analytic(kwargs):
     pb = _problem(forward=direct.forward, **kwargs)
     dx, dw, db = direct.backward(pb.g, pb.x, pb.w, pb.b, stride=pb.stride, padding=pb.padding)
-    coords = {"x": np.arange(dx.size), "w": np.arange(dw.size)}
-    got = numerical.gradients(pb, coords)
-    np.testing.assert_allclose(got["x"], dx.ravel(), rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(got["w"], dw.ravel(), rtol=1e-7, atol=1e-9)
+    got = _every(pb)
+    np.testing.assert_allclose(got["x"], dx, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(got["w"], dw, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs", GEOMETRIES)
+def test_every_coordinate_costs_the_floor_in_whole_layer_forwards(kwargs):
+    """One unperturbed forward, one per colour class and tap, one for the bias: no more."""
+    pb = _problem(**kwargs)
+    _every(pb)
+    shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": None if pb.b is None else pb.b.shape}
+    assert pb.forwards == numerical.full_forwards(shapes, pb.stride) - 1   # the forward check is the caller's
+
+
+def test_seed001_floor_is_253_forwards():
+    shapes = {"x": (1, 5, 100, 100), "w": (10, 5, 5, 5), "b": (10,)}
+    assert numerical.full_forwards(shapes, (1, 1)) == 5 * 25 + 5 * 25 + 1 + 1 + 1
 
 
 def test_small_batches_give_the_same_values(monkeypatch):
     pb = _problem(stride=(2, 1), padding=(1, 0, 2, 1))
-    coords = {"x": np.arange(pb.x.size), "w": np.arange(pb.w.size), "b": np.arange(pb.b.size)}
-    whole = numerical.gradients(pb, coords)
-    monkeypatch.setattr(numerical, "BATCH_BYTES", 1)  # one coordinate per forward call
+    whole = _every(pb)
+    monkeypatch.setattr(numerical, "BATCH_BYTES", 1)  # one colour class or tap per forward call
     calls = []
-    one_by_one = numerical.gradients(pb, coords, progress=lambda done, total: calls.append((done, total)))
-    for name in coords:
+    pb.progress, pb.planned = lambda done, total: calls.append((done, total)), 1e9
+    one_by_one = _every(pb)
+    for name in whole:
         np.testing.assert_allclose(one_by_one[name], whole[name], rtol=1e-9, atol=1e-10)  # rounding only
-    assert calls[-1] == (sum(len(c) for c in coords.values()),) * 2
+    shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": pb.b.shape}
+    assert len(calls) == numerical.full_forwards(shapes, pb.stride) - 2 and calls[-1][0] == pb.forwards
 
 
 def test_a_failing_forward_is_a_numerical_error():
+    calls = []
+
     def forward(x, w, b, *, stride, padding):
-        raise RuntimeError("boom")
+        calls.append(x.shape)
+        if len(calls) > 1:
+            raise RuntimeError("boom")
+        return reference.forward(x, w, b, stride=stride, padding=padding)
     with pytest.raises(numerical.NumericalError, match="RuntimeError: boom"):
-        numerical.gradients(_problem(forward=forward), {"w": np.arange(3)})
+        numerical.filter_at(_problem(forward=forward), np.arange(3))
 
 
 def test_a_forward_that_ignores_batch_size_is_caught():
     def forward(x, w, b, *, stride, padding):
         return reference.forward(x[:1], w, b, stride=stride, padding=padding)
     with pytest.raises(numerical.NumericalError, match="returned shape"):
-        numerical.gradients(_problem(forward=forward, batch=1), {"x": np.arange(4)})
+        numerical.input_at(_problem(forward=forward, batch=1), np.arange(4))
+
+
+def test_the_step_follows_the_precision_the_forward_computes_in():
+    assert _problem().step == numerical.STEP[np.dtype("float64")]
+
+    def float32_forward(x, w, b, *, stride, padding):
+        return reference.forward(x, w, b, stride=stride, padding=padding).astype(np.float32)
+    assert _problem(forward=float32_forward).step == numerical.STEP[np.dtype("float32")]
 
 
 @pytest.mark.parametrize("kwargs", GEOMETRIES)
 def test_projections_are_directional_derivatives(kwargs):
+    """x: one directional derivative of L per direction; w: one per direction and filter."""
     pb = _problem(**kwargs)
-    names = ["x", "w"] + (["b"] if pb.b is not None else [])
-    found = numerical.projections(pb, names, np.random.default_rng(5), directions=3)
-    for name in names:
-        u, numeric = found[name]
-        assert u.shape == (3, *getattr(pb, name).shape)
-        expected = np.tensordot(u, _brute_force(pb, name).reshape(u.shape[1:]), axes=u.ndim - 1)
-        np.testing.assert_allclose(numeric, expected, rtol=1e-8, atol=1e-8)
+    found = numerical.projections(pb, ["x", "w"], np.random.default_rng(5), directions=3)
+    u, numeric = found["x"]
+    assert u.shape == (3, *pb.x.shape) and numeric.shape == (3, 1)
+    expected = np.tensordot(u, _brute_force(pb, "x").reshape(pb.x.shape), axes=pb.x.ndim)
+    np.testing.assert_allclose(numeric[:, 0], expected, rtol=1e-8, atol=1e-8)
+    u, numeric = found["w"]
+    assert u.shape == (3, *pb.w.shape) and numeric.shape == (3, pb.w.shape[0])
+    expected = np.einsum("dpkij,pkij->dp", u, _brute_force(pb, "w").reshape(pb.w.shape))
+    np.testing.assert_allclose(numeric, expected, rtol=1e-8, atol=1e-8)

@@ -9,18 +9,22 @@ def result_dict(result) -> dict:
     return {
         "name": spec.name, "file": spec.source, "line": spec.line, "impl": result.impl,
         "method": result.method, "dtype": spec.dtype, "rtol": result.rtol, "atol": result.atol,
-        "passed": result.passed, "seconds": round(result.seconds, 4),
+        "passed": result.passed, "partial_coverage": result.partial, "forwards": round(result.forwards, 2),
+        "seconds": round(result.seconds, 4),
         "tensors": {c.name: {
             "expected_shape": _list(c.expected_shape), "actual_shape": _list(c.actual_shape),
             "max_abs_err": c.max_abs, "max_rel_err": c.max_rel, "worst_index": _list(c.worst_index),
             "checked": c.checked, "total": c.total, "verdict": c.verdict, "message": c.message,
+            "coverage": None if c.coverage is None else c.coverage.as_dict(),
         } for c in result.checks},
     }
 
 
 def render(results, seconds: float) -> str:
     failed = sum(not r.passed for r in results)
-    return json.dumps({"passed": len(results) - failed, "failed": failed, "seconds": round(seconds, 4),
+    partial = sum(r.passed and r.partial for r in results)
+    return json.dumps({"passed": len(results) - failed, "failed": failed, "passed_on_partial_coverage": partial,
+                       "seconds": round(seconds, 4),
                        "specs": [result_dict(r) for r in results]}, indent=2)
 
 

@@ -20,23 +20,22 @@ def _number(value) -> str:
     return "—" if value is None else f"{value:.2e}"
 
 
-def method_text(result) -> str:
-    """Which numerical method ran and how many coordinates it covered."""
-    grads = [c for c in result.checks if c.name != "y" and c.total]
-    checked, total = sum(c.checked for c in grads), sum(c.total for c in grads)
-    if result.method == "full":
-        return f"full: every coordinate ({total:,})"
-    if result.method == "fast":
-        directions = max(c.checked for c in grads)
-        return f"fast: {directions} random directions per tensor ({total:,} coordinates, not located)"
-    return f"sample: {checked:,} of {total:,} coordinates"
+def coverage_lines(result) -> list[str]:
+    """'every coordinate (51,260)' when the check was complete, else one line per gradient."""
+    grads = [c for c in result.checks if c.name != "y" and c.coverage is not None]
+    if not result.partial:
+        total = sum(c.total for c in grads)
+        return [f"every coordinate ({total:,})"] if grads else []
+    return [f"{LABELS[c.name]} {c.coverage.text()}" for c in grads]
 
 
 def render_result(result, console: Console) -> None:
     """A table of tensor, shapes, errors, worst index and verdict, then any failure messages."""
     spec = result.spec
     title = f"[bold]{escape(spec.name)}[/]  [dim]{escape(spec.where)}[/]"
-    caption = (f"impl {escape(result.impl)} · {spec.dtype} · numerical {method_text(result)} · "
+    lines = coverage_lines(result)
+    covered = lines[0] if len(lines) == 1 else "partial coverage, below"
+    caption = (f"impl {escape(result.impl)} · {spec.dtype} · method {result.method}: {covered} · "
                f"rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("tensor", "expected shape", "actual shape"):
@@ -54,15 +53,26 @@ def render_result(result, console: Console) -> None:
                       f"[{style}]{check.verdict}[/]")
     console.print(table)
     console.print(f"  [dim]{caption}[/]", highlight=False, soft_wrap=True)
+    if len(lines) > 1:
+        for number, line in enumerate(lines):
+            console.print(f"  [yellow]{'coverage' if number == 0 else '':8}[/] {escape(line)}",
+                          highlight=False, soft_wrap=True)
     for check in result.checks:
         if not check.passed and not check.skipped:
             console.print(f"  [bold red]{LABELS[check.name]}[/]: {escape(check.message)}",
                           highlight=False, soft_wrap=True)
 
 
+def summary_text(results) -> str:
+    """'3 specs: 3 passed (1 on partial coverage), 0 failed': a pass that did not compare every
+    coordinate says so."""
+    failed = sum(not r.passed for r in results)
+    partial = sum(r.passed and r.partial for r in results)
+    note = f" ({partial} on partial coverage: see its coverage lines)" if partial else ""
+    return f"{len(results)} spec{'s' * (len(results) != 1)}: {len(results) - failed} passed{note}, {failed} failed"
+
+
 def render_summary(results, seconds: float, console: Console) -> None:
-    failed = [r for r in results if not r.passed]
-    style = "bold red" if failed else "bold green"
-    console.print(f"[{style}]{len(results)} spec{'s' * (len(results) != 1)}: "
-                  f"{len(results) - len(failed)} passed, {len(failed)} failed[/] ({seconds:.2f} s)")
+    style = "bold red" if any(not r.passed for r in results) else "bold green"
+    console.print(f"[{style}]{escape(summary_text(results))}[/] ({seconds:.2f} s)")
 
