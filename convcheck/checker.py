@@ -17,8 +17,12 @@ METHODS = ("auto", "full", "channels", "sample", "fast")
 DEFAULT_BUDGET_S = 5.0
 """Seconds `auto` and `channels` may spend on finite differences per layer."""
 DEFAULT_SAMPLES = 64
-PROJECTIONS = 8
-"""Random directions `channels` adds for errors spread over channels it did not cover."""
+PROJECTIONS = (16, 64)
+"""Fewest and most random directions `channels` adds for errors in the channels it does not
+cover exactly; each costs one forward for dL/dX and one for dL/dF. Between the two it spends
+PROJECTION_SHARE of the budget, with u (d, *shape) kept under PROJECTION_BYTES."""
+PROJECTION_SHARE = 0.1
+PROJECTION_BYTES = 2**27
 FAST_DIRECTIONS = 2
 """Random directions of `fast`."""
 
@@ -31,7 +35,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
 
     method: 'full' (every coordinate), 'channels' (all of dL/db, every coordinate of dL/dX
     and dL/dF on as many input channels as fit `budget` seconds, the first and last always,
-    plus PROJECTIONS random projections of each), 'sample' (`samples` stratified coordinates
+    plus random projections of each: see PROJECTIONS), 'sample' (`samples` stratified coordinates
     of dL/dX and dL/dF, all of dL/db), 'fast' (FAST_DIRECTIONS random projections, all of
     dL/db), or 'auto' (full if its estimate fits `budget`, else channels).
 
@@ -114,12 +118,13 @@ def _full(pb, analytic, tol) -> dict:
 
 def _channels(pb, analytic, tol, rng, deadline) -> dict:
     """All of dL/db; dL/dX and dL/dF exactly on whole input channels, the first and the last
-    always, then the seed's draw while the budget lasts; PROJECTIONS random projections of
-    dL/dX and dL/dF (per filter) for errors in the channels not covered."""
+    always, then the seed's draw while the budget lasts; random projections of dL/dX and
+    dL/dF (per filter) for errors in the channels not covered."""
     k = pb.x.shape[1]
     order = channel_order(k, rng)
     tensors = [t for t in ("x", "w") if t in analytic]
-    found = numerical.projections(pb, tensors, rng, PROJECTIONS)
+    directions = _directions(pb, deadline - time.perf_counter())
+    found = numerical.projections(pb, tensors, rng, directions)
     checks = _bias(pb, analytic, tol)
     shapes = {"x": pb.x.shape, "w": pb.w.shape}
     per_channel = numerical.channel_forwards(shapes, pb.stride)
@@ -140,9 +145,18 @@ def _channels(pb, analytic, tol, rng, deadline) -> dict:
         name = "d" + t
         flat = np.arange(values[t].size).reshape(shapes[t])[:, sorted(done)].ravel()
         exact = _exact(name, analytic[t], values[t].ravel()[flat], tol, flat, channels=tuple(sorted(done)),
-                       of_channels=k, projections=PROJECTIONS, per_filter=t == "w")
+                       of_channels=k, projections=directions, filters=t == "w")
         checks[name] = merge(exact, compare_projections(name, analytic[t], *found[t], *tol))
     return checks
+
+
+def _directions(pb, seconds: float) -> int:
+    """Random directions for `channels`: PROJECTION_SHARE of `seconds` (two forwards a direction),
+    within PROJECTIONS and the memory PROJECTION_BYTES allows."""
+    fewest, most = PROJECTIONS
+    share = int(PROJECTION_SHARE * seconds / (2 * max(pb.seconds, 1e-9)))
+    memory = PROJECTION_BYTES // (8 * max(pb.x.size, pb.w.size))
+    return max(fewest, min(share, most, memory))
 
 
 def _sample(pb, analytic, tol, geom, rng, samples) -> dict:
@@ -164,7 +178,7 @@ def _fast(pb, analytic, tol, rng) -> dict:
     checks = _bias(pb, analytic, tol)
     for t in tensors:
         check = compare_projections("d" + t, analytic[t], *found[t], *tol)
-        check.coverage = Coverage(total=check.total, projections=FAST_DIRECTIONS, per_filter=t == "w")
+        check.coverage = Coverage(total=check.total, projections=FAST_DIRECTIONS, filters=t == "w")
         checks["d" + t] = check
     return checks
 

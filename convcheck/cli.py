@@ -62,7 +62,7 @@ def verify(
                                                 "random projections; sample: --samples per tensor; fast: random "
                                                 "projections only; auto: full when it fits --budget, else "
                                                 "channels.")] = Method.auto,
-    budget: Annotated[float, typer.Option(min=0.001, help="Seconds auto and channels may spend on finite "
+    budget: Annotated[float, typer.Option(help="Seconds auto and channels may spend on finite "
                                                           "differences per layer.")] = DEFAULT_BUDGET_S,
     samples: Annotated[int, typer.Option(min=1, help="Coordinates per tensor for --method sample.")] = DEFAULT_SAMPLES,
     rtol: Annotated[Optional[float], typer.Option(min=0, help="Relative tolerance (overrides the spec's).")] = None,

@@ -24,7 +24,7 @@ class Coverage:
     of_channels: int = 0                     # input channels in the layer
     sampled: int = 0                         # of `exact`: coordinates chosen one by one
     projections: int = 0                     # random directions
-    per_filter: bool = False                 # each direction tested filter by filter
+    filters: bool = False                    # dL/dF: channels hold every filter; a direction tests each filter
 
     @property
     def every(self) -> bool:
@@ -32,26 +32,26 @@ class Coverage:
         return self.exact == self.total
 
     def text(self) -> str:
-        """'every coordinate', 'every coordinate of input channels 0, 17, 63 (3 of 64)',
-        '64 sampled of 1,000', '8 random projections (each filter on its own)', joined by ' + '."""
+        """'every coordinate', 'every coordinate of input channels 0, 17, 63 (3 of 64, all filters)',
+        '64 sampled of 1,000', '16 random projections (each filter on its own)', joined by ' + '."""
         parts = []
         if self.every:
             parts.append("every coordinate")
         elif self.channels is not None:
             parts.append(f"every coordinate of input channels {_ranges(self.channels)} "
-                         f"({len(self.channels)} of {self.of_channels})")
+                         f"({len(self.channels)} of {self.of_channels}{', all filters' * self.filters})")
         elif self.sampled:
             parts.append(f"{self.sampled:,} sampled of {self.total:,}")
         if self.projections and not self.every:
             parts.append(f"{self.projections} random projection{'s' * (self.projections != 1)}"
-                         + (" (each filter on its own)" if self.per_filter else ""))
+                         + " (each filter on its own)" * self.filters)
         return " + ".join(parts) or "not checked"
 
     def as_dict(self) -> dict:
         """The JSON `coverage` object."""
         return {"text": self.text(), "every_coordinate": self.every, "exact": self.exact, "total": self.total,
                 "channels": None if self.channels is None else list(self.channels),
-                "sampled": self.sampled, "projections": self.projections, "per_filter": self.per_filter}
+                "sampled": self.sampled, "projections": self.projections, "per_filter": self.filters}
 
 
 def _ranges(values, most: int = 12) -> str:

@@ -36,8 +36,8 @@ def test_builtins_pass_in_float32(spec):
 @given(specs(), st.sampled_from(["direct", "im2col"]))
 def test_fast_and_sample_agree_with_full_on_correct_implementations(spec, impl):
     """Every method passes a correct implementation (strides, padding: clipped receptive fields)."""
-    for method in ("sample", "fast"):
-        result = verify(spec, impl, method=method, samples=8)
+    for method in ("channels", "sample", "fast"):
+        result = verify(spec, impl, method=method, samples=8, budget=1e-4)
         assert result.passed and result.method == method, (method, [(c.name, c.message) for c in result.checks])
 
 
@@ -95,7 +95,19 @@ def test_sample_always_includes_the_corners_of_x():
 
 def test_auto_runs_full_on_small_layers_and_says_so():
     result = verify(make_spec(), "direct")
-    assert result.method == "full"
+    assert result.method == "full" and not result.partial
+
+
+def test_full_costs_the_floor_in_whole_layer_forwards():
+    """Seed 001's layer: 125 colour classes + 125 taps + 1 bias + 1 unperturbed + 1 forward check."""
+    from convcheck.loader import load_specs
+    spec = load_specs(PLUGINS.parent.parent / "configs" / "seed001_multichannel.yaml")[0]
+    assert verify(spec, "im2col", method="full").forwards == 253
+
+
+def test_a_budget_must_be_positive():
+    with pytest.raises(ConvcheckError, match="--budget"):
+        verify(make_spec(), "direct", budget=0)
 
 
 def test_plugin_that_breaks_only_on_perturbed_batches_is_a_failed_check_not_a_crash():

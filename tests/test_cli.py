@@ -63,12 +63,43 @@ def test_json_format_is_stable_and_machine_readable():
     assert spec["method"] == "full" and set(spec["tensors"]) == {"y", "dx", "dw", "db"}
     assert spec["tensors"]["dx"]["expected_shape"] == [1, 1, 8, 6]
     assert spec["tensors"]["dx"]["verdict"] == "pass"
+    assert spec["tensors"]["dx"]["coverage"] == {
+        "text": "every coordinate", "every_coordinate": True, "exact": 48, "total": 48, "channels": None,
+        "sampled": 0, "projections": 0, "per_filter": False}
+    assert spec["partial_coverage"] is False and data["passed_on_partial_coverage"] == 0
+    assert spec["forwards"] == 2 + 15 + 15 + 1      # forward check, baseline, 3 x 5 colour classes and taps, bias
+
+
+def test_channels_method_reports_its_coverage_in_table_json_and_summary():
+    spec = CONFIGS / "seed001_multichannel.yaml"
+    table = run("verify", spec, "--method", "channels", "--budget", "0.001")
+    assert table.exit_code == 0, table.output
+    assert "method channels: partial coverage, below" in table.stdout
+    assert "dL/dX every coordinate of input channels 0, 4 (2 of 5) + 16 random projections" in table.stdout
+    assert ("dL/dF every coordinate of input channels 0, 4 (2 of 5, all filters) + 16 random projections "
+            "(each filter on its own)") in table.stdout
+    assert "1 spec: 1 passed (1 on partial coverage: see its coverage lines), 0 failed" in table.stdout
+    data = json.loads(run("verify", spec, "--method", "channels", "--budget", "0.001", "--format", "json").stdout)
+    (layer,) = data["specs"]
+    assert layer["method"] == "channels" and layer["partial_coverage"] and data["passed_on_partial_coverage"] == 1
+    dw = layer["tensors"]["dw"]["coverage"]
+    assert dw["channels"] == [0, 4] and dw["projections"] == 16 and dw["per_filter"] and not dw["every_coordinate"]
+    assert dw["exact"] == layer["tensors"]["dw"]["checked"] == 10 * 2 * 25
+    assert layer["tensors"]["db"]["coverage"]["every_coordinate"]
+
+
+def test_auto_takes_full_within_the_budget_and_channels_beyond_it():
+    spec = CONFIGS / "seed001_multichannel.yaml"
+    assert json.loads(run("verify", spec, "--format", "json").stdout)["specs"][0]["method"] == "full"
+    tight = json.loads(run("verify", spec, "--format", "json", "--budget", "0.001").stdout)["specs"][0]
+    assert tight["method"] == "channels" and tight["passed"]
 
 
 @pytest.mark.parametrize("args,needle", [
     (["verify", "no/such/file.yaml"], "no such file or directory"),
     (["verify", CONFIGS, "--impl", "no_such_impl"], "built-ins: direct, im2col"),
     (["shapes", "no/such/file.yaml"], "no such file or directory"),
+    (["verify", CONFIGS, "--budget", "0"], "--budget"),
 ])
 def test_usage_errors_exit_2_with_one_line(args, needle):
     result = run(*args)
