@@ -22,9 +22,8 @@ import numpy as np
 import torch
 
 from convcheck import verify
-from convcheck.checker import DEFAULT_SAMPLES
+from convcheck.checker import DEFAULT_SAMPLES, FAST_DIRECTIONS
 from convcheck.impls import direct, im2col
-from convcheck.numerical import DIRECTIONS
 from convcheck.spec import ConvSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,7 +193,7 @@ def main():
     print(table(("goal", "convcheck", "reference (torch)", "ratio", "target", ""), rows))
     if not args.no_scaling:
         print("\nscaling of `verify` (direct), base layer 5x32x32 with ten 5x5 filters, one of n, m, k, p changed:")
-        print(table(("change", "layer", "full", f"sample ({DEFAULT_SAMPLES})", f"fast ({DIRECTIONS} directions)"),
+        print(table(("change", "layer", "full", f"sample ({DEFAULT_SAMPLES})", f"fast ({FAST_DIRECTIONS} directions)"),
                     scaling()))
 
 

@@ -1,0 +1,71 @@
+"""No false failures: correct implementations on many random layers, every method, both dtypes.
+
+    python tests/benchmarks/stress_correct.py [--layers 1000] [--seed 0]
+
+Each layer is drawn at random (input 1-24 per side, filter 1-6, k and p 1-12, batch 1-3,
+strides 1-4, every padding form, with and without bias, float64 or float32). Both built-ins
+are checked with `full`, `channels` (a tiny budget, so only the first and last input channel
+are exact), `sample` and `fast`. Prints every false failure and the totals; exits 1 if any.
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from convcheck import verify
+from convcheck.errors import SpecError
+from convcheck.geometry import geometry
+from convcheck.spec import ConvSpec
+
+METHODS = ("full", "channels", "sample", "fast")
+
+
+def random_layer(rng, index: int) -> ConvSpec | None:
+    """A random layer, or None when its filter does not fit its padded input."""
+    form = rng.integers(5)
+    padding = (["valid", "same", "full"][form] if form < 3 else (int(rng.integers(4)),) * 4 if form == 3
+               else tuple(int(v) for v in rng.integers(0, 4, 4)))
+    spec = ConvSpec(n=tuple(int(v) for v in rng.integers(1, 25, 2)), m=tuple(int(v) for v in rng.integers(1, 7, 2)),
+                    k=int(rng.integers(1, 13)), p=int(rng.integers(1, 13)), batch=int(rng.integers(1, 4)),
+                    stride=tuple(int(v) for v in rng.integers(1, 5, 2)), padding=padding,
+                    bias=bool(rng.integers(2)), dtype=("float64", "float32")[int(rng.integers(2))],
+                    seed=int(rng.integers(2**31)), name=f"random-{index}")
+    try:
+        geometry(spec)
+    except SpecError:
+        return None
+    return spec
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    started, checks, false_failures, layers = time.perf_counter(), 0, [], 0
+    counts = {"float64": 0, "float32": 0}
+    while layers < args.layers:
+        spec = random_layer(rng, layers)
+        if spec is None:
+            continue
+        layers += 1
+        counts[spec.dtype] += 1
+        for impl in ("direct", "im2col"):
+            for method in METHODS:
+                result = verify(spec, impl, method=method, budget=1e-4, samples=16)
+                checks += 1
+                if not result.passed:
+                    bad = [(c.name, c.message) for c in result.checks if not c.passed and not c.skipped]
+                    false_failures.append((spec, impl, method, bad))
+                    print(f"FALSE FAILURE {impl} {method} {spec}: {bad}")
+    print(f"{layers} random layers ({counts['float64']} float64, {counts['float32']} float32), "
+          f"{checks} checks (2 built-ins x {len(METHODS)} methods), {len(false_failures)} false failures, "
+          f"{time.perf_counter() - started:.0f} s")
+    sys.exit(1 if false_failures else 0)
+
+
+if __name__ == "__main__":
+    main()
