@@ -166,3 +166,16 @@ def test_a_forward_returning_text_is_a_failed_check():
     impl = Implementation("texty", lambda *a, **k: "not an array", direct.backward)
     check = verify(make_spec(), impl).check("y")
     assert check.verdict == "FAIL" and "returned str" in check.message
+
+
+@pytest.mark.parametrize("method", ["full", "channels", "sample", "fast"])
+def test_a_plugin_that_computes_in_float32_whatever_it_is_given_passes_float32_specs(method):
+    """Its forward rounds to float32 even on float64 input: the step grows to match."""
+    def forward(x, w, b, *, stride, padding):
+        return im2col.forward(x.astype(np.float32), w.astype(np.float32), None if b is None else b.astype(np.float32),
+                              stride=stride, padding=padding)
+
+    def backward(dy, x, w, b, *, stride, padding):
+        return im2col.backward(dy, x, w, b, stride=stride, padding=padding)
+    spec = make_spec(n=(12, 11), m=(3, 3), k=4, p=5, batch=2, stride=(2, 1), padding="same", dtype="float32")
+    assert verify(spec, Implementation("f32", forward, backward), method=method, budget=1e-4).passed
