@@ -146,5 +146,14 @@ def shapes(
         render_human(explanations, make_console(), full=explain)
 
 
+@app.command()
+def schema():
+    """Print the JSON Schema of the spec file format, for editors and CI validators."""
+    import json
+
+    from .schema import spec_schema
+    print(json.dumps(spec_schema(), indent=2))
+
+
 def main():
     app()

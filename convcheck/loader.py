@@ -2,12 +2,16 @@
 
 A file holds one layer (a mapping) or `layers:` (a list of mappings) with an optional
 `defaults:` mapping that each layer overrides. A directory is searched recursively for
-*.yaml / *.yml. Only `yaml.safe_load`-level constructs are accepted. Every problem is a
-`SpecError` naming the file, line, layer and field, and what would be valid.
+*.yaml / *.yml. Only `yaml.safe_load`-level constructs are accepted; a key twice in one
+mapping, and aliases that would expand past MAX_NODES, are refused. `FIELDS` is the format's
+one field table: the loader validates with it and `schema` turns it into a JSON Schema.
+Every problem is a `SpecError` naming the file, line, layer and field, and what would be valid.
 """
 
 import difflib
 import math
+import reprlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -16,9 +20,37 @@ from .errors import SpecError
 from .geometry import geometry
 from .spec import DTYPES, PADDING_NAMES, ConvSpec
 
-REQUIRED = ("n", "m", "k", "p", "padding", "stride")
-OPTIONAL = ("name", "batch", "bias", "dtype", "seed", "tolerance")
-FIELDS = REQUIRED + OPTIONAL
+
+@dataclass(frozen=True)
+class Field:
+    """One spec field: its kind of value ('pair', 'int', 'padding', 'name', 'bool', 'dtype',
+    'tolerance'), what it means, whether a layer needs it, and its least value for numbers."""
+
+    kind: str
+    description: str
+    required: bool = False
+    least: int = 0
+
+
+FIELDS = {
+    "n": Field("pair", "input size X: an int, or [h, w]", True, 1),
+    "m": Field("pair", "filter size F: an int, or [m_h, m_w]", True, 1),
+    "k": Field("int", "input channels", True, 1),
+    "p": Field("int", "number of filters (output channels)", True, 1),
+    "padding": Field("padding", "zero padding: an int, [ph, pw], [top, bottom, left, right], valid, same or full",
+                     True),
+    "stride": Field("pair", "stride: an int, or [s_h, s_w]", True, 1),
+    "name": Field("name", "the layer's name in reports (default: the file's name)"),
+    "batch": Field("int", "batch size N (default 1)", least=1),
+    "bias": Field("bool", "whether the layer has a bias b (default true)"),
+    "dtype": Field("dtype", "dtype of the arrays the implementation gets (default float64)"),
+    "seed": Field("int", "seed of x, w, b and the upstream gradient G (default 0)", least=0),
+    "tolerance": Field("tolerance", "{rtol, atol} overriding the dtype's defaults"),
+}
+REQUIRED = tuple(name for name, field in FIELDS.items() if field.required)
+MAX_NODES = 100_000
+"""Most YAML nodes a file may expand to, aliases followed: a real spec has hundreds; an alias
+bomb (each level an alias list of the last) has billions and is refused before it is built."""
 MAX_ELEMENTS = 20_000_000
 """Largest x, w or y (160 MB in float64) a spec may ask for: beyond it a check would swap, not finish."""
 PADDING_HELP = ("an int >= 0, [ph, pw], [top, bottom, left, right], "
@@ -39,14 +71,18 @@ def load_file(path: Path) -> list[ConvSpec]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"cannot read: {e}", file=path) from None
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
+        _refuse_duplicates_and_bombs(root, path)
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise SpecError(f"not valid YAML: {problem}", file=path,
                         line=mark.line + 1 if mark else None) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise SpecError("expected a mapping with the layer's fields "
                         f"({', '.join(REQUIRED)}) or a 'layers:' list", file=path)
@@ -75,6 +111,39 @@ def load_file(path: Path) -> list[ConvSpec]:
         if names.count(name) > 1:
             raise SpecError(f"two layers are named '{name}'; names must be unique in a file", file=path)
     return specs
+
+
+def _refuse_duplicates_and_bombs(root, path: Path) -> None:
+    """Walk the node graph once: a key twice in one mapping is an error naming both lines, and
+    so is a graph that aliases would expand past MAX_NODES."""
+    sizes = {}
+
+    def size(node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = MAX_NODES + 1                  # a cycle counts as too large
+        children = ([item for pair in node.value for item in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        raise SpecError(f"key '{key.value}' appears twice in one mapping (lines {seen[key.value]} "
+                                        f"and {line}); keep one", file=path, line=line)
+                    seen[key.value] = line
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_NODES:
+                raise SpecError(f"the YAML expands to more than {MAX_NODES:,} values through its aliases "
+                                "(*name); a spec needs a few hundred", file=path, line=node.start_mark.line + 1)
+        sizes[id(node)] = total
+        return total
+
+    if root is not None:
+        size(root)
 
 
 def _spec_files(paths: list[Path]) -> list[Path]:
@@ -108,31 +177,12 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
     for key in REQUIRED:
         if key not in fields:
             fail(key, f"missing; a layer needs {', '.join(REQUIRED)}")
-    if "name" in fields and not (isinstance(fields["name"], str) and fields["name"]):
-        fail("name", f"must be a non-empty string, got {fields['name']!r}")
-
-    tol = fields.get("tolerance") or {}
-    if not isinstance(tol, dict) or set(tol) - {"rtol", "atol"}:
-        fail("tolerance", f"must be a mapping with rtol and/or atol (numbers >= 0), got {tol!r}")
-    for key, value in tol.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            fail("tolerance", f"{key} must be a number >= 0, got {value!r}")
-    dtype = fields.get("dtype", "float64")
-    if dtype not in DTYPES:
-        fail("dtype", f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    bias = fields.get("bias", True)
-    if not isinstance(bias, bool):
-        fail("bias", f"must be true or false, got {bias!r}")
-
+    value = {key: VALIDATORS[FIELDS[key].kind](fields[key], key, FIELDS[key].least, fail) for key in fields}
+    tol = value.get("tolerance", {})
     spec = ConvSpec(
-        n=_pair(fields["n"], "n", 1, fail), m=_pair(fields["m"], "m", 1, fail),
-        k=_int(fields["k"], "k", 1, fail), p=_int(fields["p"], "p", 1, fail),
-        padding=_padding(fields["padding"], fail), stride=_pair(fields["stride"], "stride", 1, fail),
-        name=name, batch=_int(fields.get("batch", 1), "batch", 1, fail), bias=bias, dtype=dtype,
-        seed=_int(fields.get("seed", 0), "seed", 0, fail),
-        rtol=None if tol.get("rtol") is None else float(tol["rtol"]),
-        atol=None if tol.get("atol") is None else float(tol["atol"]),
-        source=str(path), line=line)
+        n=value["n"], m=value["m"], k=value["k"], p=value["p"], padding=value["padding"], stride=value["stride"],
+        name=name, batch=value.get("batch", 1), bias=value.get("bias", True), dtype=value.get("dtype", "float64"),
+        seed=value.get("seed", 0), rtol=tol.get("rtol"), atol=tol.get("atol"), source=str(path), line=line)
     try:
         shapes = geometry(spec).shapes
     except SpecError as e:  # no output position: point at the field's own line
@@ -149,7 +199,7 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
 
 def _int(value, field, least, fail) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        fail(field, f"must be an integer >= {least}, got {value!r}")
+        fail(field, f"must be an integer >= {least}, got {_repr(value)}")
     return value
 
 
@@ -162,19 +212,57 @@ def _pair(value, field, least, fail) -> tuple[int, int]:
     return (_int(value, field, least, fail),) * 2
 
 
-def _padding(value, fail):
+def _name(value, field, least, fail) -> str:
+    if not (isinstance(value, str) and value):
+        fail(field, f"must be a non-empty string, got {_repr(value)}")
+    return value
+
+
+def _bool(value, field, least, fail) -> bool:
+    if not isinstance(value, bool):
+        fail(field, f"must be true or false, got {_repr(value)}")
+    return value
+
+
+def _dtype(value, field, least, fail) -> str:
+    if value not in DTYPES:
+        fail(field, f"must be one of {', '.join(DTYPES)}, got {_repr(value)}")
+    return value
+
+
+def _tolerance(value, field, least, fail) -> dict:
+    """{'rtol': float, 'atol': float}, either may be absent."""
+    if not isinstance(value, dict) or set(value) - {"rtol", "atol"}:
+        fail(field, f"must be a mapping with rtol and/or atol (finite numbers >= 0), got {_repr(value)}")
+    for key, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < math.inf:
+            fail(field, f"{key} must be a finite number >= 0, got {_repr(number)}")
+    return {key: float(number) for key, number in value.items()}
+
+
+def _repr(value) -> str:
+    """A value for a message, cut short: a spec may hold a huge list."""
+    return reprlib.repr(value)
+
+
+def _padding(value, field, least, fail):
     """A padding name, or (top, bottom, left, right) from an int, [ph, pw] or a 4-list."""
     if isinstance(value, str):
         if value.lower() in PADDING_NAMES:
             return value.lower()
-        fail("padding", f"unknown name {value!r}{_did_you_mean(value.lower(), PADDING_NAMES)} "
+        fail("padding", f"unknown name {_repr(value)}{_did_you_mean(value.lower(), PADDING_NAMES)} "
                         f"(valid: {PADDING_HELP})")
     if isinstance(value, list) and len(value) in (2, 4):
         pads = [_int(v, "padding", 0, fail) for v in value]
         return (pads[0], pads[0], pads[1], pads[1]) if len(pads) == 2 else tuple(pads)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return (value,) * 4
-    fail("padding", f"got {value!r}; valid: {PADDING_HELP}")
+    fail("padding", f"got {_repr(value)}; valid: {PADDING_HELP}")
+
+
+VALIDATORS = {"pair": _pair, "int": _int, "padding": _padding, "name": _name, "bool": _bool, "dtype": _dtype,
+              "tolerance": _tolerance}
+"""kind -> validate(value, field, least, fail): the value as ConvSpec holds it, or fail(field, message)."""
 
 
 def _did_you_mean(word: str, choices) -> str:

@@ -130,3 +130,51 @@ def test_huge_layers_are_refused_not_swapped(tmp_path):
 def test_impossible_layer_points_at_the_filter_line(tmp_path):
     message = error_of(tmp_path, "name: tiny\nn: 3\nm: 5\nk: 1\np: 1\npadding: 0\nstride: 1\n")
     assert message.startswith(str(tmp_path / "spec.yaml") + ":3: layer 'tiny': field 'm':")
+
+
+def test_a_duplicate_key_is_refused_naming_both_lines(tmp_path):
+    message = error_of(tmp_path, LAYER + "stride: 2\n")
+    assert "key 'stride' appears twice in one mapping (lines 6 and 7)" in message and message.startswith(
+        str(tmp_path / "spec.yaml") + ":7")
+    nested = "defaults:\n  k: 2\n  k: 3\nlayers:\n  - {n: 5, m: 3, p: 1, padding: 0, stride: 1}\n"
+    assert "key 'k' appears twice in one mapping (lines 2 and 3)" in error_of(tmp_path, nested)
+    in_a_layer = "layers:\n  - n: 5\n    m: 3\n    n: 6\n"
+    assert "(lines 2 and 4)" in error_of(tmp_path, in_a_layer)
+
+
+def test_merge_keys_and_small_aliases_still_work(tmp_path):
+    text = ("layers:\n  - &base {n: 8, m: 3, k: 2, p: 4, padding: valid, stride: 1, name: a}\n"
+            "  - <<: *base\n    name: b\n    stride: 2\n")
+    first, second = load_specs(write(tmp_path, text))
+    assert (first.stride, second.stride, second.n) == ((1, 1), (2, 2), (8, 8))
+
+
+def test_an_alias_bomb_is_refused_before_it_is_built(tmp_path):
+    levels = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    message = error_of(tmp_path, "\n".join(levels) + "\n" + LAYER.replace("n: 8", "n: *a9"))
+    assert "expands to more than 100,000 values through its aliases" in message
+
+
+def test_python_tags_binary_files_and_empty_files_are_refused(tmp_path):
+    assert "not valid YAML" in error_of(tmp_path, "!!python/object/apply:os.system ['true']\n")
+    (tmp_path / "bin.yaml").write_bytes(bytes(range(256)))
+    with pytest.raises(SpecError, match="cannot read"):
+        load_specs(tmp_path / "bin.yaml")
+    assert "expected a mapping" in error_of(tmp_path, "")
+
+
+@pytest.mark.parametrize("value,needle", [("3.0", "integer >= 1, got 3.0"), ("3.5", "got 3.5"),
+                                          ("[8, 6.5]", "got 6.5")])
+def test_floats_are_not_ints(tmp_path, value, needle):
+    assert needle in error_of(tmp_path, LAYER.replace("n: 8", f"n: {value}"))
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-1", "true"])
+def test_tolerances_must_be_finite_numbers(tmp_path, value):
+    assert "finite number >= 0" in error_of(tmp_path, LAYER + f"tolerance: {{rtol: {value}}}\n")
+
+
+def test_a_huge_value_is_cut_short_in_the_message(tmp_path):
+    message = error_of(tmp_path, LAYER.replace("k: 2", "k: [" + ", ".join(["1"] * 10000) + "]"))
+    assert len(message) < 400

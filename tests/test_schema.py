@@ -1,0 +1,87 @@
+"""`convcheck schema`: every example spec validates, and bad specs are refused by the schema
+and the loader alike."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from convcheck.cli import app
+from convcheck.errors import SpecError
+from convcheck.loader import FIELDS, load_specs
+from convcheck.schema import spec_schema
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+LAYER = {"n": 8, "m": 3, "k": 2, "p": 4, "padding": "valid", "stride": 1}
+
+
+def validator():
+    schema = spec_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_the_command_prints_the_schema():
+    result = CliRunner().invoke(app, ["schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == spec_schema()
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_spec_validates(path):
+    validator().validate(yaml.safe_load(path.read_text()))
+    assert load_specs(path)
+
+
+def test_every_field_of_the_loader_is_in_the_schema():
+    single = spec_schema()["oneOf"][0]
+    assert set(single["properties"]) == set(FIELDS)
+    assert set(single["required"]) == {name for name, field in FIELDS.items() if field.required}
+
+
+GOOD = [
+    LAYER,
+    {**LAYER, "n": [8, 6], "m": [3, 1], "padding": [1, 2, 3, 4], "stride": [2, 1], "batch": 2, "bias": False,
+     "dtype": "float32", "seed": 3, "tolerance": {"rtol": 0.01}, "name": "a"},
+    {**LAYER, "padding": "SAME"},
+    {"defaults": {"k": 2, "p": 3, "padding": 1, "stride": 1}, "layers": [{"n": 5, "m": 3}, {"n": 9, "m": 5}]},
+]
+BAD = [
+    ({**LAYER, "strid": 1}, "unknown field"),
+    ({key: value for key, value in LAYER.items() if key != "k"}, "missing"),
+    ({**LAYER, "k": 0}, "integer >= 1"),
+    ({**LAYER, "k": "two"}, "integer >= 1"),
+    ({**LAYER, "n": [8, 6, 4]}, "pair"),
+    ({**LAYER, "padding": "half"}, "unknown name"),
+    ({**LAYER, "padding": [1, 2, 3]}, "padding"),
+    ({**LAYER, "padding": -1}, "padding"),
+    ({**LAYER, "dtype": "float16"}, "dtype"),
+    ({**LAYER, "bias": "yes"}, "true or false"),
+    ({**LAYER, "name": ""}, "non-empty string"),
+    ({**LAYER, "tolerance": {"rtol": -1}}, "finite number >= 0"),
+    ({**LAYER, "tolerance": {"rel": 0.1}}, "rtol and/or atol"),
+    ({**LAYER, "seed": -3}, "integer >= 0"),
+    ({"layers": []}, "non-empty list"),
+    ({"layers": [LAYER], "extra": 1}, "unknown top-level key"),
+    ([LAYER], "expected a mapping"),
+]
+
+
+@pytest.mark.parametrize("data", GOOD)
+def test_good_specs_pass_both(data, tmp_path):
+    validator().validate(data)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert load_specs(path)
+
+
+@pytest.mark.parametrize("data,message", BAD, ids=[m for _, m in BAD])
+def test_bad_specs_fail_both(data, message, tmp_path):
+    assert not validator().is_valid(data)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=message):
+        load_specs(path)
