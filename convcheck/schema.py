@@ -6,6 +6,7 @@ schema cannot say (a float such as 3.0 for an int, duplicate keys, an impossible
 from .loader import FIELDS, MAX_ELEMENTS
 from .spec import DTYPES, PADDING_NAMES
 
+
 def _integer(least: int) -> dict:
     return {"type": "integer", "minimum": least}
 
