@@ -50,9 +50,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     impl = load_impl(impl)
     geom = geometry(spec)
     shapes = geom.shapes
-    default_rtol, default_atol = TOLERANCES[spec.dtype]
-    rtol = rtol if rtol is not None else spec.rtol if spec.rtol is not None else default_rtol
-    atol = atol if atol is not None else spec.atol if spec.atol is not None else default_atol
+    rtol, atol = tolerances(spec, rtol, atol)
     rng = np.random.default_rng(spec.seed if seed is None else seed)
     data64 = {name: _draw(rng, shapes[name]) for name in ("x", "w", "b", "y")}
     x, w, b, g = data64["x"], data64["w"], data64["b"], data64["y"]   # g: G = dL/dY
@@ -60,15 +58,15 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     kwargs = {"stride": spec.stride, "padding": geom.padding}
     result = SpecResult(spec, geom, impl.name, method, rtol, atol)
 
-    y = _call(impl.forward, cast["x"], cast["w"], cast["b"], **kwargs)
+    y = _call(impl, impl.forward, cast["x"], cast["w"], cast["b"], **kwargs)
     result.checks.append(_forward_check(y, reference.forward(x, w, b, **kwargs), shapes["y"], spec.dtype, rtol, atol))
-    grads = _call(impl.backward, cast["y"], cast["x"], cast["w"], cast["b"], **kwargs)
+    grads = _call(impl, impl.backward, cast["y"], cast["x"], cast["w"], cast["b"], **kwargs)
     checks, analytic = _backward_checks(grads, shapes, spec.dtype)
 
     tol = (rtol, atol)
     try:
         deadline = time.perf_counter() + budget
-        problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, progress)
+        problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, progress, impl.describe)
         if method == "auto":
             full_seconds = problem.seconds * numerical.full_forwards(shapes, spec.stride)
             method = "full" if full_seconds <= budget else "channels"
@@ -89,6 +87,14 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     result.checks.extend(checks[name] for name in ("dx", "dw", "db"))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def tolerances(spec: ConvSpec, rtol: float | None = None, atol: float | None = None) -> tuple[float, float]:
+    """(rtol, atol) in force: the caller's, else the spec's, else the dtype's defaults."""
+    default_rtol, default_atol = TOLERANCES[spec.dtype]
+    rtol = rtol if rtol is not None else spec.rtol if spec.rtol is not None else default_rtol
+    atol = atol if atol is not None else spec.atol if spec.atol is not None else default_atol
+    return rtol, atol
 
 
 def _exact(name, analytic, numeric, tol, flat=None, **coverage) -> TensorCheck:
@@ -227,10 +233,10 @@ class Raised(str):
     """What a plug-in raised, as 'raised Error: message' (a plug-in may return anything else)."""
 
 
-def _call(function, *args, **kwargs):
-    """The plug-in's result, or `Raised`: a plug-in never crashes convcheck. Each call gets
-    copies, so a plug-in that writes into its inputs cannot affect the next."""
+def _call(impl, function, *args, **kwargs):
+    """The plug-in's result, or `Raised`: a plug-in's exception never crashes convcheck. Each
+    call gets copies, so a plug-in that writes into its inputs cannot affect the next."""
     try:
         return function(*(None if a is None else a.copy() for a in args), **kwargs)
     except (Exception, SystemExit) as e:
-        return Raised(f"raised {type(e).__name__}: {e}")
+        return Raised(f"raised {impl.describe(e)}")

@@ -59,11 +59,13 @@ class Problem:
     x (N, k, H, W), w (p, k, m_h, m_w), b (p,) or None, g = G = dL/dY (N, p, o_h, o_w).
     Making one runs and times the forward once: y0 (N, p, o_h, o_w), `seconds`; the step
     follows the dtype that forward returns. `progress(done, total)`, if given, is told the
-    whole-layer forwards computed so far against `planned`.
+    whole-layer forwards computed so far against `planned`; `describe(error)` words what the
+    forward raised.
     """
 
-    def __init__(self, forward: Callable, x, w, b, g, stride, padding, progress=None):
+    def __init__(self, forward: Callable, x, w, b, g, stride, padding, progress=None, describe=None):
         self.forward, self.x, self.w, self.b, self.g = forward, x, w, b, g
+        self.describe = describe or (lambda e: f"{type(e).__name__}: {e}")
         self.stride, self.padding = stride, padding
         self.progress, self.planned, self.forwards = progress, 1.0, 0.0
         started = time.perf_counter()
@@ -82,7 +84,7 @@ class Problem:
         try:  # the shared point is copied, so a forward that writes into its inputs cannot corrupt it
             y = self.forward(*own, stride=self.stride, padding=padding)
         except Exception as e:
-            raise NumericalError(f"forward raised {type(e).__name__}: {e}") from None
+            raise NumericalError(f"forward raised {self.describe(e)}") from None
         if getattr(y, "shape", None) != expected:
             raise NumericalError(f"forward on a batch of perturbed inputs returned shape "
                                  f"{getattr(y, 'shape', type(y).__name__)}, expected {expected}")

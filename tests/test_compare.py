@@ -10,8 +10,26 @@ def test_worst_index_is_the_element_furthest_past_tolerance():
     got[0, 0, 0] = 1e-9  # within atol
     check = compare("dx", got, ref, rtol=1e-6, atol=1e-8)
     assert not check.passed and check.worst_index == (1, 2, 3)
-    assert check.max_abs == 1e-3 and check.max_rel == 1.0
+    assert check.max_abs == 1e-3 and check.tolerance_ratio == 1e-3 / 1e-8
+    assert check.max_rel is None              # no element where the relative tolerance governs
     assert "1 of 24" in check.message
+
+
+def test_relative_error_of_a_passing_tensor_cannot_read_as_a_failure():
+    """Near-zero elements (leftover rows of a strided layer) carry rounding as absolute error."""
+    ref = np.array([0.0, 1e-12, 3e-9, 0.5, -2.0, 40.0])
+    got = ref + np.array([9e-9, -9e-9, 9e-9, 4e-7, -1.9e-6, 3e-5])
+    check = compare("dx", got, ref, rtol=1e-6, atol=1e-8)
+    assert check.passed and check.tolerance_ratio <= 1
+    assert check.max_rel <= 2e-6                # over |n| >= atol / rtol = 0.01 only
+    assert compare("dx", got, ref, rtol=0, atol=1e-4).max_rel is None
+
+
+def test_zero_tolerance_means_exact():
+    ref = np.arange(4.0)
+    assert compare("dx", ref.copy(), ref, rtol=0, atol=0).passed
+    check = compare("dx", ref + np.array([0, 0, 1e-15, 0]), ref, rtol=0, atol=0)
+    assert not check.passed and check.tolerance_ratio == np.inf and check.worst_index == (2,)
 
 
 def test_relative_tolerance_scales_with_the_reference():

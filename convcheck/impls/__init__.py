@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,21 +26,37 @@ BUILTINS = {"direct": "convcheck.impls.direct", "im2col": "convcheck.impls.im2co
 
 @dataclass(frozen=True)
 class Implementation:
-    """A loaded plug-in: its name as given and its two functions."""
+    """A loaded plug-in: its name as given, its two functions, and the folder of its own files
+    (None for the built-ins), where `describe` looks for the line that raised."""
 
     name: str
     forward: Callable
     backward: Callable
+    folder: str | None = None
+
+    def describe(self, error: BaseException) -> str:
+        """'IndexError: index 7 is out of bounds (layers.py:412 in conv_backward_naive)': the
+        innermost frame of the traceback in the plug-in's own folder, if any."""
+        text = f"{type(error).__name__}: {error}"
+        if self.folder is None:
+            return text
+        own = [frame for frame in traceback.extract_tb(error.__traceback__)
+               if os.path.abspath(frame.filename).startswith(self.folder + os.sep)]
+        if not own:
+            return text
+        return f"{text} ({os.path.basename(own[-1].filename)}:{own[-1].lineno} in {own[-1].name})"
 
 
 def load_impl(impl: "str | Implementation") -> Implementation:
     """A built-in name, a path to a .py file, or a dotted module name -> Implementation."""
     if isinstance(impl, Implementation):
         return impl
+    folder = None
     if impl in BUILTINS:
         module = importlib.import_module(BUILTINS[impl])
     elif impl.endswith(".py") or Path(impl).is_file():
         module = _import_file(Path(impl))
+        folder = str(Path(impl).resolve().parent)
     else:
         if os.getcwd() not in sys.path:  # like `python -m`: modules under the current folder import
             sys.path.insert(0, os.getcwd())
@@ -52,11 +69,13 @@ def load_impl(impl: "str | Implementation") -> Implementation:
             raise ImplError(f"--impl {impl}: importing it failed: {type(e).__name__}: {e}") from None
         except Exception as e:
             raise ImplError(f"--impl {impl}: importing it failed: {type(e).__name__}: {e}") from None
+        origin = getattr(module, "__file__", None)
+        folder = str(Path(origin).resolve().parent) if origin else None
     missing = [f for f in ("forward", "backward") if not callable(getattr(module, f, None))]
     if missing:
         raise ImplError(f"--impl {impl}: defines no {' and no '.join(missing)} function; a plug-in needs "
                         "forward(x, w, b, *, stride, padding) and backward(dy, x, w, b, *, stride, padding)")
-    return Implementation(name=impl, forward=module.forward, backward=module.backward)
+    return Implementation(name=impl, forward=module.forward, backward=module.backward, folder=folder)
 
 
 def _import_file(path: Path):

@@ -7,3 +7,18 @@ LABELS = {"x": "X", "w": "F", "b": "b", "y": "Y", "dy": "dL/dY", "dx": "dL/dX", 
 def shape_text(shape) -> str:
     """(1, 5, 100, 100) as '(1,5,100,100)', compact enough for an 80-column table."""
     return "—" if shape is None else "(" + ",".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def spec_dict(geom) -> dict:
+    """A layer's resolved spec, as `shapes --format json` and `verify --format json` give it."""
+    spec = geom.spec
+    form = spec.padding if isinstance(spec.padding, str) else "explicit"
+    return {"n": list(spec.n), "m": list(spec.m), "k": spec.k, "p": spec.p, "stride": list(spec.stride),
+            "padding": list(geom.padding), "padding_form": form,
+            "batch": spec.batch, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
+
+
+def failures(result) -> list[str]:
+    """One line per reason a spec failed: the run's error, then each failing tensor's message."""
+    lines = [result.error] if result.error else []
+    return lines + [f"{LABELS[c.name]}: {c.message}" for c in result.checks if not c.passed and not c.skipped]

@@ -2,6 +2,9 @@
 
 import json
 
+from .. import __version__
+from . import spec_dict
+
 
 def result_dict(result) -> dict:
     """One spec's result; tensor keys are y, dx, dw, db."""
@@ -10,12 +13,12 @@ def result_dict(result) -> dict:
         "name": spec.name, "file": spec.source, "line": spec.line, "impl": result.impl,
         "method": result.method, "dtype": spec.dtype, "rtol": result.rtol, "atol": result.atol,
         "passed": result.passed, "partial_coverage": result.partial, "forwards": round(result.forwards, 2),
-        "seconds": round(result.seconds, 4),
+        "seconds": round(result.seconds, 4), "error": result.error or None, "spec": spec_dict(result.geometry),
         "tensors": {c.name: {
             "expected_shape": _list(c.expected_shape), "actual_shape": _list(c.actual_shape),
-            "max_abs_err": c.max_abs, "max_rel_err": c.max_rel, "worst_index": _list(c.worst_index),
-            "checked": c.checked, "total": c.total, "verdict": c.verdict, "message": c.message,
-            "coverage": None if c.coverage is None else c.coverage.as_dict(),
+            "max_abs_err": c.max_abs, "max_rel_err": c.max_rel, "tolerance_ratio": _finite(c.tolerance_ratio),
+            "worst_index": _list(c.worst_index), "checked": c.checked, "total": c.total, "verdict": c.verdict,
+            "message": c.message, "coverage": None if c.coverage is None else c.coverage.as_dict(),
         } for c in result.checks},
     }
 
@@ -23,10 +26,15 @@ def result_dict(result) -> dict:
 def render(results, seconds: float) -> str:
     failed = sum(not r.passed for r in results)
     partial = sum(r.passed and r.partial for r in results)
-    return json.dumps({"passed": len(results) - failed, "failed": failed, "passed_on_partial_coverage": partial,
-                       "seconds": round(seconds, 4),
+    return json.dumps({"convcheck": __version__, "passed": len(results) - failed, "failed": failed,
+                       "passed_on_partial_coverage": partial, "seconds": round(seconds, 4),
                        "specs": [result_dict(r) for r in results]}, indent=2)
 
 
 def _list(value):
     return None if value is None else list(value)
+
+
+def _finite(value):
+    """JSON has no infinity: an error where none was allowed (tolerance 0) reads as a huge ratio."""
+    return None if value is None else min(value, 1.7976931348623157e308)

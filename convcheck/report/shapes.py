@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from . import LABELS, shape_text
+from . import LABELS, shape_text, spec_dict
 
 
 def _title(spec) -> str:
@@ -82,10 +82,7 @@ def explanation_dict(explanation) -> dict:
         "name": spec.name,
         "file": spec.source,
         "line": spec.line,
-        "spec": {"n": list(spec.n), "m": list(spec.m), "k": spec.k, "p": spec.p, "stride": list(spec.stride),
-                 "padding": list(geom.padding),
-                 "padding_form": spec.padding if isinstance(spec.padding, str) else "explicit",
-                 "batch": spec.batch, "bias": spec.bias, "dtype": spec.dtype},
+        "spec": spec_dict(geom),
         "tensors": {key: None if shape is None else list(shape) for key, shape in geom.shapes.items()},
         "steps": [{"id": s.id, "view": s.view, "title": s.title, "formula": s.formula, "numbers": s.numbers,
                    "result": s.result, "note": s.note} for s in explanation.steps],

@@ -34,29 +34,31 @@ def render_result(result, console: Console) -> None:
     spec = result.spec
     title = f"[bold]{escape(spec.name)}[/]  [dim]{escape(spec.where)}[/]"
     lines = coverage_lines(result)
-    covered = lines[0] if len(lines) == 1 else "partial coverage, below"
+    covered = lines[0] if len(lines) == 1 else "partial coverage, below" if lines else "not checked"
     caption = (f"impl {escape(result.impl)} · {spec.dtype} · method {result.method}: {covered} · "
                f"rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("tensor", "expected shape", "actual shape"):
         table.add_column(column, no_wrap=True)
-    for column in ("max abs err", "max rel err"):
+    for column in ("max abs err", "max rel err", "err/tol"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("worst index", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     for check in result.checks:
         style = "green" if check.passed else "yellow" if check.skipped else "bold red"
         table.add_row(LABELS[check.name], shape_text(check.expected_shape), shape_text(check.actual_shape),
-                      _number(check.max_abs), _number(check.max_rel),
+                      _number(check.max_abs), _number(check.max_rel), _number(check.tolerance_ratio),
                       shape_text(check.worst_index).replace("(", "[").replace(")", "]").rstrip(",]") + "]"
                       if check.worst_index else "—",
                       f"[{style}]{check.verdict}[/]")
-    console.print(table)
+    console.print(table if result.checks else title)
     console.print(f"  [dim]{caption}[/]", highlight=False, soft_wrap=True)
     if len(lines) > 1:
         for number, line in enumerate(lines):
             console.print(f"  [yellow]{'coverage' if number == 0 else '':8}[/] {escape(line)}",
                           highlight=False, soft_wrap=True)
+    if result.error:
+        console.print(f"  [bold red]error[/]: {escape(result.error)}", highlight=False, soft_wrap=True)
     for check in result.checks:
         if not check.passed and not check.skipped:
             console.print(f"  [bold red]{LABELS[check.name]}[/]: {escape(check.message)}",

@@ -1,0 +1,35 @@
+"""`verify --format junit`: JUnit XML as GitHub Actions, GitLab and Jenkins read it.
+
+One <testcase> per layer (classname: the spec file, name: the layer); failing tensors and
+their numbers in <failure>; a check that could not finish (a plug-in that crashed, exited or
+timed out) as <error>; the coverage in <system-out>.
+"""
+
+import xml.etree.ElementTree as ET
+
+from . import LABELS, failures
+from .table import coverage_lines
+
+
+def render(results, seconds: float) -> str:
+    failed = sum(not r.passed and not r.error for r in results)
+    errors = sum(bool(r.error) for r in results)
+    counts = {"tests": str(len(results)), "failures": str(failed), "errors": str(errors), "skipped": "0",
+              "time": f"{seconds:.3f}"}
+    suites = ET.Element("testsuites", name="convcheck", **counts)
+    suite = ET.SubElement(suites, "testsuite", name="convcheck verify", **counts)
+    for result in results:
+        spec = result.spec
+        case = ET.SubElement(suite, "testcase", classname=str(spec.source or spec.name), name=spec.name,
+                             time=f"{result.seconds:.3f}", file=str(spec.source or ""), line=str(spec.line or ""))
+        lines = failures(result)
+        if result.error:
+            ET.SubElement(case, "error", message=result.error, type="PluginCrash").text = "\n".join(lines)
+        elif lines:
+            details = [f"{LABELS[c.name]}: max abs err {c.max_abs}, tolerance ratio {c.tolerance_ratio}, worst index "
+                       f"{c.worst_index}" for c in result.checks if not c.passed and not c.skipped]
+            ET.SubElement(case, "failure", message=lines[0], type="GradientMismatch").text = "\n".join(lines + details)
+        ET.SubElement(case, "system-out").text = (f"impl {result.impl}, {spec.dtype}, method {result.method}: "
+                                                  + "; ".join(coverage_lines(result)))
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
