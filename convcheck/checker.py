@@ -58,9 +58,9 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     kwargs = {"stride": spec.stride, "padding": geom.padding}
     result = SpecResult(spec, geom, impl.name, method, rtol, atol)
 
-    y = _call(impl, impl.forward, cast["x"], cast["w"], cast["b"], **kwargs)
+    y = _call(impl, "forward", {"x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
     result.checks.append(_forward_check(y, reference.forward(x, w, b, **kwargs), shapes["y"], spec.dtype, rtol, atol))
-    grads = _call(impl, impl.backward, cast["y"], cast["x"], cast["w"], cast["b"], **kwargs)
+    grads = _call(impl, "backward", {"dy": cast["y"], "x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
     checks, analytic = _backward_checks(grads, shapes, spec.dtype)
 
     tol = (rtol, atol)
@@ -233,10 +233,17 @@ class Raised(str):
     """What a plug-in raised, as 'raised Error: message' (a plug-in may return anything else)."""
 
 
-def _call(impl, function, *args, **kwargs):
-    """The plug-in's result, or `Raised`: a plug-in's exception never crashes convcheck. Each
-    call gets copies, so a plug-in that writes into its inputs cannot affect the next."""
+def _call(impl, which: str, arrays: dict, kwargs: dict):
+    """impl.forward or impl.backward (`which`) on copies of `arrays`: its result, or `Raised`
+    when it raised or wrote into an argument. A plug-in's exception never crashes convcheck,
+    and the copies keep one that writes into its inputs from affecting the next call."""
+    copies = {name: None if a is None else a.copy() for name, a in arrays.items()}
     try:
-        return function(*(None if a is None else a.copy() for a in args), **kwargs)
+        result = getattr(impl, which)(*copies.values(), **kwargs)
     except (Exception, SystemExit) as e:
         return Raised(f"raised {impl.describe(e)}")
+    changed = [name for name, a in arrays.items() if a is not None and not np.array_equal(a, copies[name])]
+    if changed:
+        return Raised(f"wrote into its argument {', '.join(changed)} (in place): a caller's arrays, such as "
+                      "autograd's saved inputs, would be corrupted; compute on a copy")
+    return result

@@ -1,8 +1,12 @@
 """The `convcheck` command: parse, call the API, render, choose the exit code.
 
-Exit codes: 0 every check passed, 1 a check failed, 2 bad usage, spec or plug-in.
+Exit codes: 0 every check passed, 1 a check failed (a plug-in that crashed, exited or timed out
+on a layer included), 2 bad usage, spec or plug-in import, 128 + signal when interrupted
+(130 for Ctrl-C).
 """
 
+import os
+import re
 import sys
 import time
 from enum import Enum
@@ -13,11 +17,10 @@ import typer
 
 from . import __version__
 from .checker import DEFAULT_BUDGET_S, DEFAULT_SAMPLES
-from .checker import verify as verify_spec
 from .errors import ConvcheckError
 from .geometry import geometry
-from .impls import load_impl
 from .loader import load_specs
+from .runner import DEFAULT_TIMEOUT_S
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Check the backward pass of 2-D convolution layers against finite differences.")
@@ -34,6 +37,8 @@ class Method(str, Enum):
 class Format(str, Enum):
     table = "table"
     json = "json"
+    junit = "junit"
+    github = "github"
 
 
 def _version(value: bool):
@@ -68,37 +73,105 @@ def verify(
     rtol: Annotated[Optional[float], typer.Option(min=0, help="Relative tolerance (overrides the spec's).")] = None,
     atol: Annotated[Optional[float], typer.Option(min=0, help="Absolute tolerance (overrides the spec's).")] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, help="Seed for x, w, b, G (overrides the spec's).")] = None,
-    format: Annotated[Format, typer.Option("--format", help="table for people, json for machines.")] = Format.table,
+    format: Annotated[Format, typer.Option("--format", help="table for people; json, junit (XML) or github "
+                                                            "(workflow commands) for CI.")] = Format.table,
+    output: Annotated[Optional[Path], typer.Option(help="Write the --format report to this file; the table "
+                                                        "still goes to the terminal.")] = None,
+    jobs: Annotated[int, typer.Option(min=0, help="Worker processes checking layers in parallel; 0: one per "
+                                                  "CPU.")] = 1,
+    shard: Annotated[Optional[str], typer.Option(help="i/N: check only the i-th of N disjoint parts of the "
+                                                      "layers found (every N-th layer from the i-th), for CI "
+                                                      "matrices.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds one layer may take (the plug-in's import "
+                                                 "included) before it fails; 0: no limit.")] = DEFAULT_TIMEOUT_S,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only failing specs' tables.")] = False,
 ):
-    """Check an implementation's forward and backward on every layer in PATHS."""
+    """Check an implementation's forward and backward on every layer in PATHS.
+
+    Plug-in code runs in worker processes: a layer whose plug-in crashes, exits or runs past
+    --timeout fails with one line, and every other layer is still checked. Exit codes: 0 all
+    passed, 1 a layer failed, 2 bad usage, spec or plug-in import, 130 interrupted (Ctrl-C).
+    """
     started = time.perf_counter()
     from .report.progress import LazyProgress
-    progress = LazyProgress(enabled=False if quiet else None)
+    from .runner import Interrupted, verify_all
     try:
+        _check_options(method.value, budget, output)
         specs = load_specs(paths)
-        implementation = load_impl(impl)
-        results = []
-        for spec in specs:
-            progress.start(f"{spec.name}: finite differences")
-            results.append(verify_spec(spec, implementation, method=method.value, samples=samples, budget=budget,
-                                       rtol=rtol, atol=atol, seed=seed, progress=progress))
-            progress.stop()
+        part = _shard(shard, specs)
+        options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
+                   "seed": seed}
+        workers = jobs or os.cpu_count() or 1
+        results = verify_all(part, impl, jobs=workers, timeout=timeout,
+                             progress=LazyProgress(enabled=False if quiet else None), **options)
+        interrupted = None
     except ConvcheckError as e:
-        progress.stop()
         _fail(e)
+    except Interrupted as e:
+        results, interrupted = e.results, e
     seconds = time.perf_counter() - started
-    if format is Format.json:
-        from .report import json_report
-        print(json_report.render(results, seconds))
-    else:
-        from .report.table import make_console, render_result, render_summary
-        console = make_console()
-        for result in results:
-            if not (quiet and result.passed):
-                render_result(result, console)
-        render_summary(results, seconds, console)
+    _report(results, seconds, format, output, quiet, len(specs), shard)
+    if interrupted is not None:
+        print(f"convcheck: {interrupted}: {len(results)} of {len(part)} layers checked", file=sys.stderr)
+        raise typer.Exit(128 + interrupted.signum)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+def _check_options(method: str, budget: float, output: Optional[Path]) -> None:
+    if method in ("auto", "channels") and not budget > 0:
+        raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
+    if output is not None and not output.parent.is_dir():
+        raise ConvcheckError(f"--output {output}: no such folder {str(output.parent)!r}")
+
+
+def _shard(text: Optional[str], specs: list) -> list:
+    """The i-th of N parts for --shard i/N: layers i-1, i-1+N, i-1+2N, ... of those found, in
+    the loader's order (files sorted, layers in file order), so stable across runs."""
+    if text is None:
+        return specs
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise ConvcheckError(f"--shard {text}: expected i/N with 1 <= i <= N, e.g. 1/4")
+    i, n = int(match[1]), int(match[2])
+    return specs[i - 1::n]
+
+
+def _report(results, seconds: float, format: Format, output: Optional[Path], quiet: bool, found: int,
+            shard: Optional[str]) -> None:
+    """The table on the terminal (stdout) unless another format goes there; the chosen format to
+    stdout or --output; for github, the job summary when GITHUB_STEP_SUMMARY is set."""
+    from .report import github, json_report, junit
+    from .report.table import make_console, render_result, render_summary
+    if format is Format.github:
+        github.write_step_summary(results, seconds)
+    if format is not Format.table:
+        text = {Format.json: json_report, Format.junit: junit, Format.github: github}[format].render(results, seconds)
+        if output is None:
+            print(text)
+            return
+        _write(output, text + "\n")
+    console = make_console()
+    if shard is not None:
+        console.print(f"shard {shard}: {len(results)} of the {found} layers found", highlight=False)
+    for result in results:
+        if not (quiet and result.passed):
+            render_result(result, console)
+    render_summary(results, seconds, console)
+    if format is Format.table and output is not None:
+        from rich.console import Console
+        with open(os.devnull, "w") as sink:
+            plain = Console(file=sink, width=120, color_system=None, record=True)
+            for result in results:
+                render_result(result, plain)
+            render_summary(results, seconds, plain)
+        _write(output, plain.export_text())
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        _fail(ConvcheckError(f"--output {path}: cannot write it: {e.strerror}"))
 
 
 class View(str, Enum):

@@ -83,7 +83,7 @@ class Problem:
                for a in (x, w, b)]
         try:  # the shared point is copied, so a forward that writes into its inputs cannot corrupt it
             y = self.forward(*own, stride=self.stride, padding=padding)
-        except Exception as e:
+        except (Exception, SystemExit) as e:
             raise NumericalError(f"forward raised {self.describe(e)}") from None
         if getattr(y, "shape", None) != expected:
             raise NumericalError(f"forward on a batch of perturbed inputs returned shape "

@@ -147,7 +147,7 @@ def test_unknown_method_is_a_usage_error():
         verify(make_spec(), "direct", method="fastest")
 
 
-def test_plugins_that_write_into_their_inputs_do_not_corrupt_the_check():
+def test_plugins_that_write_into_their_inputs_fail_and_do_not_corrupt_the_check():
     def forward(x, w, b, *, stride, padding):
         y = direct.forward(x, w, b, stride=stride, padding=padding)
         x *= 2.0
@@ -158,8 +158,16 @@ def test_plugins_that_write_into_their_inputs_do_not_corrupt_the_check():
         grads = direct.backward(dy, x, w, b, stride=stride, padding=padding)
         dy[...] = 0.0
         return grads
-    assert verify(make_spec(stride=(2, 1), padding=(1, 0, 0, 1)), Implementation("scribbler", forward, backward),
-                  method="full").passed
+    spec = make_spec(stride=(2, 1), padding=(1, 0, 0, 1))
+    result = verify(spec, Implementation("scribbler", forward, backward), method="full")
+    assert not result.passed
+    assert "forward wrote into its argument x, w (in place)" in result.check("y").message
+    for name in ("dx", "dw", "db"):
+        assert "backward wrote into its argument dy (in place)" in result.check(name).message
+    # finite differences run on copies: the scribbling forward still gives right numerical gradients
+    only_forward = verify(spec, Implementation("scribbler", forward, direct.backward), method="full")
+    assert not only_forward.check("y").passed
+    assert all(only_forward.check(name).passed for name in ("dx", "dw", "db"))
 
 
 def test_a_forward_returning_text_is_a_failed_check():

@@ -37,7 +37,7 @@ class Implementation:
     def describe(self, error: BaseException) -> str:
         """'IndexError: index 7 is out of bounds (layers.py:412 in conv_backward_naive)': the
         innermost frame of the traceback in the plug-in's own folder, if any."""
-        text = f"{type(error).__name__}: {error}"
+        text = type(error).__name__ + (f": {error}" if str(error) else "")
         if self.folder is None:
             return text
         own = [frame for frame in traceback.extract_tb(error.__traceback__)

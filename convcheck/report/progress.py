@@ -1,38 +1,59 @@
-"""A rich progress bar on stderr for long checks: it appears only once a check has run for
-`delay` seconds, only on a terminal, and vanishes when the check ends."""
+"""A rich progress display on stderr for long runs: a bar per layer being checked (one per
+worker), and one for the run when it has several layers. A bar appears only once its layer
+has run for `delay` seconds, only on a terminal, and the display vanishes when the run ends."""
 
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 
 class LazyProgress:
-    """Callable as progress(done, total) by `verify`; `start(label)` before each spec, `stop()` after."""
+    """`start(key, label)` when a layer starts, `update(key, done, total)` as its finite
+    differences run, `stop(key)` when it ends; `close()` after the run. `layers(done, total)`
+    counts finished layers. Keys tell apart layers checked at the same time."""
 
     def __init__(self, console: Console | None = None, delay: float = 1.0, enabled: bool | None = None):
         self.console = console or Console(stderr=True)
         self.enabled = self.console.is_terminal if enabled is None else enabled
         self.delay = delay
-        self.bar = self.task = None
-        self.label, self.started = "", time.perf_counter()
+        self.bar = None
+        self.running = {}            # key -> [label, started, task id or None]
+        self.run_task = None
+        self.opened = time.perf_counter()
 
-    def start(self, label: str) -> None:
-        self.label, self.started = label, time.perf_counter()
+    def start(self, key, label: str) -> None:
+        self.running[key] = [label, time.perf_counter(), None]
 
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
+    def update(self, key, done: float, total: float) -> None:
+        entry = self.running.get(key)
+        if not self.enabled or entry is None or time.perf_counter() - entry[1] < self.delay:
             return
-        if self.bar is None:
-            if time.perf_counter() - self.started < self.delay:
-                return
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                                TimeRemainingColumn(), console=self.console, transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=total)
-        self.bar.update(self.task, completed=done, total=total, description=self.label)
+        if entry[2] is None:
+            entry[2] = self._display().add_task(entry[0], total=total)
+        self.bar.update(entry[2], completed=done, total=total)
 
-    def stop(self) -> None:
+    def stop(self, key) -> None:
+        entry = self.running.pop(key, None)
+        if entry is not None and entry[2] is not None:
+            self.bar.remove_task(entry[2])
+
+    def layers(self, done: int, total: int) -> None:
+        """A bar for the run, once it has lasted `delay` seconds and has more than one layer."""
+        if not self.enabled or total < 2 or time.perf_counter() - self.opened < self.delay:
+            return
+        if self.run_task is None:
+            self.run_task = self._display().add_task("layers", total=total)
+        self.bar.update(self.run_task, completed=done, total=total)
+
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
-            self.bar = self.task = None
+        self.bar, self.run_task, self.running = None, None, {}
+
+    def _display(self) -> Progress:
+        if self.bar is None:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                                MofNCompleteColumn(), TimeRemainingColumn(), console=self.console, transient=True)
+            self.bar.start()
+        return self.bar

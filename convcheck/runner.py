@@ -1,0 +1,346 @@
+"""`verify_all(specs, impl)`: every layer checked in worker processes, whatever the plug-in does.
+
+Plug-in code never runs in the process that writes the report. Each worker imports the
+plug-in once and checks layer after layer with `checker.verify`; the parent hands out the
+layers, collects the results in spec order and watches the workers. A worker that dies (a
+segfault, `os._exit`, the kernel's out-of-memory killer) or runs past `timeout` seconds on
+one layer fails that layer with one line ("backward killed by signal SIGSEGV", "forward
+timed out after 300 s"), and a fresh worker takes the remaining layers. The phase named is
+the one the worker was in, published through shared memory as it enters the plug-in's
+forward or backward.
+
+Workers come from a fork server (spawn where there is none) that has imported convcheck
+once, so a new worker costs milliseconds, not an interpreter. With several jobs each
+worker's BLAS gets cpu_count // jobs threads. `checker.verify` is the in-process API for
+callers who want plug-in code in their own process.
+"""
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from multiprocessing.connection import wait
+
+from .checker import tolerances, verify
+from .compare import SpecResult
+from .errors import ConvcheckError, ImplError
+from .geometry import geometry
+from .impls import Implementation, load_impl
+
+DEFAULT_TIMEOUT_S = 300.0
+"""Seconds one layer may take in a worker (import included for the first): minutes above what
+the default method spends on any layer (its 5 s budget plus one forward and one backward),
+and short enough that a hung CI job fails in minutes, not at the CI system's limit."""
+
+IDLE, IMPORT, FORWARD, BACKWARD, NUMERICAL = range(5)
+"""What a worker is doing, as it publishes it: convcheck's own code, importing the plug-in,
+the forward check, the backward, a forward during finite differences."""
+PHASES = {IDLE: "check", IMPORT: "import", FORWARD: "forward", BACKWARD: "backward", NUMERICAL: "forward"}
+PROGRESS_EVERY_S = 0.1
+"""Shortest interval between two progress messages from a worker."""
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM during a run: the workers are stopped; `results` holds the
+    layers finished by then, in spec order."""
+
+    def __init__(self, results: list[SpecResult], signum: int):
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.results, self.signum = results, signum
+
+
+def verify_all(specs, impl: str = "direct", *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT_S, progress=None,
+               **options) -> list[SpecResult]:
+    """`checker.verify(spec, impl, **options)` for every spec, in `jobs` worker processes, the
+    results in spec order. timeout: seconds per layer, 0 for none. progress: an object with
+    start(key, label), update(key, done, total), stop(key) and layers(done, total), or None.
+
+    Raises ImplError (the plug-in cannot be imported, its import crashes or hangs),
+    ConvcheckError (bad options) and Interrupted. Like any multiprocessing code, a script
+    calling this must guard its top level with `if __name__ == "__main__":`.
+    """
+    if not isinstance(impl, str):
+        raise ConvcheckError("verify_all takes the plug-in by name, for its workers to import: "
+                             "a built-in, a path or a module")
+    if jobs < 1:
+        raise ConvcheckError(f"--jobs {jobs}: must be at least 1")
+    if not timeout >= 0:
+        raise ConvcheckError(f"--timeout {timeout}: must be a number of seconds, 0 for none")
+    pool = _Pool(impl, min(jobs, len(specs)), timeout, options, progress)
+    previous = _catch_sigterm()
+    try:
+        return pool.run(list(specs))
+    except KeyboardInterrupt:
+        raise Interrupted([r for r in pool.results if r is not None], signal.SIGINT) from None
+    except _Terminated:
+        raise Interrupted([r for r in pool.results if r is not None], signal.SIGTERM) from None
+    finally:
+        pool.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM (a CI system cancelling the job), raised where the parent waits."""
+
+
+def _catch_sigterm():
+    """Turn SIGTERM into _Terminated while a run lasts (main thread only); the previous handler."""
+    def handler(signum, frame):
+        raise _Terminated()
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
+
+
+class _Worker:
+    """One worker process, its pipe, its published phase and the layer it is checking."""
+
+    def __init__(self, context, impl: str):
+        self.phase = context.RawValue("i", IMPORT)
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_work, args=(child, impl, self.phase), daemon=True,
+                                       name="convcheck-worker")
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.task = None              # (index, spec) being checked
+        self.since = time.monotonic() # when its import or its layer began
+
+    def give(self, index: int, spec, options: dict) -> None:
+        self.task, self.since = (index, spec), time.monotonic()
+        self.conn.send((index, spec, options))
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+class _Pool:
+    def __init__(self, impl: str, jobs: int, timeout: float, options: dict, progress):
+        self.impl, self.jobs, self.timeout, self.options, self.progress = impl, jobs, timeout, options, progress
+        self.context = _context(jobs)
+        self.workers: list[_Worker] = []
+        self.results: list = []
+
+    def run(self, specs: list) -> list[SpecResult]:
+        self.results = [None] * len(specs)
+        pending = list(range(len(specs)))[::-1]          # a stack: pop() gives the lowest index
+        self.workers = [_Worker(self.context, self.impl) for _ in range(self.jobs)]
+        while pending or any(w.task for w in self.workers):
+            for worker in self.workers:
+                if worker.ready and worker.task is None and pending:
+                    index = pending.pop()
+                    worker.give(index, specs[index], self.options)
+                    if self.progress:
+                        self.progress.start(index, f"{specs[index].name}: finite differences")
+            wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers], self._until_deadline())
+            for number, worker in enumerate(self.workers):
+                if not self._read(worker) or self._overdue(worker):
+                    worker.kill()
+                    self.workers[number] = _Worker(self.context, self.impl) if pending else None
+            self.workers = [w for w in self.workers if w is not None]
+        return self.results
+
+    def _read(self, worker: _Worker) -> bool:
+        """Handle every message waiting from `worker`; False once it has died (its layer failed)."""
+        try:
+            while worker.conn.poll():
+                self._handle(worker, worker.conn.recv())
+        except (EOFError, OSError):
+            pass
+        if worker.process.is_alive():
+            return True
+        worker.process.join()
+        self._lost(worker, _died(worker.phase.value, worker.process.exitcode))
+        return False
+
+    def _handle(self, worker: _Worker, message: tuple) -> None:
+        kind = message[0]
+        if kind == "ready":
+            worker.ready, worker.phase.value = True, IDLE
+        elif kind == "import_error":
+            raise ImplError(message[1])
+        elif kind == "fatal":
+            raise ConvcheckError(message[1])
+        elif kind == "progress" and self.progress and worker.task:
+            self.progress.update(worker.task[0], *message[1:])
+        elif kind == "result":
+            self._finish(worker, message[2])
+
+    def _finish(self, worker: _Worker, result: SpecResult) -> None:
+        index = worker.task[0]
+        self.results[index], worker.task = result, None
+        if self.progress:
+            self.progress.stop(index)
+            self.progress.layers(sum(r is not None for r in self.results), len(self.results))
+
+    def _overdue(self, worker: _Worker) -> bool:
+        """Past the timeout: its layer fails (its import, if it had not finished: ImplError)."""
+        if not self.timeout or time.monotonic() - worker.since <= self.timeout:
+            return False
+        self._lost(worker, f"timed out after {self.timeout:g} s")
+        return True
+
+    def _lost(self, worker: _Worker, what: str) -> None:
+        """The worker is gone (`what` happened in its current phase): fail its layer."""
+        phase = worker.phase.value
+        if not worker.ready:
+            how = "was " + what if what.startswith("killed") else what
+            raise ImplError(f"--impl {self.impl}: the worker importing it {how}; a plug-in must import "
+                            "without crashing, exiting or hanging")
+        if worker.task is None:                          # died between layers: nothing lost
+            return
+        index, spec = worker.task
+        words = f"{PHASES[phase]} {what}"
+        if phase == NUMERICAL:
+            words += " during finite differences"
+        if phase in (NUMERICAL, IDLE) and what.startswith("timed out"):
+            words += "; raise --timeout or choose a cheaper --method"
+        rtol, atol = tolerances(spec, self.options.get("rtol"), self.options.get("atol"))
+        result = SpecResult(spec, geometry(spec), self.impl, self.options.get("method", "auto"), rtol, atol,
+                            seconds=time.monotonic() - worker.since, error=words)
+        self._finish(worker, result)
+
+    def _until_deadline(self) -> float | None:
+        """Seconds until the first import or layer in progress is due, None for no limit."""
+        watched = [w.since for w in self.workers if w.task or not w.ready]
+        if not self.timeout or not watched:
+            return None
+        return max(0.0, min(watched) + self.timeout - time.monotonic()) + 0.01
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        self.workers = []
+        if self.progress:
+            self.progress.close()
+
+
+def _died(phase: int, exitcode: int) -> str:
+    """'killed by signal SIGSEGV', 'exited with code 3'."""
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        return f"killed by signal {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+    return f"exited with code {exitcode}"
+
+
+def _context(jobs: int):
+    """A fork server that has imported this module (spawn where there is none). Its BLAS gets
+    cpu_count // jobs threads unless the user set them: the server reads them once, at start."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    unset = [name for name in BLAS_THREADS if name not in os.environ] if jobs > 1 else []
+    os.environ.update({name: threads for name in unset})
+    try:
+        from multiprocessing import forkserver
+        forkserver.ensure_running()
+    finally:
+        for name in unset:
+            del os.environ[name]
+    return context
+
+
+# ---- the worker side -------------------------------------------------------------------------
+
+class _Tracked:
+    """The plug-in's forward and backward, publishing the phase as they run: the first forward
+    of a layer is the forward check, the later ones are finite differences."""
+
+    def __init__(self, impl: Implementation, phase):
+        self.impl, self.phase, self.forwards = impl, phase, 0
+
+    def forward(self, *args, **kwargs):
+        self.phase.value = FORWARD if self.forwards == 0 else NUMERICAL
+        self.forwards += 1
+        try:
+            return self.impl.forward(*args, **kwargs)
+        finally:
+            self.phase.value = IDLE
+
+    def backward(self, *args, **kwargs):
+        self.phase.value = BACKWARD
+        try:
+            return self.impl.backward(*args, **kwargs)
+        finally:
+            self.phase.value = IDLE
+
+
+class _Progress:
+    """progress(done, total) for `verify`, sent to the parent at most every PROGRESS_EVERY_S."""
+
+    def __init__(self, conn):
+        self.conn, self.last = conn, 0.0
+
+    def __call__(self, done, total):
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            self.conn.send(("progress", float(done), float(total)))
+
+
+def _work(conn, impl_name: str, phase) -> None:
+    """A worker's life: import the plug-in, then check each layer the parent sends until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
+    _die_with_parent()
+    os.dup2(2, 1)                                       # a plug-in's prints go to stderr, never into a report
+    try:
+        impl = load_impl(impl_name)
+    except ConvcheckError as e:
+        conn.send(("import_error", str(e)))
+        return
+    tracked = _Tracked(impl, phase)
+    wrapped = Implementation(impl.name, tracked.forward, tracked.backward, impl.folder)
+    phase.value = IDLE
+    conn.send(("ready",))
+    while True:
+        try:
+            index, spec, options = conn.recv()
+        except (EOFError, OSError):
+            return
+        tracked.forwards = 0
+        try:
+            result = verify(spec, wrapped, progress=_Progress(conn), **options)
+        except ConvcheckError as e:
+            conn.send(("fatal", str(e)))
+            return
+        except BaseException as e:   # a plug-in's KeyboardInterrupt, a returned object that broke the check
+            rtol, atol = tolerances(spec, options.get("rtol"), options.get("atol"))
+            result = SpecResult(spec, geometry(spec), impl.name, options.get("method", "auto"), rtol, atol,
+                                error=f"the check could not finish: {impl.describe(e)}")
+        phase.value = IDLE
+        try:
+            conn.send(("result", index, result))
+        except Exception as e:                          # e.g. a returned object that cannot be pickled
+            conn.send(("result", index, SpecResult(spec, result.geometry, impl.name, result.method, result.rtol,
+                                                   result.atol, error=f"the result could not be sent: {e}")))
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this worker when its parent goes, so that a plug-in stuck in a loop never
+    outlives a cancelled (even SIGKILLed) run. Under a fork server the parent is the server,
+    which exits once every holder of its 'alive' pipe has closed it: convcheck's process, and
+    every worker, which inherits a copy (multiprocessing's private attribute, hence the guard)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        from multiprocessing import forkserver
+        server = forkserver._forkserver
+        if server._forkserver_alive_fd is not None and multiprocessing.get_start_method(True) != "fork":
+            os.close(server._forkserver_alive_fd)
+            server._forkserver_alive_fd = None
+    except (AttributeError, OSError):
+        pass
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,2 @@
+"""Defines forward only."""
+from convcheck.impls.direct import forward  # noqa: F401
