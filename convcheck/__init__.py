@@ -8,7 +8,8 @@ The flow, one direction (each a module):
     numerical finite differences of L = sum(G * Y) through a forward only
     compare   TensorCheck per tensor, SpecResult per spec
     explain   the seeds' derivations of every size, as data, for `convcheck shapes`
-    checker   verify(spec, impl): the API that ties them together
+    checker   verify(spec, impl): the API that ties them together, in this process
+    runner    verify_all(specs, impl): every layer in worker processes (the CLI's way)
     report    rich tables, Markdown and JSON; cli: the Typer app, exit codes
 
     >>> from convcheck import load_specs, verify
@@ -19,12 +20,22 @@ The flow, one direction (each a module):
 
 __version__ = "0.1.0"
 
-from .checker import verify
-from .compare import SpecResult, TensorCheck
-from .errors import ConvcheckError, ImplError, SpecError
-from .geometry import Geometry, geometry
-from .loader import load_specs
-from .spec import ConvSpec
+from .errors import ConvcheckError, ImplError, SpecError  # noqa: E402  (light: no numpy)
+from .geometry import Geometry, geometry  # noqa: E402  (eager: the function, not the module of that name)
+from .spec import ConvSpec  # noqa: E402
 
-__all__ = ["verify", "load_specs", "geometry", "Geometry", "ConvSpec", "SpecResult", "TensorCheck",
-           "ConvcheckError", "SpecError", "ImplError", "__version__"]
+_EXPORTS = {"verify": "checker", "verify_all": "runner", "SpecResult": "compare", "TensorCheck": "compare",
+            "load_specs": "loader"}
+__all__ = [*_EXPORTS, "geometry", "Geometry", "ConvSpec", "ConvcheckError", "SpecError", "ImplError",
+           "__version__"]
+
+
+def __getattr__(name: str):
+    """The API, imported on first use (PEP 562): `import convcheck` stays light, so that the
+    command can start its worker server before numpy loads."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'convcheck' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -101,8 +101,7 @@ def verify(
         part = _shard(shard, specs)
         options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
                    "seed": seed}
-        workers = jobs or os.cpu_count() or 1
-        results = verify_all(part, impl, jobs=workers, timeout=timeout,
+        results = verify_all(part, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
                              progress=LazyProgress(enabled=False if quiet else None), **options)
         interrupted = None
     except ConvcheckError as e:
@@ -227,6 +226,3 @@ def schema():
     from .schema import spec_schema
     print(json.dumps(spec_schema(), indent=2))
 
-
-def main():
-    app()

@@ -20,13 +20,10 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from multiprocessing.connection import wait
 
-from .checker import tolerances, verify
-from .compare import SpecResult
 from .errors import ConvcheckError, ImplError
-from .geometry import geometry
-from .impls import Implementation, load_impl
 
 DEFAULT_TIMEOUT_S = 300.0
 """Seconds one layer may take in a worker (import included for the first): minutes above what
@@ -46,13 +43,13 @@ class Interrupted(Exception):
     """Ctrl-C (SIGINT) or SIGTERM during a run: the workers are stopped; `results` holds the
     layers finished by then, in spec order."""
 
-    def __init__(self, results: list[SpecResult], signum: int):
+    def __init__(self, results: list, signum: int):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
         self.results, self.signum = results, signum
 
 
 def verify_all(specs, impl: str = "direct", *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT_S, progress=None,
-               **options) -> list[SpecResult]:
+               **options) -> list:
     """`checker.verify(spec, impl, **options)` for every spec, in `jobs` worker processes, the
     results in spec order. timeout: seconds per layer, 0 for none. progress: an object with
     start(key, label), update(key, done, total), stop(key) and layers(done, total), or None.
@@ -68,6 +65,8 @@ def verify_all(specs, impl: str = "direct", *, jobs: int = 1, timeout: float = D
         raise ConvcheckError(f"--jobs {jobs}: must be at least 1")
     if not timeout >= 0:
         raise ConvcheckError(f"--timeout {timeout}: must be a number of seconds, 0 for none")
+    if not specs:
+        return []
     pool = _Pool(impl, min(jobs, len(specs)), timeout, options, progress)
     previous = _catch_sigterm()
     try:
@@ -97,7 +96,8 @@ def _catch_sigterm():
 
 
 class _Worker:
-    """One worker process, its pipe, its published phase and the layer it is checking."""
+    """One worker process, its pipe, its published phase and its layers: the one it is checking
+    and at most one more waiting in its pipe, so that it never waits for the parent."""
 
     def __init__(self, context, impl: str):
         self.phase = context.RawValue("i", IMPORT)
@@ -107,11 +107,17 @@ class _Worker:
         self.process.start()
         child.close()
         self.ready = False
-        self.task = None              # (index, spec) being checked
-        self.since = time.monotonic() # when its import or its layer began
+        self.tasks = deque()          # (index, spec): the first is being checked
+        self.since = time.monotonic() # when its import or its current layer began
+
+    @property
+    def task(self):
+        return self.tasks[0] if self.tasks else None
 
     def give(self, index: int, spec, options: dict) -> None:
-        self.task, self.since = (index, spec), time.monotonic()
+        if not self.tasks:
+            self.since = time.monotonic()
+        self.tasks.append((index, spec))
         self.conn.send((index, spec, options))
 
     def kill(self) -> None:
@@ -124,25 +130,26 @@ class _Worker:
 class _Pool:
     def __init__(self, impl: str, jobs: int, timeout: float, options: dict, progress):
         self.impl, self.jobs, self.timeout, self.options, self.progress = impl, jobs, timeout, options, progress
-        self.context = _context(jobs)
+        self.context = start_server(jobs)
         self.workers: list[_Worker] = []
         self.results: list = []
 
-    def run(self, specs: list) -> list[SpecResult]:
+    def run(self, specs: list) -> list:
         self.results = [None] * len(specs)
         pending = list(range(len(specs)))[::-1]          # a stack: pop() gives the lowest index
         self.workers = [_Worker(self.context, self.impl) for _ in range(self.jobs)]
-        while pending or any(w.task for w in self.workers):
-            for worker in self.workers:
-                if worker.ready and worker.task is None and pending:
+        while pending or any(w.tasks for w in self.workers):
+            for worker in self.workers:        # a second layer in the pipe while others remain for the rest
+                while worker.ready and pending and len(worker.tasks) < (2 if len(pending) > self.jobs else 1):
                     index = pending.pop()
                     worker.give(index, specs[index], self.options)
-                    if self.progress:
+                    if self.progress and len(worker.tasks) == 1:
                         self.progress.start(index, f"{specs[index].name}: finite differences")
             wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers], self._until_deadline())
             for number, worker in enumerate(self.workers):
                 if not self._read(worker) or self._overdue(worker):
                     worker.kill()
+                    pending.extend(index for index, _ in reversed(list(worker.tasks)))  # waiting: checked next
                     self.workers[number] = _Worker(self.context, self.impl) if pending else None
             self.workers = [w for w in self.workers if w is not None]
         return self.results
@@ -173,16 +180,21 @@ class _Pool:
         elif kind == "result":
             self._finish(worker, message[2])
 
-    def _finish(self, worker: _Worker, result: SpecResult) -> None:
-        index = worker.task[0]
-        self.results[index], worker.task = result, None
+    def _finish(self, worker: _Worker, result) -> None:
+        """Record the result of the worker's current layer; the next in its pipe starts now."""
+        index, _ = worker.tasks.popleft()
+        self.results[index], worker.since = result, time.monotonic()
         if self.progress:
             self.progress.stop(index)
             self.progress.layers(sum(r is not None for r in self.results), len(self.results))
+            if worker.tasks:
+                following, spec = worker.task
+                self.progress.start(following, f"{spec.name}: finite differences")
 
     def _overdue(self, worker: _Worker) -> bool:
         """Past the timeout: its layer fails (its import, if it had not finished: ImplError)."""
-        if not self.timeout or time.monotonic() - worker.since <= self.timeout:
+        idle = worker.ready and not worker.tasks
+        if idle or not self.timeout or time.monotonic() - worker.since <= self.timeout:
             return False
         self._lost(worker, f"timed out after {self.timeout:g} s")
         return True
@@ -196,6 +208,9 @@ class _Pool:
                             "without crashing, exiting or hanging")
         if worker.task is None:                          # died between layers: nothing lost
             return
+        from .checker import tolerances
+        from .compare import SpecResult
+        from .geometry import geometry
         index, spec = worker.task
         words = f"{PHASES[phase]} {what}"
         if phase == NUMERICAL:
@@ -230,13 +245,14 @@ def _died(phase: int, exitcode: int) -> str:
     return f"exited with code {exitcode}"
 
 
-def _context(jobs: int):
-    """A fork server that has imported this module (spawn where there is none). Its BLAS gets
+def start_server(jobs: int = 1):
+    """The multiprocessing context workers come from: a fork server that has imported the
+    checker (spawn where there is none), started now if it is not running. Its BLAS gets
     cpu_count // jobs threads unless the user set them: the server reads them once, at start."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload(["convcheck.checker", __name__])
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     unset = [name for name in BLAS_THREADS if name not in os.environ] if jobs > 1 else []
     os.environ.update({name: threads for name in unset})
@@ -255,7 +271,7 @@ class _Tracked:
     """The plug-in's forward and backward, publishing the phase as they run: the first forward
     of a layer is the forward check, the later ones are finite differences."""
 
-    def __init__(self, impl: Implementation, phase):
+    def __init__(self, impl, phase):
         self.impl, self.phase, self.forwards = impl, phase, 0
 
     def forward(self, *args, **kwargs):
@@ -278,7 +294,7 @@ class _Progress:
     """progress(done, total) for `verify`, sent to the parent at most every PROGRESS_EVERY_S."""
 
     def __init__(self, conn):
-        self.conn, self.last = conn, 0.0
+        self.conn, self.last = conn, time.monotonic()     # nothing for layers shorter than that
 
     def __call__(self, done, total):
         now = time.monotonic()
@@ -289,6 +305,10 @@ class _Progress:
 
 def _work(conn, impl_name: str, phase) -> None:
     """A worker's life: import the plug-in, then check each layer the parent sends until the pipe closes."""
+    from .checker import tolerances, verify
+    from .compare import SpecResult
+    from .geometry import geometry
+    from .impls import Implementation, load_impl
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
     _die_with_parent()
     os.dup2(2, 1)                                       # a plug-in's prints go to stderr, never into a report

@@ -24,7 +24,7 @@ def make_spec(**fields) -> ConvSpec:
     return ConvSpec(**base)
 
 
-pairs = st.tuples(st.integers(1, 3), st.integers(1, 3))
+pairs = st.tuples(st.integers(1, 4), st.integers(1, 4))
 paddings = st.one_of(
     st.sampled_from(["valid", "same", "full"]),
     st.integers(0, 3).map(lambda p: (p,) * 4),

@@ -39,19 +39,14 @@ def random_layer(rng, index: int) -> ConvSpec | None:
     return spec
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--layers", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
-    started, checks, false_failures, layers = time.perf_counter(), 0, [], 0
-    counts = {"float64": 0, "float32": 0}
-    while layers < args.layers:
-        spec = random_layer(rng, layers)
+def stress(layers: int, seed: int, report=print) -> tuple[dict, int, list]:
+    """({dtype: layers drawn}, checks run, false failures), each false failure reported as found."""
+    rng = np.random.default_rng(seed)
+    checks, false_failures, counts = 0, [], {"float64": 0, "float32": 0}
+    while sum(counts.values()) < layers:
+        spec = random_layer(rng, sum(counts.values()))
         if spec is None:
             continue
-        layers += 1
         counts[spec.dtype] += 1
         for impl in ("direct", "im2col"):
             for method in METHODS:
@@ -60,8 +55,18 @@ def main():
                 if not result.passed:
                     bad = [(c.name, c.message) for c in result.checks if not c.passed and not c.skipped]
                     false_failures.append((spec, impl, method, bad))
-                    print(f"FALSE FAILURE {impl} {method} {spec}: {bad}")
-    print(f"{layers} random layers ({counts['float64']} float64, {counts['float32']} float32), "
+                    report(f"FALSE FAILURE {impl} {method} {spec}: {bad}")
+    return counts, checks, false_failures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    counts, checks, false_failures = stress(args.layers, args.seed)
+    print(f"{args.layers} random layers ({counts['float64']} float64, {counts['float32']} float32), "
           f"{checks} checks (2 built-ins x {len(METHODS)} methods), {len(false_failures)} false failures, "
           f"{time.perf_counter() - started:.0f} s")
     sys.exit(1 if false_failures else 0)

@@ -1,0 +1,31 @@
+"""The `convcheck` command's entry point (also `python -m convcheck`).
+
+For `verify` it starts the worker server first, so that the server's imports (numpy, the
+checker) run on another core while this process imports the command line.
+"""
+
+import sys
+
+
+def _jobs(argv: list[str]) -> int:
+    """--jobs N from the raw arguments (1 if absent or not a number; 0: one per CPU); typer
+    parses them properly later, this only sizes the server's BLAS threads."""
+    for i, arg in enumerate(argv):
+        value = arg[len("--jobs="):] if arg.startswith("--jobs=") else argv[i + 1] if arg == "--jobs" and \
+            i + 1 < len(argv) else None
+        if value is not None and value.isdigit():
+            import os
+            return int(value) or os.cpu_count() or 1
+    return 1
+
+
+def main():
+    if sys.argv[1:2] == ["verify"]:
+        from .runner import start_server
+        start_server(_jobs(sys.argv[2:]))
+    from .cli import app
+    app(prog_name="convcheck")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Worker processes: order, reuse, parallel jobs, shards, timeouts and signals."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from convcheck import ImplError, load_specs
+from convcheck.cli import app
+from convcheck.errors import ConvcheckError
+from convcheck.runner import verify_all
+
+ROOT = Path(__file__).parent.parent
+CONFIGS = ROOT / "configs"
+runner = CliRunner()
+
+
+def layers_file(tmp_path, count: int) -> Path:
+    """`count` small layers of growing n in one file."""
+    path = tmp_path / "many.yaml"
+    path.write_text("defaults: {padding: same, stride: 1, m: 3, k: 2, p: 2}\nlayers:\n"
+                    + "".join(f"  - {{name: l{i:03d}, n: {5 + i % 7}, seed: {i}}}\n" for i in range(count)))
+    return path
+
+
+def pid_plugin(tmp_path, hang_on: int | None = None) -> Path:
+    """The direct built-in, recording the pid of the process each backward runs in (and hanging
+    on layers of n == hang_on)."""
+    plugin = tmp_path / "pids.py"
+    plugin.write_text(f"import os, time\nfrom convcheck.impls.direct import forward, backward as _backward\n\n"
+                      f"def backward(dy, x, w, b, *, stride, padding):\n"
+                      f"    with open({str(tmp_path / 'pids.txt')!r}, 'a') as f:\n"
+                      f"        f.write(f'{{os.getpid()}}\\n')\n"
+                      f"    while x.shape[2] == {hang_on}:\n        time.sleep(0.01)\n"
+                      f"    return _backward(dy, x, w, b, stride=stride, padding=padding)\n")
+    return plugin
+
+
+def without_timings(report: dict) -> dict:
+    for spec in report["specs"]:
+        spec.pop("seconds")
+    report.pop("seconds")
+    return report
+
+
+def test_jobs_2_gives_the_report_of_jobs_1_in_the_same_order(tmp_path):
+    path = layers_file(tmp_path, 12)
+    reports = [runner.invoke(app, ["verify", str(path), str(CONFIGS), "--format", "json", "--method", "full",
+                                   "--jobs", jobs]) for jobs in ("1", "2")]
+    assert [r.exit_code for r in reports] == [0, 0]
+    one, two = (without_timings(json.loads(r.stdout)) for r in reports)
+    assert one == two and len(one["specs"]) == 21
+    assert [s["name"] for s in one["specs"]] == [spec.name for spec in load_specs([path, CONFIGS])]
+
+
+def test_a_worker_is_reused_across_layers_and_replaced_only_when_it_dies(tmp_path):
+    path = layers_file(tmp_path, 15)
+    results = verify_all(load_specs([path]), str(pid_plugin(tmp_path)), jobs=1)
+    assert all(r.passed for r in results)
+    pids = (tmp_path / "pids.txt").read_text().split()
+    assert len(pids) == 15 and len(set(pids)) == 1 and int(pids[0]) != os.getpid()
+    (tmp_path / "pids.txt").unlink()
+    results = verify_all(load_specs([path]), str(pid_plugin(tmp_path, hang_on=6)), jobs=2, timeout=1)
+    assert [r.error for r in results if r.error] == ["backward timed out after 1 s"] * 2   # n = 6: l001, l008
+    assert len(set((tmp_path / "pids.txt").read_text().split())) == 4                     # 2 workers + 2 fresh
+
+
+def test_the_python_api_runs_in_process_and_verify_all_in_workers(tmp_path):
+    from convcheck import verify
+    spec = load_specs([layers_file(tmp_path, 1)])[0]
+    assert verify(spec, str(pid_plugin(tmp_path))).passed
+    assert (tmp_path / "pids.txt").read_text().split() == [str(os.getpid())]
+
+
+def test_verify_all_raises_for_an_unimportable_plugin_and_bad_options(tmp_path):
+    specs = load_specs([CONFIGS / "seed000_general.yaml"])
+    with pytest.raises(ImplError, match="no built-in, file or module"):
+        verify_all(specs, "no_such_module_anywhere")
+    with pytest.raises(ConvcheckError, match="--jobs 0: must be at least 1"):
+        verify_all(specs, jobs=0)
+    with pytest.raises(ConvcheckError, match="--timeout -1: must be a number of seconds"):
+        verify_all(specs, timeout=-1)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--shard", "0/3"], "--shard 0/3: expected i/N with 1 <= i <= N"),
+    (["--shard", "2"], "--shard 2: expected i/N"),
+    (["--shard", "4/3"], "--shard 4/3"),
+    (["--output", "/no/such/folder/report.xml"], "--output /no/such/folder/report.xml: no such folder"),
+    (["--jobs", "-1"], "Invalid value for '--jobs'"),
+])
+def test_bad_run_options_exit_2_with_one_line(args, needle):
+    result = runner.invoke(app, ["verify", str(CONFIGS), *args])
+    assert result.exit_code == 2 and needle in result.stderr
+
+
+def test_shards_are_disjoint_cover_every_layer_and_are_stable(tmp_path):
+    path = layers_file(tmp_path, 10)
+    names = []
+    for i in (1, 2, 3):
+        runs = [runner.invoke(app, ["verify", str(path), "--shard", f"{i}/3", "--format", "json"]) for _ in range(2)]
+        first, again = ([s["name"] for s in json.loads(r.stdout)["specs"]] for r in runs)
+        assert first == again
+        names += first
+    assert sorted(names) == [f"l{i:03d}" for i in range(10)]
+
+
+def test_an_empty_shard_passes_with_no_layers(tmp_path):
+    result = runner.invoke(app, ["verify", str(CONFIGS / "seed000_general.yaml"), "--shard", "2/2"])
+    assert result.exit_code == 0 and "shard 2/2: 0 of the 1 layers found" in result.stdout
+
+
+def hanging_run(tmp_path) -> subprocess.Popen:
+    """A whole-process run whose second of three layers hangs in backward; SIGINT left at its default."""
+    path = tmp_path / "three.yaml"
+    path.write_text("defaults: {padding: valid, stride: 1, m: 3, k: 1, p: 1}\nlayers:\n"
+                    "  - {name: a, n: 9}\n  - {name: b, n: 8}\n  - {name: c, n: 7}\n")
+    command = [shutil.which("convcheck"), "verify", str(path), "--impl", str(pid_plugin(tmp_path, hang_on=8)),
+               "--format", "json"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for_pids(tmp_path, count: int) -> list[int]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pids = (tmp_path / "pids.txt").read_text().split() if (tmp_path / "pids.txt").exists() else []
+        if len(pids) >= count:
+            return [int(p) for p in pids]
+        time.sleep(0.05)
+    raise AssertionError("the plug-in never reached its second layer")
+
+
+def gone(pid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_stops_the_workers_prints_what_was_gathered_and_exits_130(tmp_path, signum, code):
+    process = hanging_run(tmp_path)
+    worker = wait_for_pids(tmp_path, 2)[-1]
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == code
+    assert [s["name"] for s in json.loads(out)["specs"]] == ["a"]
+    assert f"interrupted by {signal.Signals(signum).name}: 1 of 3 layers checked" in err
+    assert gone(worker)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_run_leaves_no_worker_behind(tmp_path):
+    process = hanging_run(tmp_path)
+    worker = wait_for_pids(tmp_path, 2)[-1]
+    process.kill()
+    process.communicate(timeout=30)
+    assert gone(worker)
