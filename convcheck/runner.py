@@ -15,6 +15,7 @@ worker's BLAS gets cpu_count // jobs threads. `checker.verify` is the in-process
 callers who want plug-in code in their own process.
 """
 
+import math
 import multiprocessing
 import os
 import signal
@@ -51,7 +52,7 @@ class Interrupted(Exception):
 def verify_all(specs, impl: str = "direct", *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT_S, progress=None,
                **options) -> list:
     """`checker.verify(spec, impl, **options)` for every spec, in `jobs` worker processes, the
-    results in spec order. timeout: seconds per layer, 0 for none. progress: an object with
+    results in spec order. timeout: seconds per layer, 0 (or inf) for none. progress: an object with
     start(key, label), update(key, done, total), stop(key) and layers(done, total), or None.
 
     Raises ImplError (the plug-in cannot be imported, its import crashes or hangs),
@@ -67,7 +68,7 @@ def verify_all(specs, impl: str = "direct", *, jobs: int = 1, timeout: float = D
         raise ConvcheckError(f"--timeout {timeout}: must be a number of seconds, 0 for none")
     if not specs:
         return []
-    pool = _Pool(impl, min(jobs, len(specs)), timeout, options, progress)
+    pool = _Pool(impl, min(jobs, len(specs)), timeout if math.isfinite(timeout) else 0, options, progress)
     previous = _catch_sigterm()
     try:
         return pool.run(list(specs))

@@ -80,14 +80,41 @@ def process(*args) -> float:
 
 
 def process_peak_mb(*args) -> float:
-    """Peak resident memory (MB) of a fresh process running `convcheck ARGS`: its VmHWM, which
-    belongs to the process's own address space (ru_maxrss would carry over this torch-laden
-    parent's peak through fork and exec)."""
-    code = ("import sys\nfrom convcheck.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
-            "print(int(hwm.split()[1]), file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True)
-    return int(done.stderr.strip().splitlines()[-1]) / 1024
+    """Peak resident memory (MB) of a fresh `convcheck ARGS` and every process it starts (the
+    worker server and its workers): the sum over the process tree of each process's VmHWM,
+    its own high-water mark, read from /proc every 2 ms while the run lasts (the last reading
+    of a process holds its peak up to then; ru_maxrss would carry over this torch-laden
+    parent's peak through fork and exec, and misses the workers)."""
+    exe = Path(sys.executable).parent / "convcheck"
+    run = subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peaks = {}
+    while run.poll() is None:
+        for pid, kb in _tree_hwm(run.pid).items():
+            peaks[pid] = max(peaks.get(pid, 0), kb)
+        time.sleep(0.002)
+    return sum(peaks.values()) / 1024
+
+
+def _tree_hwm(root: int) -> dict:
+    """{pid: VmHWM in kB} of `root` and its descendants."""
+    parents, hwm = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        parents[int(entry.name)] = int(fields["PPid"])
+        if "VmHWM" in fields:
+            hwm[int(entry.name)] = int(fields["VmHWM"].split()[0])
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return {pid: hwm[pid] for pid in tree if pid in hwm}
 
 
 def peak_mb(fn) -> float:
