@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tables import table
 
 from convcheck import numerical, verify
 from convcheck.checker import DEFAULT_BUDGET_S
@@ -82,12 +83,6 @@ def covered(tensors: dict, k: int) -> str:
         parts.append(f"{label} all" if c["every_coordinate"] else
                      f"{label} {len(c['channels'])}/{k} ch + {c['projections']} proj")
     return ", ".join(parts)
-
-
-def table(header, rows) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def main():

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tables import table
 
 from convcheck import verify
 from convcheck.checker import DEFAULT_SAMPLES, FAST_DIRECTIONS
@@ -200,12 +201,6 @@ def scaling() -> list[tuple]:
             row.append(f"{seconds:.3f} s / {mb:.0f} MB")
         rows.append(tuple(row))
     return rows
-
-
-def table(header, rows) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def main():
