@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from . import numerical
+from .backend import array_module, load_backend, synchronize, to_device
 from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, merge, validate
 from .coverage import Coverage, channel_order, stratified
 from .errors import ConvcheckError
@@ -29,7 +30,7 @@ FAST_DIRECTIONS = 2
 
 def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: str = "auto",
            samples: int = DEFAULT_SAMPLES, budget: float = DEFAULT_BUDGET_S, rtol: float | None = None,
-           atol: float | None = None, seed: int | None = None, progress=None) -> SpecResult:
+           atol: float | None = None, seed: int | None = None, progress=None, backend="numpy") -> SpecResult:
     """Check `impl`'s forward against the loop reference and its backward against finite
     differences of L = sum(G * Y), on seeded random x, w, b and G of the spec's shapes.
 
@@ -41,22 +42,27 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
 
     rtol/atol/seed override the spec's, which override the dtype's defaults.
     `progress(done, total)` is told the forwards computed while finite differences run.
+    backend: 'numpy', 'cupy' or an array module with NumPy's API. x, w, b and G are drawn
+    on the host from the seed whatever the backend, moved to its device once, and everything
+    else (plug-in, reference, finite differences, comparison) runs there; the plug-in may
+    return NumPy arrays, which are moved too.
     """
     started = time.perf_counter()
     if method not in METHODS:
         raise ConvcheckError(f"--method {method}: unknown; valid: {', '.join(METHODS)}")
     if not budget > 0:
         raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
+    xp = load_backend(backend)
     impl = load_impl(impl)
     geom = geometry(spec)
     shapes = geom.shapes
     rtol, atol = tolerances(spec, rtol, atol)
     rng = np.random.default_rng(spec.seed if seed is None else seed)
-    data64 = {name: _draw(rng, shapes[name]) for name in ("x", "w", "b", "y")}
+    data64 = {name: to_device(xp, _draw(rng, shapes[name])) for name in ("x", "w", "b", "y")}
     x, w, b, g = data64["x"], data64["w"], data64["b"], data64["y"]   # g: G = dL/dY
     cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data64.items()}
     kwargs = {"stride": spec.stride, "padding": geom.padding}
-    result = SpecResult(spec, geom, impl.name, method, rtol, atol)
+    result = SpecResult(spec, geom, impl.name, method, rtol, atol, backend=xp.__name__)
 
     y = _call(impl, "forward", {"x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
     result.checks.append(_forward_check(y, reference.forward(x, w, b, **kwargs), shapes["y"], spec.dtype, rtol, atol))
@@ -136,7 +142,7 @@ def _channels(pb, analytic, tol, rng, deadline) -> dict:
     per_channel = numerical.channel_forwards(shapes, pb.stride)
     fits = int(max(deadline - time.perf_counter(), 0) / (pb.seconds * per_channel))
     pb.planned = pb.forwards + min(k, max(fits, 2)) * per_channel
-    values = {t: np.zeros(shapes[t]) for t in tensors}
+    values = {t: array_module(pb.x).zeros(shapes[t]) for t in tensors}
     engines = {"x": numerical.input_channels, "w": numerical.filter_channels}
     done, seconds = [], pb.seconds * per_channel                  # one channel's time, measured after the first
     for c in order if tensors else []:
@@ -145,6 +151,7 @@ def _channels(pb, analytic, tol, rng, deadline) -> dict:
         begun = time.perf_counter()
         for t in tensors:
             values[t][:, c] = engines[t](pb, [c])[:, 0]
+        synchronize(pb.xp)
         seconds = time.perf_counter() - begun
         done.append(c)
     for t in tensors:
@@ -242,7 +249,8 @@ def _call(impl, which: str, arrays: dict, kwargs: dict):
         result = getattr(impl, which)(*copies.values(), **kwargs)
     except (Exception, SystemExit) as e:
         return Raised(f"raised {impl.describe(e)}")
-    changed = [name for name, a in arrays.items() if a is not None and not np.array_equal(a, copies[name])]
+    changed = [name for name, a in arrays.items()
+               if a is not None and not bool(array_module(a).array_equal(a, copies[name]))]
     if changed:
         return Raised(f"wrote into its argument {', '.join(changed)} (in place): a caller's arrays, such as "
                       "autograd's saved inputs, would be corrupted; compute on a copy")

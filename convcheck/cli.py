@@ -34,6 +34,11 @@ class Method(str, Enum):
     fast = "fast"
 
 
+class Backend(str, Enum):
+    numpy = "numpy"
+    cupy = "cupy"
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"
@@ -84,6 +89,8 @@ def verify(
                                                       "matrices.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds one layer may take (the plug-in's import "
                                                  "included) before it fails; 0: no limit.")] = DEFAULT_TIMEOUT_S,
+    backend: Annotated[Backend, typer.Option(help="Where the check runs: numpy (CPU) or cupy (a CUDA GPU; "
+                                                  "pip install 'convcheck[cupy]').")] = Backend.numpy,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only failing specs' tables.")] = False,
 ):
     """Check an implementation's forward and backward on every layer in PATHS.
@@ -100,7 +107,7 @@ def verify(
         specs = load_specs(paths)
         part = _shard(shard, specs)
         options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
-                   "seed": seed}
+                   "seed": seed, "backend": backend.value}
         results = verify_all(part, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
                              progress=LazyProgress(enabled=False if quiet else None), **options)
         interrupted = None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .backend import array_module
 from .coverage import Coverage
 
 TOLERANCES = {"float64": (1e-6, 1e-8), "float32": (1e-3, 1e-3)}
@@ -59,6 +60,7 @@ class SpecResult:
     seconds: float = 0.0
     forwards: float = 0.0          # whole-layer forwards: the forward check and all finite differences
     error: str = ""                # the check could not finish: 'backward killed by signal SIGSEGV', ...
+    backend: str = "numpy"         # the array module the check ran on: 'numpy', 'cupy
 
     @property
     def partial(self) -> bool:
@@ -87,20 +89,21 @@ def validate(name: str, value, expected_shape: tuple, dtype: str) -> TensorCheck
     if value.dtype != np.dtype(dtype):
         fail.message = f"dtype {value.dtype}, expected {dtype} (the spec's dtype)"
         return fail
-    finite = np.isfinite(np.asarray(value))
+    finite = array_module(value).isfinite(value)
     if not finite.all():
-        bad = tuple(int(i) for i in np.argwhere(~finite)[0])
+        bad = tuple(int(i) for i in array_module(value).argwhere(~finite)[0])
         fail.message = f"holds {int((~finite).sum())} non-finite values, first at {bad}"
         fail.worst_index = bad
         return fail
     return None
 
 
-def compare(name: str, actual: np.ndarray, reference: np.ndarray, rtol: float, atol: float,
-            flat: np.ndarray | None = None) -> TensorCheck:
-    """Compare actual (any float dtype) with reference at flat indices (all if None)."""
-    a = np.asarray(actual, dtype=np.float64).ravel()
-    ref = np.asarray(reference, dtype=np.float64).ravel()
+def compare(name: str, actual, reference, rtol: float, atol: float, flat: np.ndarray | None = None) -> TensorCheck:
+    """Compare actual (any float dtype) with reference at flat indices (all if None, else a
+    NumPy array), on their backend; only the figures come back to the host."""
+    xp = array_module(actual, reference)
+    a = xp.asarray(actual, dtype=xp.float64).ravel()
+    ref = xp.asarray(reference, dtype=xp.float64).ravel()
     if flat is not None:
         a = a[flat]
     else:
@@ -110,33 +113,34 @@ def compare(name: str, actual: np.ndarray, reference: np.ndarray, rtol: float, a
     if a.size == 0:
         check.passed = True
         return check
-    err = np.abs(a - ref)
-    excess = _ratio(err, atol + rtol * np.abs(ref))
-    worst = int(np.argmax(excess))
+    err = xp.abs(a - ref)
+    excess = _ratio(err, atol + rtol * xp.abs(ref))
+    worst = int(xp.argmax(excess))
     check.max_abs = float(err.max())
     check.tolerance_ratio = float(excess[worst])
-    governed = np.abs(ref) >= (atol / rtol if rtol > 0 else np.inf)
-    check.max_rel = float((err[governed] / np.abs(ref[governed])).max()) if governed.any() else None
+    governed = xp.abs(ref) >= (atol / rtol if rtol > 0 else xp.inf)
+    check.max_rel = float((err[governed] / xp.abs(ref[governed])).max()) if bool(governed.any()) else None
     check.worst_index = tuple(int(i) for i in np.unravel_index(flat[worst], actual.shape))
     check.passed = bool(excess[worst] <= 1.0)
     if not check.passed:
         bad = int((excess > 1.0).sum())
         check.message = (f"{bad} of {a.size} checked elements off; worst at {check.worst_index}: "
-                         f"got {a[worst]:.6g}, expected {ref[worst]:.6g}")
+                         f"got {float(a[worst]):.6g}, expected {float(ref[worst]):.6g}")
     return check
 
 
-def _ratio(err: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+def _ratio(err, allowed):
     """err / allowed, where a zero allowance takes exactness (0 if err is 0, else inf)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(err == 0, 0.0, err / allowed)
+    xp = array_module(err)
+    ratio = err / xp.where(allowed > 0, allowed, 1.0)
+    return xp.where(err == 0, 0.0, xp.where(allowed > 0, ratio, xp.inf))
 
 
 Z_PROJECTION = 5.0
 """Projected errors are judged in units of their expected size: 5 sigma."""
 
 
-def compare_projections(name: str, actual: np.ndarray, u: np.ndarray, numeric: np.ndarray,
+def compare_projections(name: str, actual, u, numeric,
                         rtol: float, atol: float) -> TensorCheck:
     """Compare <actual, u_j> with the numerical directional derivative along u_j, per group.
 
@@ -150,24 +154,26 @@ def compare_projections(name: str, actual: np.ndarray, u: np.ndarray, numeric: n
     1.6e-5 at K = 1000 and d = 2, 1.5e-5 at K = 16 and d = 8. It cannot say which element
     is wrong (per filter: which filter).
     """
-    a = np.asarray(actual, dtype=np.float64)
+    xp = array_module(actual, u, numeric)
+    a, u, numeric = (xp.asarray(t, dtype=xp.float64) for t in (actual, u, numeric))
     d, groups = numeric.shape
-    tau = (atol + rtol * np.abs(a)).reshape(groups, -1)
+    tau = (atol + rtol * xp.abs(a)).reshape(groups, -1)
     u = u.reshape(d, groups, -1)
-    projected = np.einsum("dge,ge->dg", u, a.reshape(groups, -1))          # (d, G) analytic <a, u_j>
-    allowed = Z_PROJECTION * np.sqrt(np.einsum("dge,ge->dg", u ** 2, tau ** 2))
-    err = np.abs(projected - numeric)
+    projected = xp.einsum("dge,ge->dg", u, a.reshape(groups, -1))          # (d, G) analytic <a, u_j>
+    allowed = Z_PROJECTION * xp.sqrt(xp.einsum("dge,ge->dg", u ** 2, tau ** 2))
+    err = xp.abs(projected - numeric)
     check = TensorCheck(name, tuple(a.shape), tuple(a.shape), total=int(a.size), passed=True)
     ratio = _ratio(err, allowed)
     check.max_abs = float(err.max())
     check.tolerance_ratio = float(ratio.max())
-    j, f = np.unravel_index(int(np.argmax(ratio)), err.shape)
-    if err[j, f] > allowed[j, f]:
+    j, f = (int(i) for i in np.unravel_index(int(xp.argmax(ratio)), err.shape))
+    if bool(err[j, f] > allowed[j, f]):
         check.passed = False
         where = f"filter {f}, direction {j + 1}" if groups > 1 else f"direction {j + 1}"
         check.message = (f"{int((err > allowed).sum())} of {err.size} random projections off; {where}: "
-                         f"<analytic, u> = {projected[j, f]:.6g}, numerical {numeric[j, f]:.6g} (allowed "
-                         f"{allowed[j, f]:.2g}); a projection cannot say which element: rerun with --method full")
+                         f"<analytic, u> = {float(projected[j, f]):.6g}, numerical {float(numeric[j, f]):.6g} "
+                         f"(allowed {float(allowed[j, f]):.2g}); a projection cannot say which element: rerun "
+                         "with --method full")
     return check
 
 

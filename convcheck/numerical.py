@@ -10,7 +10,8 @@ eps * |Y|, so a difference of two forwards carries ~eps * |Y| per output and the
 ~eps * |Y| / h per output read (the central difference has the same two rounded forwards
 over 2h: the same order). Rounding therefore shrinks as h grows, and h is as large as
 `STEP` allows for the precision the forward actually computes in. Everything here runs
-in float64; no dense Jacobian is built. The unperturbed Y(t) is computed once, when a
+in float64 on the arrays' backend (the GPU with CuPy), the index bookkeeping in NumPy on the
+host; no dense Jacobian is built. The unperturbed Y(t) is computed once, when a
 `Problem` is made, and every difference is taken against it.
 
 Exact engines (every coordinate of what they are asked for):
@@ -35,8 +36,8 @@ import time
 from typing import Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from .backend import array_module, sliding_window_view, synchronize
 from .geometry import reach, reached_outputs
 
 STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0}
@@ -65,18 +66,21 @@ class Problem:
 
     def __init__(self, forward: Callable, x, w, b, g, stride, padding, progress=None, describe=None):
         self.forward, self.x, self.w, self.b, self.g = forward, x, w, b, g
+        self.xp = array_module(x)
         self.describe = describe or (lambda e: f"{type(e).__name__}: {e}")
         self.stride, self.padding = stride, padding
         self.progress, self.planned, self.forwards = progress, 1.0, 0.0
-        started = time.perf_counter()
-        y0 = self._run(x, w, b, padding, g.shape)
-        self.seconds = time.perf_counter() - started
+        for _ in range(1 if self.xp.__name__ == "numpy" else 2):    # on a GPU the first call compiles kernels
+            started, self.forwards = time.perf_counter(), 0.0
+            y0 = self._run(x, w, b, padding, g.shape)
+            synchronize(self.xp)
+            self.seconds = time.perf_counter() - started
         self.step = STEP.get(getattr(y0, "dtype", None), max(STEP.values()))
-        self.y0 = np.asarray(y0, dtype=np.float64)
+        self.y0 = self.xp.asarray(y0, dtype=self.xp.float64)
 
     def call(self, x, w, b, padding, expected) -> np.ndarray:
         """forward(x, w, b) as float64, shape checked; any failure is a NumericalError."""
-        return np.asarray(self._run(x, w, b, padding, expected), dtype=np.float64)
+        return self.xp.asarray(self._run(x, w, b, padding, expected), dtype=self.xp.float64)
 
     def _run(self, x, w, b, padding, expected):
         own = [a.copy() if a is not None and any(a is t for t in (self.x, self.w, self.b)) else a
@@ -108,16 +112,17 @@ def input_channels(pb: Problem, channels) -> np.ndarray:
     c0, c1 = np.clip(first_c, 0, o_w), np.clip(last_c + 1, 0, o_w)
     classes = [(i, c, a, b) for i, c in enumerate(channels)
                for a in range(min(period_h, h)) for b in range(min(period_w, w_in))]
-    values = np.zeros((n_batch, len(channels), h, w_in))
+    xp = pb.xp
+    values = xp.zeros((n_batch, len(channels), h, w_in))
     per_item = 16 * n_batch * (k * h * w_in + o_h * o_w * (p + pb.w[0].size))
     for chunk in _chunks(classes, per_item):
-        batch = np.broadcast_to(pb.x, (len(chunk), *pb.x.shape)).copy()  # (B, N, k, H, W)
+        batch = xp.broadcast_to(pb.x, (len(chunk), *pb.x.shape)).copy()  # (B, N, k, H, W)
         for item, (_, c, a, b) in enumerate(chunk):
             batch[item, :, c, a::period_h, b::period_w] += pb.step
         y = pb.call(batch.reshape(-1, k, h, w_in), pb.w, pb.b, pb.padding, (len(chunk) * n_batch, p, o_h, o_w))
         y = y.reshape(len(chunk), n_batch, p, o_h, o_w)
-        change = np.einsum("bnpij,npij->bnij", y - pb.y0, pb.g)          # (B, N, o_h, o_w)
-        box = np.zeros((len(chunk), n_batch, o_h + 1, o_w + 1))          # integral image: box sums
+        change = xp.einsum("bnpij,npij->bnij", y - pb.y0, pb.g)          # (B, N, o_h, o_w)
+        box = xp.zeros((len(chunk), n_batch, o_h + 1, o_w + 1))          # integral image: box sums
         box[:, :, 1:, 1:] = change.cumsum(axis=2).cumsum(axis=3)
         for item, (i, _, a, b) in enumerate(chunk):
             ri, ci = rows[a::period_h, None], cols[None, b::period_w]
@@ -133,13 +138,14 @@ def filter_channels(pb: Problem, channels) -> np.ndarray:
     n_batch, p, o_h, o_w = pb.g.shape
     m_h, m_w = pb.w.shape[2:]
     taps = [(i, c, a, b) for i, c in enumerate(channels) for a in range(m_h) for b in range(m_w)]
-    values = np.zeros((p, len(channels), m_h, m_w))
+    xp = pb.xp
+    values = xp.zeros((p, len(channels), m_h, m_w))
     for chunk in _chunks(taps, 16 * n_batch * p * o_h * o_w):
-        banks = np.broadcast_to(pb.w, (len(chunk), *pb.w.shape)).copy()  # (T, p, k, m_h, m_w)
+        banks = xp.broadcast_to(pb.w, (len(chunk), *pb.w.shape)).copy()  # (T, p, k, m_h, m_w)
         for item, (_, c, a, b) in enumerate(chunk):
             banks[item, :, c, a, b] += pb.step
-        y = _banks_forward(pb, banks, None if pb.b is None else np.tile(pb.b, len(chunk)))
-        change = np.einsum("ntpij,npij->tp", y - pb.y0[:, None], pb.g) / pb.step   # (T, p)
+        y = _banks_forward(pb, banks, None if pb.b is None else xp.tile(pb.b, len(chunk)))
+        change = xp.einsum("ntpij,npij->tp", y - pb.y0[:, None], pb.g) / pb.step   # (T, p)
         for item, (i, _, a, b) in enumerate(chunk):
             values[:, i, a, b] = change[item]
     return values
@@ -148,7 +154,7 @@ def filter_channels(pb: Problem, channels) -> np.ndarray:
 def bias(pb: Problem) -> np.ndarray:
     """dL/db, (p,): every b_f + h in one forward; output channel f moves with b_f alone."""
     y = pb.call(pb.x, pb.w, pb.b + pb.step, pb.padding, pb.g.shape)
-    return np.einsum("npij,npij->p", y - pb.y0, pb.g) / pb.step
+    return pb.xp.einsum("npij,npij->p", y - pb.y0, pb.g) / pb.step
 
 
 def _banks_forward(pb: Problem, banks, b) -> np.ndarray:
@@ -171,19 +177,21 @@ def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     o0 = np.clip(reached_outputs(row, m_h, s_h)[1] - reach_h + 1, 0, o_h - reach_h)  # crop's first output row
     q0 = np.clip(reached_outputs(col, m_w, s_w)[1] - reach_w + 1, 0, o_w - reach_w)
     r_in, c_in = row - o0 * s_h, col - q0 * s_w                   # the pixel inside its crop
-    values = np.zeros(len(flat))
+    xp = pb.xp
+    windows = sliding_window_view(xp)
+    values = xp.zeros(len(flat))
     touched = np.flatnonzero((r_in < crop_h) & (c_in < crop_w))   # others: leftover rows, dL/dX = 0
-    x_pad = np.pad(pb.x, [(0, 0), (0, 0), (top, bottom), (left, right)])
-    x_crops = sliding_window_view(x_pad, (crop_h, crop_w), axis=(2, 3))  # (N, k, ., ., crop_h, crop_w)
-    g_crops = sliding_window_view(pb.g, (reach_h, reach_w), axis=(2, 3))
-    y0_crops = sliding_window_view(pb.y0, (reach_h, reach_w), axis=(2, 3))
+    x_pad = xp.pad(pb.x, [(0, 0), (0, 0), (top, bottom), (left, right)])
+    x_crops = windows(x_pad, (crop_h, crop_w), axis=(2, 3))  # (N, k, ., ., crop_h, crop_w)
+    g_crops = windows(pb.g, (reach_h, reach_w), axis=(2, 3))
+    y0_crops = windows(pb.y0, (reach_h, reach_w), axis=(2, 3))
     per_item = 16 * (pb.x.shape[1] * crop_h * crop_w + reach_h * reach_w * (p + pb.w[0].size))
     for idx in _chunks(touched, per_item):
         batch = x_crops[n[idx], :, o0[idx] * s_h, q0[idx] * s_w]      # (B, k, crop_h, crop_w), a copy
         batch[np.arange(len(idx)), c[idx], r_in[idx], c_in[idx]] += pb.step
         y = pb.call(batch, pb.w, pb.b, (0, 0, 0, 0), (len(idx), p, reach_h, reach_w))
         at = (n[idx], slice(None), o0[idx], q0[idx])
-        values[idx] = np.einsum("bpij,bpij->b", y - y0_crops[at], g_crops[at]) / pb.step
+        values[idx] = xp.einsum("bpij,bpij->b", y - y0_crops[at], g_crops[at]) / pb.step
     return values
 
 
@@ -192,13 +200,14 @@ def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     n_batch, p, o_h, o_w = pb.g.shape
     per_filter = pb.w[0].size
     f, tap = flat // per_filter, flat % per_filter                 # filter and tap of each coordinate
-    values = np.zeros(len(flat))
+    xp = pb.xp
+    values = xp.zeros(len(flat))
     for idx in _chunks(np.arange(len(flat)), 16 * n_batch * o_h * o_w):
         w = pb.w[f[idx]]                                           # (B, k, m_h, m_w), a copy
         w.reshape(len(idx), -1)[np.arange(len(idx)), tap[idx]] += pb.step
         b = None if pb.b is None else pb.b[f[idx]]
         y = pb.call(pb.x, w, b, pb.padding, (n_batch, len(idx), o_h, o_w))
-        values[idx] = np.einsum("nbij,nbij->b", y - pb.y0[:, f[idx]], pb.g[:, f[idx]]) / pb.step
+        values[idx] = xp.einsum("nbij,nbij->b", y - pb.y0[:, f[idx]], pb.g[:, f[idx]]) / pb.step
     return values
 
 
@@ -212,21 +221,21 @@ def projections(pb: Problem, names, rng, directions: int) -> dict:
     stacked on the batch axis; w: perturbed banks stacked as extra filters.
     """
     n_batch, p, o_h, o_w = pb.g.shape
-    found = {}
-    if "x" in names:
-        u = rng.standard_normal((directions, *pb.x.shape), dtype=np.float32).astype(np.float64)
-        numeric = np.zeros((directions, 1))
+    xp, found = pb.xp, {}
+    if "x" in names:                                      # u drawn on the host, moved once
+        u = xp.asarray(rng.standard_normal((directions, *pb.x.shape), dtype=np.float32), dtype=xp.float64)
+        numeric = xp.zeros((directions, 1))
         for idx in _chunks(np.arange(directions), 16 * pb.y0.size + 8 * pb.x.size):
             batch = pb.x + pb.step * u[idx]                                   # (B, N, k, H, W)
             y = pb.call(batch.reshape(-1, *pb.x.shape[1:]), pb.w, pb.b, pb.padding, (len(idx) * n_batch, p, o_h, o_w))
             numeric[idx, 0] = (y.reshape(len(idx), -1) - pb.y0.ravel()) @ pb.g.ravel() / pb.step
         found["x"] = (u, numeric)
     if "w" in names:
-        u = rng.standard_normal((directions, *pb.w.shape), dtype=np.float32).astype(np.float64)
-        numeric = np.zeros((directions, p))
+        u = xp.asarray(rng.standard_normal((directions, *pb.w.shape), dtype=np.float32), dtype=xp.float64)
+        numeric = xp.zeros((directions, p))
         for idx in _chunks(np.arange(directions), 16 * pb.y0.size):
-            y = _banks_forward(pb, pb.w + pb.step * u[idx], None if pb.b is None else np.tile(pb.b, len(idx)))
-            numeric[idx] = np.einsum("ndpij,npij->dp", y - pb.y0[:, None], pb.g) / pb.step
+            y = _banks_forward(pb, pb.w + pb.step * u[idx], None if pb.b is None else xp.tile(pb.b, len(idx)))
+            numeric[idx] = xp.einsum("ndpij,npij->dp", y - pb.y0[:, None], pb.g) / pb.step
         found["w"] = (u, numeric)
     return found
 

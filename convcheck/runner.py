@@ -220,7 +220,8 @@ class _Pool:
             words += "; raise --timeout or choose a cheaper --method"
         rtol, atol = tolerances(spec, self.options.get("rtol"), self.options.get("atol"))
         result = SpecResult(spec, geometry(spec), self.impl, self.options.get("method", "auto"), rtol, atol,
-                            seconds=time.monotonic() - worker.since, error=words)
+                            seconds=time.monotonic() - worker.since, error=words,
+                            backend=self.options.get("backend", "numpy"))
         self._finish(worker, result)
 
     def _until_deadline(self) -> float | None:

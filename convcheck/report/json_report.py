@@ -11,7 +11,8 @@ def result_dict(result) -> dict:
     spec = result.spec
     return {
         "name": spec.name, "file": spec.source, "line": spec.line, "impl": result.impl,
-        "method": result.method, "dtype": spec.dtype, "rtol": result.rtol, "atol": result.atol,
+        "method": result.method, "backend": result.backend, "dtype": spec.dtype, "rtol": result.rtol,
+        "atol": result.atol,
         "passed": result.passed, "partial_coverage": result.partial, "forwards": round(result.forwards, 2),
         "seconds": round(result.seconds, 4), "error": result.error or None, "spec": spec_dict(result.geometry),
         "tensors": {c.name: {

@@ -35,7 +35,8 @@ def render_result(result, console: Console) -> None:
     title = f"[bold]{escape(spec.name)}[/]  [dim]{escape(spec.where)}[/]"
     lines = coverage_lines(result)
     covered = lines[0] if len(lines) == 1 else "partial coverage, below" if lines else "not checked"
-    caption = (f"impl {escape(result.impl)} · {spec.dtype} · method {result.method}: {covered} · "
+    on = "" if result.backend == "numpy" else f" · on {result.backend}"
+    caption = (f"impl {escape(result.impl)} · {spec.dtype}{on} · method {result.method}: {covered} · "
                f"rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("tensor", "expected shape", "actual shape"):

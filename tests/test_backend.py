@@ -1,0 +1,116 @@
+"""The device code path, honest without a GPU: `verify` through a backend whose arrays refuse
+to become NumPy arrays (tests/strict_backend.py), so that a stray `np.` call or a hidden
+device-to-host copy in the shared code fails here. Tests that need CuPy and a GPU are marked
+`gpu` and skipped without them (tests/benchmarks/gpu.py runs them)."""
+
+import numpy as np
+import pytest
+import strict_backend
+from conftest import make_spec
+
+from convcheck import verify
+from convcheck.backend import array_module, load_backend
+from convcheck.errors import ConvcheckError
+from convcheck.impls import Implementation, direct
+
+LAYERS = [
+    make_spec(),
+    make_spec(n=(9, 8), m=(3, 2), k=3, p=2, stride=(2, 3), padding=(1, 2, 0, 1), batch=2),
+    make_spec(n=7, m=3, k=2, p=2, stride=2, padding="same", dtype="float32"),
+    make_spec(n=6, m=2, k=2, p=3, padding="full", bias=False),
+    make_spec(n=8, m=3, k=4, p=2, stride=(1, 2), padding="valid", dtype="float32", batch=2),
+]
+
+
+def test_the_strict_arrays_refuse_numpy():
+    a = strict_backend.asarray(np.ones((2, 3)))
+    for stray in (lambda: np.asarray(a), lambda: np.sum(a), lambda: np.add(a, 1), lambda: np.ones(3) + a,
+                  lambda: np.einsum("ij->i", a)):
+        with pytest.raises(TypeError):
+            stray()
+    assert array_module(a) is strict_backend and array_module(np.ones(2)) is np
+    assert float((a * 2).sum()) == 12.0 and strict_backend.asnumpy(a).shape == (2, 3)
+
+
+@pytest.mark.parametrize("method", ["full", "channels", "sample", "fast", "auto"])
+@pytest.mark.parametrize("impl", ["direct", "im2col"])
+def test_verify_runs_on_a_non_numpy_backend_and_agrees_with_numpy(method, impl):
+    for spec in LAYERS:
+        on_device = verify(spec, impl, method=method, backend=strict_backend, budget=1e-4, samples=12)
+        on_host = verify(spec, impl, method=method, budget=1e-4, samples=12)
+        assert on_device.passed, [(c.name, c.message) for c in on_device.checks]
+        for device_check, host_check in zip(on_device.checks, on_host.checks):
+            assert device_check.worst_index == host_check.worst_index or method in ("channels", "auto")
+            if host_check.tolerance_ratio is None:
+                assert device_check.tolerance_ratio is None and device_check.skipped == host_check.skipped
+            else:
+                assert device_check.tolerance_ratio == pytest.approx(host_check.tolerance_ratio, rel=1e-6, abs=1e-12)
+
+
+def test_only_figures_come_back_to_the_host():
+    before = strict_backend.CONVERSIONS
+    verify(LAYERS[1], "im2col", method="full", backend=strict_backend)
+    assert strict_backend.CONVERSIONS == before
+
+
+def test_a_wrong_backward_fails_on_the_device_too():
+    def backward(dy, x, w, b, *, stride, padding):
+        dx, dw, db = direct.backward(dy, x, w, b, stride=stride, padding=padding)
+        return dx[:, :, ::-1], dw, db
+    result = verify(LAYERS[1], Implementation("flipped", direct.forward, backward), method="full",
+                    backend=strict_backend)
+    assert not result.check("dx").passed and result.check("dw").passed
+    assert result.check("dx").worst_index is not None
+
+
+def test_a_plugin_returning_numpy_arrays_on_a_device_backend_is_converted_not_failed():
+    def forward(x, w, b, *, stride, padding):
+        return strict_backend.asnumpy(direct.forward(x, w, b, stride=stride, padding=padding))
+
+    def backward(dy, x, w, b, *, stride, padding):
+        return tuple(None if g is None else strict_backend.asnumpy(g)
+                     for g in direct.backward(dy, x, w, b, stride=stride, padding=padding))
+    result = verify(LAYERS[0], Implementation("host", forward, backward), method="full", backend=strict_backend)
+    assert result.passed, [(c.name, c.message) for c in result.checks]
+
+
+def test_unknown_backend_is_one_line():
+    with pytest.raises(ConvcheckError, match="--backend tpu: unknown; valid: numpy, cupy"):
+        load_backend("tpu")
+
+
+def test_cupy_without_cupy_or_a_gpu_is_one_line():
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConvcheckError, match=r"CuPy is not installed: pip install 'convcheck\[cupy\]'"):
+            load_backend("cupy")
+        return
+    try:
+        load_backend("cupy")
+    except ConvcheckError as e:
+        assert "CUDA" in str(e)
+
+
+def test_the_cli_without_cupy_exits_2_with_one_line():
+    pytest.importorskip("typer")
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from convcheck.cli import app
+    result = CliRunner().invoke(app, ["verify", str(Path(__file__).parent.parent / "configs"), "--backend", "cupy"])
+    assert result.exit_code == 2
+    assert result.stderr == "convcheck: error: --backend cupy: CuPy is not installed: pip install 'convcheck[cupy]'\n"
+
+
+def test_json_and_table_say_which_backend_ran():
+    result = verify(LAYERS[0], "direct", backend=strict_backend)
+    assert result.backend == "strict_backend"
+    from convcheck.report.json_report import result_dict
+    assert result_dict(result)["backend"] == "strict_backend"
