@@ -42,7 +42,8 @@ def main():
               "64x56x56, 64 3x3, same": ConvSpec(n=(56, 56), m=(3, 3), k=64, p=64, padding=(1, 1, 1, 1),
                                                  stride=(1, 1), name="c64")}
     print(f"GPU: {device or 'none'}; best of 3 in one process, float64\n")
-    print(f"{'layer':34} {'impl':7} {'method':8} {'numpy':>10} {'cupy':>10} {'GPU/CPU':>8}  coverage (cupy)")
+    print(f"{'layer':34} {'impl':7} {'method':8} {'numpy':>10} {'cupy':>10} {'GPU/CPU':>8}  "
+          f"method run, verdict ({'cupy' if cupy else 'numpy'})")
     for label, spec in layers.items():
         for impl in ("im2col", "direct"):
             for method in ("full", "auto"):
@@ -52,7 +53,7 @@ def main():
                 ratio = f"{cpu[0] / gpu[0]:.1f}x" if cpu and gpu else "—"
                 shown = gpu or cpu
                 print(f"{label:34} {impl:7} {method:8} {seconds(cpu):>10} {seconds(gpu):>10} {ratio:>8}  "
-                      f"{shown[1].method}, passed {shown[1].passed}")
+                      f"{shown[1].method}, {'pass' if shown[1].passed else 'FAIL'}")
 
 
 def best(run, repeats: int = 3):
