@@ -6,7 +6,9 @@ device-to-host copy in the shared code fails here. Tests that need CuPy and a GP
 import numpy as np
 import pytest
 import strict_backend
-from conftest import make_spec
+from conftest import make_spec, specs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from convcheck import verify
 from convcheck.backend import array_module, load_backend
@@ -114,3 +116,13 @@ def test_json_and_table_say_which_backend_ran():
     assert result.backend == "strict_backend"
     from convcheck.report.json_report import result_dict
     assert result_dict(result)["backend"] == "strict_backend"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(specs(), st.sampled_from(["float64", "float32"]), st.sampled_from(["full", "channels", "sample", "fast"]),
+       st.sampled_from(["direct", "im2col"]))
+def test_random_layers_pass_through_the_strict_backend(spec, dtype, method, impl):
+    from dataclasses import replace
+    spec = replace(spec, dtype=dtype)
+    result = verify(spec, impl, method=method, backend=strict_backend, budget=1e-4, samples=8)
+    assert result.passed, [(c.name, c.message) for c in result.checks]
