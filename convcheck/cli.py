@@ -213,16 +213,19 @@ def shapes(
     if format is ShapesFormat.json:
         import json
 
-        from .report.shapes import explanation_dict
-        data = [explanation_dict(e) for e in explanations]
+        from .report.shapes import explanation_dict, networks
+        positions = {id(e): i for layers in networks(explanations).values() for i, e in enumerate(layers, 1)}
+        data = [explanation_dict(e, positions.get(id(e))) for e in explanations]
         print(json.dumps(data if len(data) > 1 else data[0], indent=2, ensure_ascii=False))
     elif format is ShapesFormat.markdown:
         from .report.shapes import render_markdown
         print(render_markdown(explanations, full=explain))
     else:
-        from .report.shapes import render_human
+        from .report.shapes import render_human, render_networks
         from .report.table import make_console
-        render_human(explanations, make_console(), full=explain)
+        console = make_console()
+        render_networks(explanations, console)
+        render_human(explanations, console, full=explain)
 
 
 @app.command()

@@ -1,7 +1,9 @@
 """YAML spec files -> list of `ConvSpec`.
 
 A file holds one layer (a mapping) or `layers:` (a list of mappings) with an optional
-`defaults:` mapping that each layer overrides. A directory is searched recursively for
+`defaults:` mapping that each layer overrides. A `layers:` file with `input: {k, n}` is a
+network: each layer's k and n default to the previous layer's p and output size (the first
+layer's to `input`), and a layer that states them must agree. A directory is searched recursively for
 *.yaml / *.yml. Only `yaml.safe_load`-level constructs are accepted; a key twice in one
 mapping, and aliases that would expand past MAX_NODES, are refused. `FIELDS` is the format's
 one field table: the loader validates with it and `schema` turns it into a JSON Schema.
@@ -11,7 +13,7 @@ Every problem is a `SpecError` naming the file, line, layer and field, and what 
 import difflib
 import math
 import reprlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -48,6 +50,7 @@ FIELDS = {
     "tolerance": Field("tolerance", "{rtol, atol} overriding the dtype's defaults"),
 }
 REQUIRED = tuple(name for name, field in FIELDS.items() if field.required)
+TOP_LEVEL = ("layers", "defaults", "input")
 MAX_NODES = 100_000
 """Most YAML nodes a file may expand to, aliases followed: a real spec has hundreds; an alias
 bomb (each level an alias list of the last) has billions and is refused before it is built."""
@@ -88,10 +91,10 @@ def load_file(path: Path) -> list[ConvSpec]:
                         f"({', '.join(REQUIRED)}) or a 'layers:' list", file=path)
     if "layers" not in data:
         return [_layer(data, {}, path, _line(root), _key_lines(root), path.stem)]
-    extra = sorted(set(data) - {"layers", "defaults"})
+    extra = sorted(set(data) - set(TOP_LEVEL))
     if extra:
-        raise SpecError(f"unknown top-level key '{extra[0]}'{_did_you_mean(extra[0], ('layers', 'defaults'))}"
-                        " (a file with 'layers:' may only also hold 'defaults:')",
+        raise SpecError(f"unknown top-level key '{extra[0]}'{_did_you_mean(extra[0], TOP_LEVEL)}"
+                        " (a file with 'layers:' may only also hold 'defaults:' and 'input:')",
                         file=path, line=_key_lines(root).get(extra[0]))
     defaults, layers = data.get("defaults") or {}, data["layers"]
     if not isinstance(defaults, dict):
@@ -100,17 +103,62 @@ def load_file(path: Path) -> list[ConvSpec]:
         raise SpecError("'layers' must be a non-empty list of layer mappings", file=path)
     default_lines = _key_lines(_child(root, "defaults"))
     layer_nodes = _child(root, "layers").value
+    feed = _input(data["input"], path, _child(root, "input"), defaults, default_lines) if "input" in data else None
     specs = []
     for i, (layer, node) in enumerate(zip(layers, layer_nodes)):
         if not isinstance(layer, dict):
             raise SpecError(f"layer #{i + 1} must be a mapping of fields", file=path, line=_line(node))
         lines = {**default_lines, **_key_lines(node)}
-        specs.append(_layer(layer, defaults, path, _line(node), lines, f"{path.stem}[{i + 1}]"))
+        fed = {} if feed is None else {"k": feed[0], "n": list(feed[1])}
+        spec = _layer({**fed, **layer}, defaults, path, _line(node), lines, f"{path.stem}[{i + 1}]")
+        if feed is not None:
+            _agree(spec, layer, feed, specs[-1] if specs else None, path, lines)
+            spec = replace(spec, chained=True)
+            feed = (spec.p, geometry(spec).out)
+        specs.append(spec)
     names = [s.name for s in specs]
     for name in names:
         if names.count(name) > 1:
             raise SpecError(f"two layers are named '{name}'; names must be unique in a file", file=path)
     return specs
+
+
+def _input(value, path: Path, node, defaults: dict, default_lines: dict) -> tuple[int, tuple[int, int]]:
+    """(k, (h, w)) of a network file's `input: {k, n}`."""
+    def fail(field, message):
+        raise SpecError(message, file=path, line=_key_lines(node).get(field, _line(node)), field=f"input.{field}")
+
+    if not isinstance(value, dict) or set(value) != {"k", "n"}:
+        raise SpecError(f"'input' must be a mapping {{k: channels, n: size or [h, w]}}, got {_repr(value)}",
+                        file=path, line=_line(node))
+    for key in ("k", "n"):
+        if key in defaults:
+            raise SpecError(f"in a network file (one with 'input:') each layer's {key} comes from the layer "
+                            f"before it; remove '{key}' from 'defaults'", file=path, line=default_lines.get(key))
+    return _int(value["k"], "k", 1, fail), _pair(value["n"], "n", 1, fail)
+
+
+def _agree(spec: ConvSpec, layer: dict, feed, previous: ConvSpec | None, path: Path, lines: dict) -> None:
+    """A network layer that states k or n must match what feeds it: the previous layer's p
+    and output size (with the formula that gave it), or the file's `input`."""
+    k, n = feed
+    source = f"layer '{previous.name}' outputs" if previous else "'input' gives"
+    if "k" in layer and spec.k != k:
+        raise SpecError(f"k = {spec.k}, but {source} {'p = ' if previous else 'k = '}{k} channels",
+                        file=path, line=lines.get("k"), layer=spec.name, field="k")
+    if "n" in layer and spec.n != n:
+        how = "" if previous is None else ": " + "; ".join(_output_formula(previous, axis) for axis in (0, 1))
+        raise SpecError(f"n = {spec.n[0]} x {spec.n[1]}, but {source} {n[0]} x {n[1]}{how}",
+                        file=path, line=lines.get("n"), layer=spec.name, field="n")
+
+
+def _output_formula(spec: ConvSpec, axis: int) -> str:
+    """'o_h = (n + top + bottom - m) // s + 1 = (32 + 1 + 1 - 3) // 2 + 1 = 16'."""
+    geom = geometry(spec)
+    lo, hi = geom.padding[2 * axis], geom.padding[2 * axis + 1]
+    names = ("o_h", "top", "bottom") if axis == 0 else ("o_w", "left", "right")
+    return (f"{names[0]} = (n + {names[1]} + {names[2]} - m) // s + 1 = ({spec.n[axis]} + {lo} + {hi} - "
+            f"{spec.m[axis]}) // {spec.stride[axis]} + 1 = {geom.out[axis]}")
 
 
 def _refuse_duplicates_and_bombs(root, path: Path) -> None:

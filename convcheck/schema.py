@@ -44,7 +44,7 @@ def _field(field) -> dict:
 
 
 def spec_schema() -> dict:
-    """One layer (a mapping of fields), or `layers:` with optional `defaults:`. In the second
+    """One layer (a mapping of fields), or `layers:` with optional `defaults:` and `input:`. In the second
     form a layer may leave required fields to `defaults`, which a schema cannot check; the
     loader does."""
     properties = {name: _field(field) for name, field in FIELDS.items()}
@@ -59,6 +59,10 @@ def spec_schema() -> dict:
             {**layer, "required": required},
             {"type": "object", "required": ["layers"], "additionalProperties": False,
              "properties": {"defaults": layer,
-                            "layers": {"type": "array", "minItems": 1, "items": layer}}},
+                            "layers": {"type": "array", "minItems": 1, "items": layer},
+                            "input": {"description": "a network: each layer's k and n default to the previous "
+                                                     "layer's p and output size, the first layer's to these",
+                                      "type": "object", "required": ["k", "n"], "additionalProperties": False,
+                                      "properties": {"k": _field(FIELDS["k"]), "n": _field(FIELDS["n"])}}}},
         ],
     }

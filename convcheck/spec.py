@@ -34,6 +34,7 @@ class ConvSpec:
     atol: float | None = None
     source: str | None = None
     line: int | None = None
+    chained: bool = False          # in a network file: k and n are the previous layer's p and output
 
     @property
     def where(self) -> str:

@@ -178,3 +178,55 @@ def test_tolerances_must_be_finite_numbers(tmp_path, value):
 def test_a_huge_value_is_cut_short_in_the_message(tmp_path):
     message = error_of(tmp_path, LAYER.replace("k: 2", "k: [" + ", ".join(["1"] * 10000) + "]"))
     assert len(message) < 400
+
+
+NETWORK = """input: {k: 3, n: 32}
+defaults: {m: 3, stride: 1, padding: 1}
+layers:
+  - {name: first, p: 8, stride: 2}
+  - {name: second, p: 16}
+  - {name: third, p: 4, m: [3, 5], padding: valid}
+"""
+
+
+def test_a_network_file_feeds_each_layer_the_previous_output(tmp_path):
+    (tmp_path / "net.yaml").write_text(NETWORK)
+    first, second, third = load_specs(tmp_path / "net.yaml")
+    assert (first.k, first.n, second.k, second.n, third.k, third.n) == (3, (32, 32), 8, (16, 16), 16, (16, 16))
+    assert all(s.chained for s in (first, second, third))
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(NETWORK.replace("input: {k: 3, n: 32}\n", "").replace("defaults: {", "defaults: {k: 3, n: 9, "))
+    assert not any(s.chained for s in load_specs(plain))
+
+
+@pytest.mark.parametrize("layer, needle", [
+    ("{name: second, p: 16, k: 6}", "net.yaml:5: layer 'second': field 'k': k = 6, but layer 'first' outputs "
+                                    "p = 8 channels"),
+    ("{name: second, p: 16, n: 32}", "net.yaml:5: layer 'second': field 'n': n = 32 x 32, but layer 'first' outputs "
+                                     "16 x 16: o_h = (n + top + bottom - m) // s + 1 = (32 + 1 + 1 - 3) // 2 + 1 = 16"),
+])
+def test_a_layer_that_disagrees_with_the_one_before_names_both_and_the_formula(tmp_path, layer, needle):
+    (tmp_path / "net.yaml").write_text(NETWORK.replace("{name: second, p: 16}", layer))
+    with pytest.raises(SpecError) as e:
+        load_specs(tmp_path / "net.yaml")
+    assert needle in str(e.value)
+
+
+def test_stating_the_fed_k_and_n_is_allowed(tmp_path):
+    (tmp_path / "net.yaml").write_text(NETWORK.replace("{name: second, p: 16}", "{name: second, p: 16, k: 8, n: 16}"))
+    assert load_specs(tmp_path / "net.yaml")[1].k == 8
+
+
+@pytest.mark.parametrize("change, needle", [
+    (("input: {k: 3, n: 32}", "input: {k: 3}"), "'input' must be a mapping {k: channels, n: size or [h, w]}"),
+    (("input: {k: 3, n: 32}", "input: {k: 0, n: 32}"), "field 'input.k': must be an integer >= 1, got 0"),
+    (("defaults: {", "defaults: {k: 3, "), "each layer's k comes from the layer before it; remove 'k' from"),
+    (("{name: first, p: 8, stride: 2}", "{name: first, p: 8, k: 4}"), "k = 4, but 'input' gives k = 3 channels"),
+    (("input:", "inptu:"), "unknown top-level key 'inptu'; did you mean 'input'?"),
+    (("third, p: 4, m: [3, 5]", "third, p: 4, m: [17, 5]"), "field 'm': filter height 17 is larger than"),
+])
+def test_bad_network_files_are_one_line(tmp_path, change, needle):
+    (tmp_path / "net.yaml").write_text(NETWORK.replace(*change))
+    with pytest.raises(SpecError) as e:
+        load_specs(tmp_path / "net.yaml")
+    assert needle in str(e.value)

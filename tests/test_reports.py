@@ -89,8 +89,8 @@ def test_output_writes_the_report_to_a_file_and_the_table_to_the_terminal(tmp_pa
     out = tmp_path / "report.xml"
     result = runner.invoke(app, ["verify", str(CONFIGS), "--format", "junit", "--output", str(out)])
     assert result.exit_code == 0
-    assert "9 specs: 9 passed, 0 failed" in result.stdout and "<testsuite" not in result.stdout
-    assert ET.parse(out).getroot().get("tests") == "9"
+    assert "12 specs: 12 passed, 0 failed" in result.stdout and "<testsuite" not in result.stdout
+    assert ET.parse(out).getroot().get("tests") == "12"
     table = tmp_path / "report.txt"
     result = runner.invoke(app, ["verify", str(CONFIGS / "seed000_general.yaml"), "--output", str(table)])
     assert "seed000-general" in table.read_text() and "\x1b[" not in table.read_text()

@@ -48,6 +48,7 @@ GOOD = [
      "dtype": "float32", "seed": 3, "tolerance": {"rtol": 0.01}, "name": "a"},
     {**LAYER, "padding": "SAME"},
     {"defaults": {"k": 2, "p": 3, "padding": 1, "stride": 1}, "layers": [{"n": 5, "m": 3}, {"n": 9, "m": 5}]},
+    {"input": {"k": 3, "n": [8, 6]}, "defaults": {"m": 3, "padding": 1, "stride": 1}, "layers": [{"p": 4}, {"p": 2}]},
 ]
 BAD = [
     ({**LAYER, "strid": 1}, "unknown field"),
@@ -66,6 +67,8 @@ BAD = [
     ({**LAYER, "seed": -3}, "integer >= 0"),
     ({"layers": []}, "non-empty list"),
     ({"layers": [LAYER], "extra": 1}, "unknown top-level key"),
+    ({"input": {"k": 3}, "layers": [{"p": 4, "m": 3, "padding": 1, "stride": 1}]}, "'input' must be a mapping"),
+    ({"input": {"k": 3, "n": 0}, "layers": [{"p": 4, "m": 3, "padding": 1, "stride": 1}]}, "integer >= 1"),
     ([LAYER], "expected a mapping"),
 ]
 

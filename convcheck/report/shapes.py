@@ -11,6 +11,45 @@ from rich.text import Text
 from . import LABELS, shape_text, spec_dict
 
 
+def layer_summary(geom) -> dict:
+    """One row of a network table: input (k, h, w), output (p, o_h, o_w) and parameter count."""
+    spec = geom.spec
+    weights = spec.p * spec.k * spec.m[0] * spec.m[1]
+    return {"name": spec.name, "input": [spec.k, *spec.n], "output": [spec.p, *geom.out],
+            "parameters": weights + (spec.p if spec.bias else 0)}
+
+
+def networks(explanations) -> dict:
+    """{file: [its layers' explanations, in order]} for the network files (with `input:`) among them."""
+    found = {}
+    for explanation in explanations:
+        spec = explanation.geometry.spec
+        if spec.chained:
+            found.setdefault(spec.source, []).append(explanation)
+    return found
+
+
+def _size(shape) -> str:
+    return " x ".join(str(v) for v in shape)
+
+
+def render_networks(explanations, console: Console) -> None:
+    """A summary table per network file, as torchinfo or Keras print one: layer, input,
+    output, parameters, and the total."""
+    for source, layers in networks(explanations).items():
+        rows = [layer_summary(e.geometry) for e in layers]
+        table = Table(title=f"network {escape(source)}: input {_size(rows[0]['input'])}", title_justify="left",
+                      box=box.SIMPLE_HEAD)
+        for column, justify in (("layer", "left"), ("input k x h x w", "right"), ("output p x o_h x o_w", "right"),
+                                ("parameters", "right")):
+            table.add_column(column, justify=justify)
+        for row in rows:
+            table.add_row(escape(row["name"]), _size(row["input"]), _size(row["output"]), f"{row['parameters']:,}")
+        table.add_section()
+        table.add_row("total", "", _size(rows[-1]["output"]), f"{sum(r['parameters'] for r in rows):,}")
+        console.print(table)
+
+
 def _title(spec) -> str:
     return f"{spec.name}  ({spec.where})"
 
@@ -52,8 +91,15 @@ def render_human(explanations, console: Console, full: bool) -> None:
 
 
 def render_markdown(explanations, full: bool) -> str:
-    """The same explanation as Markdown, with each step's equation in LaTeX."""
+    """The same explanation as Markdown, with each step's equation in LaTeX; network files'
+    summary tables first."""
     out = []
+    for source, layers in networks(explanations).items():
+        rows = [layer_summary(e.geometry) for e in layers]
+        out += [f"## network {source}: input {_size(rows[0]['input'])}", "",
+                "| layer | input k x h x w | output p x o_h x o_w | parameters |", "|---|---:|---:|---:|"]
+        out += [f"| {r['name']} | {_size(r['input'])} | {_size(r['output'])} | {r['parameters']:,} |" for r in rows]
+        out += [f"| **total** | | {_size(rows[-1]['output'])} | {sum(r['parameters'] for r in rows):,} |", ""]
     for explanation in explanations:
         spec = explanation.geometry.spec
         out += [f"## {_title(spec)}", "", "| tensor | seeds' notation | array layout | shape |", "|---|---|---|---|"]
@@ -74,11 +120,13 @@ def render_markdown(explanations, full: bool) -> str:
     return "\n".join(out)
 
 
-def explanation_dict(explanation) -> dict:
-    """The stable JSON object of one spec: name, resolved spec, tensor shapes, steps."""
+def explanation_dict(explanation, position: int | None = None) -> dict:
+    """The stable JSON object of one spec: name, resolved spec, tensor shapes, steps; a layer
+    of a network file also has "network": its 1-based position, input, output, parameters."""
     geom = explanation.geometry
     spec = geom.spec
-    return {
+    network = {} if not spec.chained else {"network": {"position": position, **layer_summary(geom)}}
+    return {**network,
         "name": spec.name,
         "file": spec.source,
         "line": spec.line,
