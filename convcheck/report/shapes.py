@@ -38,8 +38,9 @@ def render_networks(explanations, console: Console) -> None:
     output, parameters, and the total."""
     for source, layers in networks(explanations).items():
         rows = [layer_summary(e.geometry) for e in layers]
-        table = Table(title=f"network {escape(source)}: input {_size(rows[0]['input'])}", title_justify="left",
-                      box=box.SIMPLE_HEAD)
+        console.print(f"[bold]network {escape(source)}[/]: input {_size(rows[0]['input'])}", highlight=False,
+                      soft_wrap=True)
+        table = Table(box=box.SIMPLE_HEAD)
         for column, justify in (("layer", "left"), ("input k x h x w", "right"), ("output p x o_h x o_w", "right"),
                                 ("parameters", "right")):
             table.add_column(column, justify=justify)
