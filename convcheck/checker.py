@@ -61,20 +61,24 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     data64 = {name: to_device(xp, _draw(rng, shapes[name])) for name in ("x", "w", "b", "y")}
     x, w, b, g = data64["x"], data64["w"], data64["b"], data64["y"]   # g: G = dL/dY
     cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data64.items()}
-    kwargs = {"stride": spec.stride, "padding": geom.padding}
+    conv = {**({"dilation": spec.dilation} if spec.dilation != (1, 1) else {}),
+            **({"groups": spec.groups} if spec.groups != 1 else {})}   # passed only when not 1: old plug-ins work
+    kwargs = {"stride": spec.stride, "padding": geom.padding, **conv}
     result = SpecResult(spec, geom, impl.name, method, rtol, atol, backend=xp.__name__)
 
     y = _call(impl, "forward", {"x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
-    result.checks.append(_forward_check(y, reference.forward(x, w, b, **kwargs), shapes["y"], spec.dtype, rtol, atol))
+    y_reference = reference.forward(x, w, b, **kwargs)
+    result.checks.append(_forward_check(y, y_reference, shapes["y"], spec.dtype, rtol, atol))
     grads = _call(impl, "backward", {"dy": cast["y"], "x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
     checks, analytic = _backward_checks(grads, shapes, spec.dtype)
 
     tol = (rtol, atol)
     try:
         deadline = time.perf_counter() + budget
-        problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, progress, impl.describe)
+        problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, progress, impl.describe,
+                                    conv)
         if method == "auto":
-            full_seconds = problem.seconds * numerical.full_forwards(shapes, spec.stride)
+            full_seconds = problem.seconds * numerical.full_forwards(shapes, spec.stride, spec.dilation)
             method = "full" if full_seconds <= budget else "channels"
         if method == "full":
             checks.update(_full(problem, analytic, tol))
@@ -117,48 +121,50 @@ def _bias(pb, analytic, tol) -> dict:
 
 def _full(pb, analytic, tol) -> dict:
     """Every coordinate of every tensor, at the floor of black-box finite differences."""
-    channels = range(pb.x.shape[1])
-    per_channel = numerical.channel_forwards({"x": pb.x.shape, "w": pb.w.shape}, pb.stride)
-    pb.planned = pb.forwards + len(channels) * per_channel + ("b" in analytic)
+    shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": None if pb.b is None else pb.b.shape}
+    pb.planned = pb.forwards + numerical.full_forwards(shapes, pb.stride, pb.dilation) - 2
     checks = _bias(pb, analytic, tol)
     if "x" in analytic:
-        checks["dx"] = _exact("dx", analytic["x"], numerical.input_channels(pb, channels), tol)
+        checks["dx"] = _exact("dx", analytic["x"], numerical.input_channels(pb, range(pb.x.shape[1])), tol)
     if "w" in analytic:
-        checks["dw"] = _exact("dw", analytic["w"], numerical.filter_channels(pb, channels), tol)
+        checks["dw"] = _exact("dw", analytic["w"], numerical.filter_channels(pb, range(pb.w.shape[1])), tol)
     return checks
 
 
 def _channels(pb, analytic, tol, rng, deadline) -> dict:
     """All of dL/db; dL/dX and dL/dF exactly on whole input channels, the first and the last
     always, then the seed's draw while the budget lasts; random projections of dL/dX and
-    dL/dF (per filter) for errors in the channels not covered."""
-    k = pb.x.shape[1]
+    dL/dF (per filter) for errors in the channels not covered. Input channel c covers
+    dL/dX[:, c] and dL/dF[:, c mod k'] (k' = k / groups: w's channel c sees)."""
+    k, k_w = pb.x.shape[1], pb.w.shape[1]
     order = channel_order(k, rng)
     tensors = [t for t in ("x", "w") if t in analytic]
     directions = _directions(pb, deadline - time.perf_counter())
     found = numerical.projections(pb, tensors, rng, directions)
     checks = _bias(pb, analytic, tol)
     shapes = {"x": pb.x.shape, "w": pb.w.shape}
-    per_channel = numerical.channel_forwards(shapes, pb.stride)
+    per_channel = numerical.channel_forwards(shapes, pb.stride, pb.dilation)
     fits = int(max(deadline - time.perf_counter(), 0) / (pb.seconds * per_channel))
     pb.planned = pb.forwards + min(k, max(fits, 2)) * per_channel
     values = {t: array_module(pb.x).zeros(shapes[t]) for t in tensors}
     engines = {"x": numerical.input_channels, "w": numerical.filter_channels}
-    done, seconds = [], pb.seconds * per_channel                  # one channel's time, measured after the first
+    done = {"x": [], "w": []}
+    seconds = pb.seconds * per_channel                            # one channel's time, measured after the first
     for c in order if tensors else []:
-        if len(done) >= 2 and time.perf_counter() + seconds > deadline:
+        if len(done["x"]) >= 2 and time.perf_counter() + seconds > deadline:
             break
         begun = time.perf_counter()
-        for t in tensors:
-            values[t][:, c] = engines[t](pb, [c])[:, 0]
+        for t, channel in (("x", c), ("w", c % k_w)):
+            if t in tensors and channel not in done[t]:
+                values[t][:, channel] = engines[t](pb, [channel])[:, 0]
+                done[t].append(channel)
         synchronize(pb.xp)
         seconds = time.perf_counter() - begun
-        done.append(c)
     for t in tensors:
         name = "d" + t
-        flat = np.arange(values[t].size).reshape(shapes[t])[:, sorted(done)].ravel()
-        exact = _exact(name, analytic[t], values[t].ravel()[flat], tol, flat, channels=tuple(sorted(done)),
-                       of_channels=k, projections=directions, filters=t == "w")
+        flat = np.arange(values[t].size).reshape(shapes[t])[:, sorted(done[t])].ravel()
+        exact = _exact(name, analytic[t], values[t].ravel()[flat], tol, flat, channels=tuple(sorted(done[t])),
+                       of_channels=shapes[t][1], projections=directions, filters=t == "w")
         checks[name] = merge(exact, compare_projections(name, analytic[t], *found[t], *tol))
     return checks
 
@@ -248,6 +254,12 @@ def _call(impl, which: str, arrays: dict, kwargs: dict):
     try:
         result = getattr(impl, which)(*copies.values(), **kwargs)
     except (Exception, SystemExit) as e:
+        needs = [key for key in ("dilation", "groups") if key in kwargs and key in str(e)]
+        if isinstance(e, TypeError) and needs:
+            forms = {"dilation": "dilation=(d_h, d_w)", "groups": "groups=g"}
+            return Raised(f"raised {impl.describe(e)}: this layer needs {' and '.join(needs)} support: the "
+                          f"plug-in's {which} must accept {' and '.join(forms[key] for key in needs)} (see the "
+                          "plug-in contract)")
         return Raised(f"raised {impl.describe(e)}")
     changed = [name for name, a in arrays.items()
                if a is not None and not bool(array_module(a).array_equal(a, copies[name]))]

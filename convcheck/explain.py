@@ -84,22 +84,25 @@ def _tensors(geom: Geometry) -> list[Tensor]:
     o_sym = ("(n − m + 1) × (n − m + 1)" if plain else "o × o") if square else "o_h × o_w"
     n, m, o = _plane(s.n), _plane(s.m), _plane(geom.out)
     no_bias = "none (bias: false)"
+    depth, k_w = ("k", s.k) if s.groups == 1 else ("k/groups", s.k // s.groups)
     return [
         Tensor("x", f"{n_sym} × k = {n} × {s.k}", "(N, k, H, W)", shapes["x"]),
-        Tensor("w", f"p = {s.p} filters F_j, each {m_sym} × k = {m} × {s.k}", "(p, k, m_h, m_w)", shapes["w"]),
+        Tensor("w", f"p = {s.p} filters F_j, each {m_sym} × {depth} = {m} × {k_w}",
+               "(p, k, m_h, m_w)" if s.groups == 1 else "(p, k/groups, m_h, m_w)", shapes["w"]),
         Tensor("b", f"one per filter: p = {s.p}" if s.bias else no_bias, "(p,)", shapes["b"]),
         Tensor("y", f"{o_sym} × p = {o} × {s.p}", "(N, p, o_h, o_w)", shapes["y"]),
         Tensor("dy", f"as Y: {o} × {s.p}", "(N, p, o_h, o_w)", shapes["dy"]),
-        Tensor("dw", f"as F_j: {m_sym} × k = {m} × {s.k}, for each of p = {s.p}", "(p, k, m_h, m_w)", shapes["dw"]),
+        Tensor("dw", f"as F_j: {m_sym} × {depth} = {m} × {k_w}, for each of p = {s.p}",
+               "(p, k, m_h, m_w)" if s.groups == 1 else "(p, k/groups, m_h, m_w)", shapes["dw"]),
         Tensor("dx", f"as X: {n_sym} × k = {n} × {s.k}", "(N, k, H, W)", shapes["dx"]),
         Tensor("db", f"as b: p = {s.p}" if s.bias else no_bias, "(p,)", shapes["db"]),
     ]
 
 
 def _axis(geom: Geometry, a: int):
-    """(n, m, s, lo, hi, o, r, d) of one axis."""
+    """(n, m, s, lo, hi, o, r, d) of one axis; m is the filter's span d (m - 1) + 1 when dilated."""
     s = geom.spec
-    return (s.n[a], s.m[a], s.stride[a], geom.padding[2 * a], geom.padding[2 * a + 1],
+    return (s.n[a], geom.extent[a], s.stride[a], geom.padding[2 * a], geom.padding[2 * a + 1],
             geom.out[a], geom.leftover[a], geom.dilated[a])
 
 
@@ -121,7 +124,7 @@ def _padding_step(geom: Geometry) -> Step:
                      "an even total splits evenly (seed 002: (m − 1)/2 on each side for an odd filter at stride 1)"))
     if s.padding == "full":
         return Step("padding", "direct", "Padding 'full'", "m − 1 zeros on every side",
-                    _axes(geom, lambda a: f"{s.m[a]} − 1 = {s.m[a] - 1}"), f"{pads}; {padded}",
+                    _axes(geom, lambda a: f"{geom.extent[a]} − 1 = {geom.extent[a] - 1}"), f"{pads}; {padded}",
                     "the output grows to n + m − 1")
     if not any(geom.padding):
         return Step("padding", "direct", "No padding", "top = bottom = left = right = 0", pads,
@@ -134,7 +137,7 @@ def _direct_steps(geom: Geometry) -> list[Step]:
     s = geom.spec
     plain = s.stride == (1, 1) and not any(geom.padding)       # the seeds' own case
     strided = s.stride != (1, 1)
-    steps = [_padding_step(geom)]
+    steps = [_padding_step(geom)] + _dilation_and_groups_steps(geom)
 
     def out(a):
         n, m, st, lo, hi, o, _, _ = _axis(geom, a)
@@ -172,7 +175,9 @@ def _direct_steps(geom: Geometry) -> list[Step]:
     steps.append(Step(
         "dw.size", "direct", "dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)",
         "size n − (n − m + 1) + 1 = m" if plain else "size (n + top + bottom − r) − d + 1 = m",
-        _axes(geom, dw), f"each dL/dF_j^(i) is {_plane(s.m)}, the size of the filter slice F_j^(i)",
+        _axes(geom, dw), f"each dL/dF_j^(i) is {_plane(s.m)}, the size of the filter slice F_j^(i)" +
+        ("" if s.dilation == (1, 1) else f", read at the taps, d = {_hw(s.dilation)} apart, of the "
+                                         f"{_plane(geom.extent)} correlation"),
         "seed 000: the correlation of channel i of X with channel j of dL/dY" +
         ("" if plain else "; X_pad without its leftover rows, dL/dY dilated"),
         r"\frac{\partial L}{\partial F_j^{(i)}} = X_{pad}^{(i)} \circledast \frac{\partial L}{\partial Y^{(j)}}",
@@ -180,9 +185,12 @@ def _direct_steps(geom: Geometry) -> list[Step]:
     steps.append(Step(
         "dw.depth", "direct", "Depth of dL/dF (seed 001)",
         "dL/dF_j = [dL/dF_j^(1), …, dL/dF_j^(k)]: one slice per input channel i, for each filter j",
-        f"k = {s.k} channels × p = {s.p} filters = {s.k * s.p} correlations of a {_plane(geom.padded)} "
-        f"channel of X_pad with a {_plane(geom.dilated)} channel of dL/dY",
-        f"dL/dF is {s.p} × ({_plane(s.m)} × {s.k}) = array {geom.shapes['dw']}; the batch of {s.batch} is summed",
+        f"{'k' if s.groups == 1 else 'k/groups'} = {s.k // s.groups} channels × p = {s.p} filters = "
+        f"{s.k // s.groups * s.p} correlations of a {_plane(geom.padded)} channel of X_pad with a "
+        f"{_plane(geom.dilated)} channel of dL/dY",
+        f"dL/dF is {s.p} × ({_plane(s.m)} × {s.k // s.groups}) = array {geom.shapes['dw']}; the batch of "
+        f"{s.batch} is summed" + ("" if s.groups == 1 else f"; filter j only meets the {s.k // s.groups} channels "
+                                                           "of its group"),
         f"X's depth k = {s.k} and dL/dY's depth p = {s.p} never need to match: channel i of X only meets "
         "channel j of dL/dY, one pair per slice", compact=True))
 
@@ -199,7 +207,8 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         "size d + 2(m − 1) − m + 1, + r leftover rows of zeros, − top − bottom cropped = n",
         _axes(geom, dx), f"each dL/dX^(i) is {_plane(s.n)}, the size of X^(i)",
         "seeds 000/004: rot180 turns the filter by 180° (seed 000's F', seed 002's W'); the full "
-        f"convolution slides it over dL/dY padded by m − 1 = {_hw(tuple(m - 1 for m in s.m))} on every side",
+        f"convolution slides it over dL/dY padded by m − 1 = {_hw(tuple(m - 1 for m in geom.extent))} on every side"
+        + ("" if s.dilation == (1, 1) else " (m: the dilated filter's span; its gaps are zeros)"),
         r"\frac{\partial L}{\partial X^{(i)}} = \sum_j \left(F_j^{(i)}\right)' \ast "
         r"\mathrm{pad}_{m-1}\!\left(\frac{\partial L}{\partial Y^{(j)}}\right)", compact=True))
     steps.append(Step(
@@ -216,6 +225,31 @@ def _direct_steps(geom: Geometry) -> list[Step]:
     return steps
 
 
+def _dilation_and_groups_steps(geom: Geometry) -> list[Step]:
+    """What dilation and groups change, with the layer's numbers (none for a plain layer)."""
+    s, steps = geom.spec, []
+    if s.dilation != (1, 1):
+        steps.append(Step(
+            "dilation", "direct", "Dilation: the filter's span", "e = d·(m − 1) + 1: m taps, d apart",
+            _axes(geom, lambda a: f"{s.dilation[a]}·({s.m[a]} − 1) + 1 = {geom.extent[a]}"),
+            f"each window spans {_plane(geom.extent)} of X_pad but reads only {_plane(s.m)} taps; below, m is "
+            "that span", "as a dense filter of size e with d − 1 zeros between taps: the seeds' formulas hold "
+            "with it, and dL/dF is read back at the taps", compact=True))
+    if s.groups != 1:
+        k_w, p_g = s.k // s.groups, s.p // s.groups
+        depthwise = s.groups == s.k
+        steps.append(Step(
+            "groups", "direct", "Groups: which channels each filter sees",
+            "filter j sees the k/groups input channels of its group ⌊j / (p/groups)⌋; F and dL/dF are "
+            "p × m × m × k/groups",
+            f"groups = {s.groups}: k/groups = {s.k} / {s.groups} = {k_w} channels and p/groups = {s.p} / "
+            f"{s.groups} = {p_g} filters per group",
+            f"dL/dF is {geom.shapes['dw']}" + (": depthwise, one channel per filter" if depthwise else ""),
+            "each group is an independent layer: its channels of X, its filters, its channels of dL/dY; "
+            "dL/dX of a channel sums only its group's filters", compact=True))
+    return steps
+
+
 def touched(pixel: int, m: int, s: int, lo: int, o: int) -> tuple[int, int]:
     """First and last output along an axis whose window reads input pixel `pixel` (seed 004's R)."""
     first, last = reached_outputs(pixel + lo, m, s)
@@ -227,7 +261,7 @@ def _region_step(geom: Geometry) -> Step:
     centre = (s.n[0] // 2, s.n[1] // 2)
 
     def region(pixel):
-        spans = [touched(pixel[a], s.m[a], s.stride[a], geom.padding[2 * a], geom.out[a]) for a in (0, 1)]
+        spans = [touched(pixel[a], geom.extent[a], s.stride[a], geom.padding[2 * a], geom.out[a]) for a in (0, 1)]
         counts = [max(last - first + 1, 0) for first, last in spans]
         where = ", ".join(f"{name} {f}…{last}" if last >= f else f"no {name}"
                           for name, (f, last) in zip(("rows", "columns"), spans))
@@ -246,7 +280,8 @@ def _region_step(geom: Geometry) -> Step:
 def _im2col_steps(geom: Geometry) -> list[Step]:
     s = geom.spec
     rows, cols = geom.phi
-    m = f"{s.m[0]}·{s.m[1]}·{s.k}"
+    m = f"{s.m[0]}·{s.m[1]}·{s.k // s.groups}"
+    p = s.p // s.groups                                  # per group: each group is its own phi(X) and F_f
     o = f"{geom.out[0]}·{geom.out[1]}"
     return [
         Step("phi", "im2col", "φ(X): im2col (seed 003)",
@@ -254,17 +289,17 @@ def _im2col_steps(geom: Geometry) -> list[Step]:
              f"({o}, {m}) = ({rows}, {cols}) per sample", f"φ(X) is ({rows}, {cols})",
              "row q holds the window of X_pad that output position q reads, flattened", compact=True),
         Step("F_f", "im2col", "F_f: the filters as columns", "F reshaped to (m_h·m_w·k, p)",
-             f"({m}, {s.p}) = ({cols}, {s.p})", f"F_f is ({cols}, {s.p})"),
+             f"({m}, {p}) = ({cols}, {p})", f"F_f is ({cols}, {p})"),
         Step("O_f", "im2col", "O_f = φ(X) F_f", "(o_h·o_w, m_h·m_w·k)(m_h·m_w·k, p) = (o_h·o_w, p)",
-             f"({rows}, {cols})({cols}, {s.p}) = ({rows}, {s.p})",
+             f"({rows}, {cols})({cols}, {p}) = ({rows}, {p})",
              f"reshaped to Y {geom.shapes['y'][1:]} per sample", latex=r"O_f = \phi(X)\, F_f"),
         Step("dF_f", "im2col", "dL/dF_f = φ(X)^T dL/dO_f", "(m_h·m_w·k, o_h·o_w)(o_h·o_w, p) = (m_h·m_w·k, p)",
-             f"({cols}, {rows})({rows}, {s.p}) = ({cols}, {s.p})",
+             f"({cols}, {rows})({rows}, {p}) = ({cols}, {p})",
              f"reshaped to dL/dF {geom.shapes['dw']}, summed over the batch",
              "the same as the backward of a linear layer",
              r"\frac{\partial L}{\partial F_f} = \phi(X)^T \frac{\partial L}{\partial O_f}", compact=True),
         Step("dphi", "im2col", "dL/dφ = dL/dO_f F_f^T", "(o_h·o_w, p)(p, m_h·m_w·k) = (o_h·o_w, m_h·m_w·k)",
-             f"({rows}, {s.p})({s.p}, {cols}) = ({rows}, {cols})", f"dL/dφ is ({rows}, {cols}), the shape of φ(X)",
+             f"({rows}, {p})({p}, {cols}) = ({rows}, {cols})", f"dL/dφ is ({rows}, {cols}), the shape of φ(X)",
              latex=r"\frac{\partial L}{\partial \phi(X)} = \frac{\partial L}{\partial O_f} F_f^T", compact=True),
         Step("col2im", "im2col", "col2im: back to X's shape",
              "each entry of dL/dφ is added onto the pixel of X_pad it was copied from; then the padding is cropped",
@@ -284,7 +319,7 @@ def confirm(explanation: Explanation) -> None:
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"])
     b = rng.standard_normal(shapes["b"]) if s.bias else None
-    kwargs = {"stride": s.stride, "padding": geom.padding}
+    kwargs = {"stride": s.stride, "padding": geom.padding, "dilation": s.dilation, "groups": s.groups}
     expected = {t.key: t.shape for t in explanation.tensors}
 
     def agree(key, shape):
@@ -298,6 +333,7 @@ def confirm(explanation: Explanation) -> None:
     agree("dx", dx.shape)
     agree("dw", dw.shape)
     agree("db", None if db is None else db.shape)
-    phi_t = im2col.im2col(pad(x, geom.padding), *s.m, s.stride, geom.out)   # (N, m_h*m_w*k, o_h*o_w) = phi^T
+    group = pad(x, geom.padding)[:, :s.k // s.groups]                      # phi is per group
+    phi_t = im2col.im2col(group, *s.m, s.stride, geom.out, s.dilation)     # (N, m_h*m_w*k', o_h*o_w) = phi^T
     expected["phi"] = geom.phi
     agree("phi", phi_t.shape[:0:-1])

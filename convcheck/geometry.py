@@ -1,7 +1,9 @@
 """Every size formula of a 2-D convolution, each in one small function, and `Geometry`.
 
 One spatial axis at a time, with n the input size, m the filter size, s the stride and
-(lo, hi) the zero padding before/after (top/bottom or left/right):
+(lo, hi) the zero padding before/after (top/bottom or left/right). A dilated filter (taps
+d apart) spans e = d (m - 1) + 1 input rows, and every formula below reads m as that span
+(PyTorch's semantics; e = m without dilation):
 
     padded size     n + lo + hi
     output size     o = (n + lo + hi - m) // s + 1            (seed 000: n - m + 1 at s=1)
@@ -12,6 +14,7 @@ One spatial axis at a time, with n the input size, m the filter size, s the stri
     'same'          o = ceil(n / s); total pad = max((o - 1) * s + m - n, 0), the odd pixel
                     at the bottom/right (TensorFlow/JAX 'SAME')
     'full'          m - 1 on both sides                        (seed 000's padded dL/dY)
+    groups          w is (p, k / groups, m_h, m_w): filter f sees the input channels of its group
 
 This module knows no arrays: it turns a `ConvSpec` into the shape of every tensor.
 """
@@ -25,6 +28,11 @@ from .spec import ConvSpec
 def output_size(n: int, m: int, s: int, lo: int, hi: int) -> int:
     """Number of filter positions along an axis: (n + lo + hi - m) // s + 1."""
     return (n + lo + hi - m) // s + 1
+
+
+def effective_size(m: int, d: int) -> int:
+    """Input rows a filter of m taps, d apart, spans: d (m - 1) + 1."""
+    return d * (m - 1) + 1
 
 
 def correlation_size(n: int, m: int) -> int:
@@ -91,6 +99,7 @@ class Geometry:
     out: tuple[int, int]                 # (o_h, o_w)
     leftover: tuple[int, int]            # rows/columns no window reaches
     dilated: tuple[int, int]             # dL/dY after inserting s - 1 zeros
+    extent: tuple[int, int]              # rows/columns one window spans: d (m - 1) + 1
 
     @property
     def stride(self) -> tuple[int, int]:
@@ -100,14 +109,14 @@ class Geometry:
     def phi(self) -> tuple[int, int]:
         """Shape of seed 003's im2col matrix phi(X) per sample: (o_h*o_w, m_h*m_w*k)."""
         s = self.spec
-        return self.out[0] * self.out[1], s.m[0] * s.m[1] * s.k
+        return self.out[0] * self.out[1], s.m[0] * s.m[1] * (s.k // s.groups)
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...] | None]:
         """Expected shape of every tensor, keyed x, w, b, y, dy, dx, dw, db (b: None without bias)."""
         s = self.spec
         x = (s.batch, s.k, *s.n)
-        w = (s.p, s.k, *s.m)
+        w = (s.p, s.k // s.groups, *s.m)
         b = (s.p,) if s.bias else None
         y = (s.batch, s.p, *self.out)
         return {"x": x, "w": w, "b": b, "y": y, "dy": y, "dx": x, "dw": w, "db": b}
@@ -115,25 +124,28 @@ class Geometry:
 
 def geometry(spec: ConvSpec) -> Geometry:
     """Resolve a spec's sizes; an impossible layer raises `SpecError` saying what would fit."""
-    pads = resolve_padding(spec.padding, spec.n, spec.m, spec.stride)
+    extent = tuple(effective_size(m, d) for m, d in zip(spec.m, spec.dilation))
+    pads = resolve_padding(spec.padding, spec.n, extent, spec.stride)
     for axis, side in enumerate(("height", "width")):
-        n, m, lo, hi = spec.n[axis], spec.m[axis], pads[2 * axis], pads[2 * axis + 1]
+        n, m, lo, hi = spec.n[axis], extent[axis], pads[2 * axis], pads[2 * axis + 1]
         if n + lo + hi < m:
-            raise SpecError(_too_large(side, axis, n, m, lo, hi), file=spec.source,
+            raise SpecError(_too_large(side, axis, n, m, lo, hi, spec.dilation[axis]), file=spec.source,
                             line=spec.line, layer=spec.name, field="m")
     padded = (spec.n[0] + pads[0] + pads[1], spec.n[1] + pads[2] + pads[3])
-    args = [(spec.n[a], spec.m[a], spec.stride[a], pads[2 * a], pads[2 * a + 1]) for a in (0, 1)]
+    args = [(spec.n[a], extent[a], spec.stride[a], pads[2 * a], pads[2 * a + 1]) for a in (0, 1)]
     out = tuple(output_size(*a) for a in args)
     return Geometry(spec=spec, padding=pads, padded=padded, out=out,
                     leftover=tuple(leftover(*a) for a in args),
-                    dilated=tuple(dilated_size(o, a[2]) for o, a in zip(out, args)))
+                    dilated=tuple(dilated_size(o, a[2]) for o, a in zip(out, args)), extent=extent)
 
 
-def _too_large(side: str, axis: int, n: int, m: int, lo: int, hi: int) -> str:
-    """Explain an output size of 0: which formula fails with which numbers, and what fits."""
+def _too_large(side: str, axis: int, n: int, m: int, lo: int, hi: int, d: int = 1) -> str:
+    """Explain an output size of 0: which formula fails with which numbers, and what fits (m:
+    the filter's span, d (m - 1) + 1 when dilated)."""
     lo_name, hi_name = ("top", "bottom") if axis == 0 else ("left", "right")
     short = m - (n + lo + hi)
-    return (f"filter {side} {m} is larger than the padded input {side} "
+    spans = "" if d == 1 else f" (dilated: d·(m − 1) + 1 with d = {d})"
+    return (f"filter {side} {m}{spans} is larger than the padded input {side} "
             f"n + {lo_name} + {hi_name} = {n} + {lo} + {hi} = {n + lo + hi}, so the output "
             f"size (n + {lo_name} + {hi_name} - m) // s + 1 is 0; valid: m <= {n + lo + hi}, "
             f"or {short} more padding in total ({-(-short // 2)} per side), or n >= {m - lo - hi}")

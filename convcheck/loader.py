@@ -42,6 +42,9 @@ FIELDS = {
     "padding": Field("padding", "zero padding: an int, [ph, pw], [top, bottom, left, right], valid, same or full",
                      True),
     "stride": Field("pair", "stride: an int, or [s_h, s_w]", True, 1),
+    "dilation": Field("pair", "filter dilation: an int, or [d_h, d_w]; taps d apart (default 1)", least=1),
+    "groups": Field("int", "groups: k and p must be multiples of it; each filter sees k / groups input channels "
+                           "(default 1; groups = k = p is depthwise)", least=1),
     "name": Field("name", "the layer's name in reports (default: the file's name)"),
     "batch": Field("int", "batch size N (default 1)", least=1),
     "bias": Field("bool", "whether the layer has a bias b (default true)"),
@@ -227,9 +230,15 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
             fail(key, f"missing; a layer needs {', '.join(REQUIRED)}")
     value = {key: VALIDATORS[FIELDS[key].kind](fields[key], key, FIELDS[key].least, fail) for key in fields}
     tol = value.get("tolerance", {})
+    groups = value.get("groups", 1)
+    if value["k"] % groups or value["p"] % groups:
+        both = math.gcd(value["k"], value["p"])
+        fail("groups", f"k = {value['k']} and p = {value['p']} must both be multiples of groups = {groups}; "
+                       f"valid: {', '.join(str(g) for g in range(1, both + 1) if both % g == 0)}")
     spec = ConvSpec(
         n=value["n"], m=value["m"], k=value["k"], p=value["p"], padding=value["padding"], stride=value["stride"],
-        name=name, batch=value.get("batch", 1), bias=value.get("bias", True), dtype=value.get("dtype", "float64"),
+        dilation=value.get("dilation", (1, 1)), groups=groups, name=name, batch=value.get("batch", 1),
+        bias=value.get("bias", True), dtype=value.get("dtype", "float64"),
         seed=value.get("seed", 0), rtol=tol.get("rtol"), atol=tol.get("atol"), source=str(path), line=line)
     try:
         shapes = geometry(spec).shapes

@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import array_module, sliding_window_view, synchronize
-from .geometry import reach, reached_outputs
+from .geometry import effective_size, reach, reached_outputs
 
 STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0}
 """h per dtype the forward computes in: rounding error ~ eps * |Y| / h is ~1e-13 at 1e-3 in
@@ -64,8 +64,11 @@ class Problem:
     forward raised.
     """
 
-    def __init__(self, forward: Callable, x, w, b, g, stride, padding, progress=None, describe=None):
+    def __init__(self, forward: Callable, x, w, b, g, stride, padding, progress=None, describe=None, conv=None):
         self.forward, self.x, self.w, self.b, self.g = forward, x, w, b, g
+        self.conv = conv or {}                        # dilation=, groups= as the plug-in gets them, when not 1
+        self.dilation, self.groups = self.conv.get("dilation", (1, 1)), self.conv.get("groups", 1)
+        self.extent = tuple(effective_size(m, d) for m, d in zip(w.shape[2:], self.dilation))
         self.xp = array_module(x)
         self.describe = describe or (lambda e: f"{type(e).__name__}: {e}")
         self.stride, self.padding = stride, padding
@@ -86,7 +89,7 @@ class Problem:
         own = [a.copy() if a is not None and any(a is t for t in (self.x, self.w, self.b)) else a
                for a in (x, w, b)]
         try:  # the shared point is copied, so a forward that writes into its inputs cannot corrupt it
-            y = self.forward(*own, stride=self.stride, padding=padding)
+            y = self.forward(*own, stride=self.stride, padding=padding, **self.conv)
         except (Exception, SystemExit) as e:
             raise NumericalError(f"forward raised {self.describe(e)}") from None
         if getattr(y, "shape", None) != expected:
@@ -102,12 +105,12 @@ def input_channels(pb: Problem, channels) -> np.ndarray:
     """dL/dX[:, channels] at every coordinate, (N, len(channels), H, W): one forward per colour class."""
     (s_h, s_w), (top, _, left, _) = pb.stride, pb.padding
     n_batch, k, h, w_in = pb.x.shape
-    p, _, m_h, m_w = pb.w.shape
-    o_h, o_w = pb.g.shape[2:]
-    period_h, period_w = s_h * reach(m_h, s_h), s_w * reach(m_w, s_w)
+    p = pb.w.shape[0]
+    (e_h, e_w), (o_h, o_w) = pb.extent, pb.g.shape[2:]                   # a window's span: d (m - 1) + 1
+    period_h, period_w = s_h * reach(e_h, s_h), s_w * reach(e_w, s_w)
     rows, cols = np.arange(h), np.arange(w_in)
-    first_r, last_r = reached_outputs(rows + top, m_h, s_h)              # each pixel's outputs, unclipped
-    first_c, last_c = reached_outputs(cols + left, m_w, s_w)
+    first_r, last_r = reached_outputs(rows + top, e_h, s_h)              # outputs whose span holds the pixel
+    first_c, last_c = reached_outputs(cols + left, e_w, s_w)
     r0, r1 = np.clip(first_r, 0, o_h), np.clip(last_r + 1, 0, o_h)      # half-open, clipped
     c0, c1 = np.clip(first_c, 0, o_w), np.clip(last_c + 1, 0, o_w)
     classes = [(i, c, a, b) for i, c in enumerate(channels)
@@ -133,8 +136,9 @@ def input_channels(pb: Problem, channels) -> np.ndarray:
 
 
 def filter_channels(pb: Problem, channels) -> np.ndarray:
-    """dL/dF[:, channels] at every coordinate, (p, len(channels), m_h, m_w): one forward per tap,
-    each tap perturbed in all p filters at once (a bank), banks stacked as extra filters."""
+    """dL/dF[:, channels] at every coordinate, (p, len(channels), m_h, m_w), channels of w's own
+    axis (k / groups of them): one forward per tap, each tap perturbed in all p filters at once
+    (a bank), banks stacked as extra filters."""
     n_batch, p, o_h, o_w = pb.g.shape
     m_h, m_w = pb.w.shape[2:]
     taps = [(i, c, a, b) for i, c in enumerate(channels) for a in range(m_h) for b in range(m_w)]
@@ -144,7 +148,7 @@ def filter_channels(pb: Problem, channels) -> np.ndarray:
         banks = xp.broadcast_to(pb.w, (len(chunk), *pb.w.shape)).copy()  # (T, p, k, m_h, m_w)
         for item, (_, c, a, b) in enumerate(chunk):
             banks[item, :, c, a, b] += pb.step
-        y = _banks_forward(pb, banks, None if pb.b is None else xp.tile(pb.b, len(chunk)))
+        y = _banks_forward(pb, banks, None if pb.b is None else xp.broadcast_to(pb.b, (len(chunk), p)))
         change = xp.einsum("ntpij,npij->tp", y - pb.y0[:, None], pb.g) / pb.step   # (T, p)
         for item, (i, _, a, b) in enumerate(chunk):
             values[:, i, a, b] = change[item]
@@ -158,24 +162,30 @@ def bias(pb: Problem) -> np.ndarray:
 
 
 def _banks_forward(pb: Problem, banks, b) -> np.ndarray:
-    """Filter banks (T, p, k, m_h, m_w) as T*p filters of one forward -> (N, T, p, o_h, o_w)."""
+    """Filter banks (T, p, k', m_h, m_w) as T*p filters of one forward -> (N, T, p, o_h, o_w).
+    With groups the extra filters go inside each group, (g, T, p / g), so that every filter
+    still sees its own group's input channels; b (T, p) or None likewise."""
     n_batch, p, o_h, o_w = pb.g.shape
-    y = pb.call(pb.x, banks.reshape(-1, *pb.w.shape[1:]), b, pb.padding, (n_batch, len(banks) * p, o_h, o_w))
-    return y.reshape(n_batch, len(banks), p, o_h, o_w)
+    t, g = len(banks), pb.groups
+
+    def order(a):                                     # (T, p, ...) -> (g, T, p / g, ...) -> (T p, ...)
+        return a.reshape(t, g, p // g, *a.shape[2:]).swapaxes(0, 1).reshape(t * p, *a.shape[2:])
+    y = pb.call(pb.x, order(banks), None if b is None else order(b), pb.padding, (n_batch, t * p, o_h, o_w))
+    return y.reshape(n_batch, g, t, p // g, o_h, o_w).swapaxes(1, 2).reshape(n_batch, t, p, o_h, o_w)
 
 
 def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     """dL/dX at some flat indices of x, each from the forward of a crop around the pixel. A crop
     reads every input its reach_h x reach_w outputs need, so its unperturbed outputs are y0's."""
     (s_h, s_w), (top, bottom, left, right) = pb.stride, pb.padding
-    p, _, m_h, m_w = pb.w.shape
-    o_h, o_w = pb.g.shape[2:]
-    reach_h, reach_w = min(reach(m_h, s_h), o_h), min(reach(m_w, s_w), o_w)  # outputs a pixel can touch
-    crop_h, crop_w = (reach_h - 1) * s_h + m_h, (reach_w - 1) * s_w + m_w  # input rows they read
+    p = pb.w.shape[0]
+    (e_h, e_w), (o_h, o_w) = pb.extent, pb.g.shape[2:]
+    reach_h, reach_w = min(reach(e_h, s_h), o_h), min(reach(e_w, s_w), o_w)  # outputs a pixel can touch
+    crop_h, crop_w = (reach_h - 1) * s_h + e_h, (reach_w - 1) * s_w + e_w  # input rows they read
     n, c, i, j = np.unravel_index(flat, pb.x.shape)
     row, col = i + top, j + left                                  # position in the padded input
-    o0 = np.clip(reached_outputs(row, m_h, s_h)[1] - reach_h + 1, 0, o_h - reach_h)  # crop's first output row
-    q0 = np.clip(reached_outputs(col, m_w, s_w)[1] - reach_w + 1, 0, o_w - reach_w)
+    o0 = np.clip(reached_outputs(row, e_h, s_h)[1] - reach_h + 1, 0, o_h - reach_h)  # crop's first output row
+    q0 = np.clip(reached_outputs(col, e_w, s_w)[1] - reach_w + 1, 0, o_w - reach_w)
     r_in, c_in = row - o0 * s_h, col - q0 * s_w                   # the pixel inside its crop
     xp = pb.xp
     windows = sliding_window_view(xp)
@@ -196,18 +206,25 @@ def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
 
 
 def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
-    """dL/dF at some flat indices of w: a perturbed copy of each one's filter runs as an extra filter."""
+    """dL/dF at some flat indices of w: banks in which each filter has at most one perturbed tap,
+    so that each filter's output channel gives its own coordinate's difference."""
     n_batch, p, o_h, o_w = pb.g.shape
     per_filter = pb.w[0].size
     f, tap = flat // per_filter, flat % per_filter                 # filter and tap of each coordinate
+    bank = np.zeros(len(flat), dtype=np.int64)                     # the n-th coordinate of a filter: bank n
+    for filter_index in np.unique(f):
+        at = np.flatnonzero(f == filter_index)
+        bank[at] = np.arange(len(at))
     xp = pb.xp
     values = xp.zeros(len(flat))
-    for idx in _chunks(np.arange(len(flat)), 16 * n_batch * o_h * o_w):
-        w = pb.w[f[idx]]                                           # (B, k, m_h, m_w), a copy
-        w.reshape(len(idx), -1)[np.arange(len(idx)), tap[idx]] += pb.step
-        b = None if pb.b is None else pb.b[f[idx]]
-        y = pb.call(pb.x, w, b, pb.padding, (n_batch, len(idx), o_h, o_w))
-        values[idx] = xp.einsum("nbij,nbij->b", y - pb.y0[:, f[idx]], pb.g[:, f[idx]]) / pb.step
+    for banks_idx in _chunks(np.arange(bank.max() + 1 if len(flat) else 0), 16 * n_batch * p * o_h * o_w):
+        banks = xp.broadcast_to(pb.w, (len(banks_idx), *pb.w.shape)).copy()   # (T, p, k', m_h, m_w)
+        idx = np.flatnonzero(np.isin(bank, banks_idx))
+        t = bank[idx] - banks_idx[0]
+        banks.reshape(len(banks_idx), p, -1)[t, f[idx], tap[idx]] += pb.step
+        y = _banks_forward(pb, banks, None if pb.b is None else xp.broadcast_to(pb.b, (len(banks_idx), p)))
+        change = xp.einsum("ntpij,npij->tp", y - pb.y0[:, None], pb.g) / pb.step   # (T, p)
+        values[idx] = change[t, f[idx]]
     return values
 
 
@@ -234,7 +251,8 @@ def projections(pb: Problem, names, rng, directions: int) -> dict:
         u = xp.asarray(rng.standard_normal((directions, *pb.w.shape), dtype=np.float32), dtype=xp.float64)
         numeric = xp.zeros((directions, p))
         for idx in _chunks(np.arange(directions), 16 * pb.y0.size):
-            y = _banks_forward(pb, pb.w + pb.step * u[idx], None if pb.b is None else xp.tile(pb.b, len(idx)))
+            b = None if pb.b is None else xp.broadcast_to(pb.b, (len(idx), p))
+            y = _banks_forward(pb, pb.w + pb.step * u[idx], b)
             numeric[idx] = xp.einsum("ndpij,npij->dp", y - pb.y0[:, None], pb.g) / pb.step
         found["w"] = (u, numeric)
     return found
@@ -246,20 +264,23 @@ def _chunks(items, bytes_per_item: int) -> list:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def colour_classes(shapes: dict, stride: tuple[int, int]) -> int:
-    """Forwards that every coordinate of one input channel of dL/dX costs: (s ceil(m/s))^2,
-    per axis capped at the input size."""
+def colour_classes(shapes: dict, stride: tuple[int, int], dilation=(1, 1)) -> int:
+    """Forwards that every coordinate of one input channel of dL/dX costs: (s ceil(e/s))^2 with
+    e = d (m - 1) + 1 a window's span, per axis capped at the input size."""
     _, _, h, w_in = shapes["x"]
-    _, _, m_h, m_w = shapes["w"]
-    return min(stride[0] * reach(m_h, stride[0]), h) * min(stride[1] * reach(m_w, stride[1]), w_in)
+    e_h, e_w = (effective_size(m, d) for m, d in zip(shapes["w"][2:], dilation))
+    return min(stride[0] * reach(e_h, stride[0]), h) * min(stride[1] * reach(e_w, stride[1]), w_in)
 
 
-def channel_forwards(shapes: dict, stride: tuple[int, int]) -> int:
+def channel_forwards(shapes: dict, stride: tuple[int, int], dilation=(1, 1)) -> int:
     """Forwards that every coordinate of one input channel costs, in both dL/dX and dL/dF."""
-    return colour_classes(shapes, stride) + shapes["w"][2] * shapes["w"][3]
+    return colour_classes(shapes, stride, dilation) + shapes["w"][2] * shapes["w"][3]
 
 
-def full_forwards(shapes: dict, stride: tuple[int, int]) -> int:
+def full_forwards(shapes: dict, stride: tuple[int, int], dilation=(1, 1)) -> int:
     """Whole-layer forwards of `full`, the floor of black-box finite differences: every input
-    channel (`channel_forwards`), 1 for dL/db, 1 unperturbed point and 1 forward check."""
-    return shapes["x"][1] * channel_forwards(shapes, stride) + (1 if shapes["b"] else 0) + 2
+    channel of X (colour classes), every tap of every channel of w (k / groups of them), 1 for
+    dL/db, 1 unperturbed point and 1 forward check."""
+    k, k_w = shapes["x"][1], shapes["w"][1]
+    taps = shapes["w"][2] * shapes["w"][3]
+    return k * colour_classes(shapes, stride, dilation) + k_w * taps + (1 if shapes["b"] else 0) + 2

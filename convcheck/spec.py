@@ -1,7 +1,7 @@
 """`ConvSpec`: one convolution layer as written in a YAML spec, sizes normalised to pairs.
 
 Seed notation: input X is n x n x k, each of the p filters F_j is m x m x k.
-Array layout: x (batch, k, n_h, n_w), w (p, k, m_h, m_w), b (p,).
+Array layout: x (batch, k, n_h, n_w), w (p, k / groups, m_h, m_w), b (p,).
 """
 
 from dataclasses import dataclass
@@ -26,6 +26,8 @@ class ConvSpec:
     padding: str | tuple[int, int, int, int]
     stride: tuple[int, int]
     name: str = "layer"
+    dilation: tuple[int, int] = (1, 1)   # taps d apart: effective filter size d (m - 1) + 1
+    groups: int = 1                      # k / groups input channels per filter, as in PyTorch
     batch: int = 1
     bias: bool = True
     dtype: str = "float64"

@@ -21,12 +21,14 @@ F = torch.nn.functional
 def torch_conv(spec, x, w, b):
     """conv2d with convcheck's resolved (top, bottom, left, right) padding applied by F.pad."""
     top, bottom, left, right = geometry(spec).padding
-    return F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride=spec.stride)
+    return F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride=spec.stride, dilation=spec.dilation,
+                    groups=spec.groups)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(specs())
+@given(specs(conv=True))
 def test_json_shapes_and_builtin_gradients_match_torch(spec):
+    """Random layers with dilation and groups as well: shapes, forwards and gradients."""
     data = explanation_dict(explain(geometry(spec)))
     rng = np.random.default_rng(spec.seed)
     x, w = rng.standard_normal(data["tensors"]["x"]), rng.standard_normal(data["tensors"]["w"])
@@ -37,13 +39,16 @@ def test_json_shapes_and_builtin_gradients_match_torch(spec):
     assert list(y.shape) == data["tensors"]["y"] == data["tensors"]["dy"]
     dy = rng.standard_normal(tuple(y.shape))
     expected = torch.autograd.grad(y, [t for t in (tx, tw, tb) if t is not None], torch.tensor(dy))
-    kwargs = {"stride": spec.stride, "padding": tuple(data["spec"]["padding"])}
+    kwargs = {"stride": spec.stride, "padding": tuple(data["spec"]["padding"]), "dilation": spec.dilation,
+              "groups": spec.groups}
     for impl in (direct, im2col):
         np.testing.assert_allclose(impl.forward(x, w, b, **kwargs), y.detach().numpy(), rtol=1e-10, atol=1e-10)
         grads = [g for g in impl.backward(dy, x, w, b, **kwargs) if g is not None]
         for name, ours, theirs in zip(("dx", "dw", "db"), grads, expected):
             assert list(ours.shape) == data["tensors"][name]
             np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-10)
+    from convcheck.impls import reference
+    np.testing.assert_allclose(reference.forward(x, w, b, **kwargs), y.detach().numpy(), rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
@@ -56,3 +61,12 @@ def test_same_padding_matches_torch_at_stride_1():
         top, bottom, left, right = spec_geometry.padding
         ours = F.conv2d(F.pad(x, (left, right, top, bottom)), w)
         np.testing.assert_allclose(ours.numpy(), F.conv2d(x, w, padding="same").numpy(), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(specs(conv=True))
+def test_network_table_parameter_counts_match_torch(spec):
+    from convcheck.report.shapes import layer_summary
+    layer = torch.nn.Conv2d(spec.k, spec.p, spec.m, stride=spec.stride, dilation=spec.dilation, groups=spec.groups,
+                            bias=spec.bias)
+    assert layer_summary(geometry(spec))["parameters"] == sum(p.numel() for p in layer.parameters())

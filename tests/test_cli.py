@@ -31,7 +31,7 @@ def wrong_plugin(tmp_path, backward_name):
 def test_verify_configs_passes_with_exit_0():
     result = run("verify", CONFIGS)
     assert result.exit_code == 0, result.output
-    assert "12 specs: 12 passed, 0 failed" in result.stdout
+    assert "13 specs: 13 passed, 0 failed" in result.stdout
     assert "seed001-5x100x100-ten-5x5x5" in result.stdout and "(1,10,96,96)" in result.stdout
 
 
@@ -193,20 +193,21 @@ def test_progress_bar_appears_only_after_its_delay_and_only_on_a_terminal():
 
 
 def test_shapes_of_a_network_file_start_with_its_summary_table():
-    net = CONFIGS / "network_vgg_block.yaml"
+    net = CONFIGS / "network_mobilenet_block.yaml"
     table = run("shapes", net)
     assert table.exit_code == 0
     head = table.stdout.split("╭")[0]
     assert f"network {net}: input 3 x 16 x 16" in head
-    for row in (("block1-conv1", "3 x 16 x 16", "8 x 16 x 16", "224"),
-                ("block1-conv2", "8 x 16 x 16", "8 x 8 x 8", "584"),
-                ("block2-conv1", "8 x 8 x 8", "16 x 6 x 6", "1,168"), ("total", "16 x 6 x 6", "1,976")):
-        line = next(line for line in head.splitlines() if row[0] in line)
+    for row in (("stem", "3 x 16 x 16", "8 x 16 x 16", "224"),      # p k m m + p, as torch counts them
+                ("depthwise", "8 x 16 x 16", "8 x 8 x 8", "80"),     # groups = 8: 8 x 1 x 3 x 3 + 8
+                ("pointwise", "8 x 8 x 8", "16 x 8 x 8", "144"),
+                ("atrous", "16 x 8 x 8", "16 x 8 x 8", "2,320"), ("total", "16 x 8 x 8", "2,768")):
+        line = next(line for line in head.splitlines() if line.split() and line.split()[0] == row[0])
         assert all(cell in line for cell in row), line
     data = json.loads(run("shapes", net, "--format", "json").stdout)
-    assert [d["network"]["position"] for d in data] == [1, 2, 3]
-    assert [d["network"]["output"] for d in data] == [[8, 16, 16], [8, 8, 8], [16, 6, 6]]
+    assert [d["network"]["position"] for d in data] == [1, 2, 3, 4]
+    assert [d["network"]["output"] for d in data] == [[8, 16, 16], [8, 8, 8], [16, 8, 8], [16, 8, 8]]
     assert all(d["network"]["output"] == [d["tensors"]["y"][1], *d["tensors"]["y"][2:]] for d in data)
     markdown = run("shapes", net, "--format", "markdown").stdout
-    assert "| **total** | | 16 x 6 x 6 | 1,976 |" in markdown
+    assert "| **total** | | 16 x 8 x 8 | 2,768 |" in markdown
     assert "network" not in json.loads(run("shapes", CONFIGS / "seed000_general.yaml", "--format", "json").stdout)

@@ -32,6 +32,7 @@ def test_readme_spec_example_loads_and_passes(tmp_path):
     path = tmp_path / "example.yaml"
     path.write_text(example)
     specs = load_specs(path)
-    assert [s.name for s in specs] == ["stride2-leftover-rows", "same-float32"]
+    assert [s.name for s in specs] == ["stride2-leftover-rows", "same-float32", "atrous-depthwise"]
     assert specs[1].dtype == "float32" and specs[1].rtol == 1e-3 and not specs[1].bias
+    assert (specs[2].dilation, specs[2].groups) == ((2, 2), 4)
     assert all(verify(spec, "direct").passed for spec in specs)

@@ -1,7 +1,7 @@
 """Array helpers shared by the built-in implementations."""
 
 from ..backend import array_module
-from ..geometry import output_size
+from ..geometry import effective_size, output_size
 
 
 def pad(x, padding):
@@ -15,7 +15,13 @@ def pad(x, padding):
     return out
 
 
-def out_size(x, w, stride, padding) -> tuple[int, int]:
-    """(o_h, o_w) for x (N, k, H, W) and w (p, k, m_h, m_w)."""
-    return (output_size(x.shape[2], w.shape[2], stride[0], padding[0], padding[1]),
-            output_size(x.shape[3], w.shape[3], stride[1], padding[2], padding[3]))
+def out_size(x, w, stride, padding, dilation=(1, 1)) -> tuple[int, int]:
+    """(o_h, o_w) for x (N, k, H, W) and w (p, k / groups, m_h, m_w), taps dilation apart."""
+    return (output_size(x.shape[2], effective_size(w.shape[2], dilation[0]), stride[0], padding[0], padding[1]),
+            output_size(x.shape[3], effective_size(w.shape[3], dilation[1]), stride[1], padding[2], padding[3]))
+
+
+def group_slices(k: int, p: int, groups: int) -> list[tuple[slice, slice]]:
+    """(input channels, filters) of each group: filter f sees channels of group f // (p / groups)."""
+    kg, pg = k // groups, p // groups
+    return [(slice(g * kg, (g + 1) * kg), slice(g * pg, (g + 1) * pg)) for g in range(groups)]

@@ -6,11 +6,13 @@
     dL/db_j     = sum dL/dY^(j)
 
 dil() inserts s - 1 zeros between rows/columns of dL/dY; crop() re-adds the leftover
-rows no window reached (their gradient is 0) and removes the padding.
+rows no window reached (their gradient is 0) and removes the padding. A dilated filter is
+its spread dense form (d - 1 zeros between taps): the same formulas hold with the spread
+filter, and dL/dF is read back at its taps. Groups are independent layers side by side.
 """
 
 from ..backend import array_module
-from .common import pad
+from .common import group_slices, pad
 
 
 def correlate(x, w, stride=(1, 1)):
@@ -52,16 +54,48 @@ def dilate(dy, stride):
     return out
 
 
-def forward(x, w, b, *, stride, padding):
-    """x (N, k, H, W), w (p, k, m_h, m_w), b (p,) or None -> y (N, p, o_h, o_w)."""
-    y = correlate(pad(x, padding), w, stride)
+def spread(w, dilation):
+    """A dilated filter as a dense one: d - 1 zeros between taps. (p, c, m_h, m_w) -> (p, c, e_h, e_w),
+    e = d (m - 1) + 1, so that correlating with it is the dilated correlation."""
+    d_h, d_w = dilation
+    if (d_h, d_w) == (1, 1):
+        return w
+    xp = array_module(w)
+    p, c, m_h, m_w = w.shape
+    out = xp.zeros((p, c, d_h * (m_h - 1) + 1, d_w * (m_w - 1) + 1), dtype=w.dtype)
+    out[:, :, ::d_h, ::d_w] = w
+    return out
+
+
+def forward(x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
+    """x (N, k, H, W), w (p, k / groups, m_h, m_w), b (p,) or None -> y (N, p, o_h, o_w)."""
+    xp = array_module(x)
+    x_pad, w_spread = pad(x, padding), spread(w, dilation)
+    parts = [correlate(x_pad[:, channels], w_spread[filters], stride)
+             for channels, filters in group_slices(x.shape[1], w.shape[0], groups)]
+    y = parts[0] if groups == 1 else xp.concatenate(parts, axis=1)
     if b is not None:
         y += b[None, :, None, None]
     return y
 
 
-def backward(dy, x, w, b, *, stride, padding):
-    """dy (N, p, o_h, o_w) -> dx (N, k, H, W), dw (p, k, m_h, m_w), db (p,) or None."""
+def backward(dy, x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
+    """dy (N, p, o_h, o_w) -> dx (N, k, H, W), dw (p, k / groups, m_h, m_w), db (p,) or None.
+
+    Each group on its own (its channels of X, its filters, its channels of dL/dY); a dilated
+    filter as its spread dense form, whose gradient is read back at the taps."""
+    xp = array_module(dy)
+    w_spread = spread(w, dilation)
+    dx, dw = xp.zeros(x.shape, dtype=dy.dtype), xp.zeros(w_spread.shape, dtype=dy.dtype)
+    for channels, filters in group_slices(x.shape[1], w.shape[0], groups):
+        dx[:, channels], dw[filters] = _dense_backward(dy[:, filters], x[:, channels], w_spread[filters],
+                                                       stride, padding)
+    db = None if b is None else dy.sum(axis=(0, 2, 3))
+    return dx, xp.ascontiguousarray(dw[:, :, ::dilation[0], ::dilation[1]]), db
+
+
+def _dense_backward(dy, x, w, stride, padding):
+    """dL/dX (N, k, H, W) and dL/dF (p, k, m_h, m_w) of one dense, ungrouped layer (seeds 000, 004)."""
     xp = array_module(dy)
     top, bottom, left, right = padding
     m_h, m_w = w.shape[2:]
@@ -78,6 +112,4 @@ def backward(dy, x, w, b, *, stride, padding):
     h, w_in = x.shape[2:]
     dx_pad = xp.zeros((*x.shape[:2], top + h + bottom, left + w_in + right), dtype=dx_reach.dtype)
     dx_pad[:, :, :reach_h, :reach_w] = dx_reach               # leftover rows stay 0
-    dx = dx_pad[:, :, top:top + h, left:left + w_in]          # (N, k, H, W)
-    db = None if b is None else dy.sum(axis=(0, 2, 3))
-    return xp.ascontiguousarray(dx), xp.ascontiguousarray(dw), db
+    return dx_pad[:, :, top:top + h, left:left + w_in], dw    # (N, k, H, W), (p, k, m_h, m_w)

@@ -1,0 +1,142 @@
+"""Dilation and groups (PyTorch semantics): the reference against an independent scipy oracle,
+the built-ins and every method on random layers, plug-ins without support, realistic mistakes,
+and the spec fields."""
+
+import numpy as np
+import pytest
+from conftest import PLUGINS, make_spec, specs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.signal import correlate2d
+
+from convcheck import geometry, load_specs, verify
+from convcheck.errors import SpecError
+from convcheck.impls import Implementation, direct, im2col, reference
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+
+
+def scipy_forward(x, w, b, stride, padding, dilation, groups):
+    """Independent oracle: scipy's valid 2-D correlation with the filter's taps spread d apart,
+    per sample, filter and channel of the filter's group, then every s-th output."""
+    top, bottom, left, right = padding
+    x_pad = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    p, k_group, m_h, m_w = w.shape
+    spread = np.zeros((p, k_group, dilation[0] * (m_h - 1) + 1, dilation[1] * (m_w - 1) + 1))
+    spread[:, :, ::dilation[0], ::dilation[1]] = w
+    per_group = p // groups
+    out = np.array([[sum(correlate2d(x_pad[n, (f // per_group) * k_group + i], spread[f, i], mode="valid")
+                         for i in range(k_group)) + (0 if b is None else b[f])
+                     for f in range(p)] for n in range(x.shape[0])])
+    return out[:, :, ::stride[0], ::stride[1]]
+
+
+def data(spec, seed=0):
+    shapes = geometry(spec).shapes
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"]),
+            rng.standard_normal(shapes["b"]) if shapes["b"] else None)
+
+
+def conv_kwargs(spec):
+    return {"stride": spec.stride, "padding": geometry(spec).padding, "dilation": spec.dilation,
+            "groups": spec.groups}
+
+
+@SETTINGS
+@given(specs(conv=True))
+def test_reference_and_builtins_match_the_scipy_oracle(spec):
+    x, w, b = data(spec)
+    kwargs = conv_kwargs(spec)
+    expected = scipy_forward(x, w, b, spec.stride, kwargs["padding"], spec.dilation, spec.groups)
+    assert expected.shape == geometry(spec).shapes["y"]
+    for impl in (reference, direct, im2col):
+        np.testing.assert_allclose(impl.forward(x, w, b, **kwargs), expected, rtol=1e-10, atol=1e-10)
+
+
+@SETTINGS
+@given(specs(conv=True), st.sampled_from(["direct", "im2col"]), st.sampled_from(["full", "channels", "sample", "fast"]),
+       st.sampled_from(["float64", "float32"]))
+def test_every_method_passes_correct_dilated_grouped_layers(spec, impl, method, dtype):
+    from dataclasses import replace
+    result = verify(replace(spec, dtype=dtype), impl, method=method, budget=1e-4, samples=12)
+    assert result.passed, (spec, [(c.name, c.message) for c in result.checks])
+
+
+def test_full_covers_every_coordinate_of_a_depthwise_layer():
+    spec = make_spec(n=8, m=3, k=6, p=6, groups=6, dilation=2, padding="same", stride=2, batch=2)
+    result = verify(spec, "im2col", method="full")
+    assert result.passed and all(c.checked == c.total for c in result.checks if not c.skipped)
+    assert result.check("dw").expected_shape == (6, 1, 3, 3)
+
+
+def test_a_plugin_without_dilation_support_fails_that_layer_saying_so():
+    result = verify(make_spec(dilation=2, n=9, m=3), str(PLUGINS / "naive_loops.py"), method="full")
+    assert not result.passed
+    message = result.check("y").message
+    assert "forward raised TypeError" in message and "this layer needs dilation support" in message
+    assert "dilation=(d_h, d_w)" in message
+    assert verify(make_spec(n=9, m=3), str(PLUGINS / "naive_loops.py"), method="full").passed  # kwargs only when set
+
+
+def _mistake(backward):
+    return Implementation("mistake", direct.forward, backward)
+
+
+def _ignores_dilation_in_dw(dy, x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
+    """dL/dF from the undilated correlation: the right shape, the wrong taps."""
+    dx, _, db = direct.backward(dy, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    full = direct._dense_backward(dy, x, direct.spread(w, dilation), stride, padding)[1]
+    return dx, np.ascontiguousarray(full[:, :, :w.shape[2], :w.shape[3]]), db
+
+
+def _ignores_dilation_in_dx(dy, x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
+    """dL/dX with the taps next to each other, as if dilation were 1."""
+    _, dw, db = direct.backward(dy, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return direct.backward(dy, x, w, b, stride=stride, padding=padding, groups=groups)[0], dw, db
+
+
+def _wrong_group_for_dw(dy, x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
+    """Each group's dL/dF computed from the next group's input channels."""
+    dx, _, db = direct.backward(dy, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    shifted = np.roll(x, -(x.shape[1] // groups), axis=1)
+    return dx, direct.backward(dy, shifted, w, b, stride=stride, padding=padding, dilation=dilation,
+                               groups=groups)[1], db
+
+
+def _dense_dx_for_groups(dy, x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
+    """dL/dX as if every filter fed every channel (groups forgotten in the backward)."""
+    _, dw, db = direct.backward(dy, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    dense = np.tile(w, (1, groups, 1, 1))
+    return direct.backward(dy, x, dense, b, stride=stride, padding=padding, dilation=dilation)[0], dw, db
+
+
+@pytest.mark.parametrize("backward, tensor", [(_ignores_dilation_in_dw, "dw"), (_ignores_dilation_in_dx, "dx"),
+                                              (_wrong_group_for_dw, "dw"), (_dense_dx_for_groups, "dx")])
+@pytest.mark.parametrize("method", ["full", "auto", "sample", "fast"])
+def test_realistic_dilation_and_groups_mistakes_fail(backward, tensor, method):
+    spec = make_spec(n=(10, 9), m=3, k=4, p=4, groups=2, dilation=(2, 1), padding="same", stride=1, batch=2)
+    result = verify(spec, _mistake(backward), method=method, samples=32)
+    assert not result.check(tensor).passed, (method, result.check(tensor))
+
+
+def test_the_loader_reads_dilation_and_groups_and_refuses_bad_ones(tmp_path):
+    (tmp_path / "ok.yaml").write_text("name: dw\nn: 12\nm: 3\nk: 8\np: 16\ngroups: 8\ndilation: [2, 1]\n"
+                                      "padding: same\nstride: 1\n")
+    spec = load_specs(tmp_path / "ok.yaml")[0]
+    assert (spec.groups, spec.dilation) == (8, (2, 1)) and geometry(spec).shapes["w"] == (16, 1, 3, 3)
+    assert geometry(spec).padding == (2, 2, 1, 1) and geometry(spec).out == (12, 12)   # span 5 x 3 under 'same'
+    for change, needle in [("groups: 8", "groups: 3"), ("dilation: [2, 1]", "dilation: 0")]:
+        (tmp_path / "bad.yaml").write_text((tmp_path / "ok.yaml").read_text().replace(change, needle))
+        with pytest.raises(SpecError) as e:
+            load_specs(tmp_path / "bad.yaml")
+        assert {"groups: 3": "field 'groups': k = 8 and p = 16 must both be multiples of groups = 3; "
+                             "valid: 1, 2, 4, 8",
+                "dilation: 0": "field 'dilation': must be an integer >= 1, got 0"}[needle] in str(e.value)
+
+
+def test_full_padding_and_a_too_large_dilated_filter():
+    geom = geometry(make_spec(n=5, m=3, dilation=2, padding="full"))
+    assert geom.padding == (4, 4, 4, 4) and geom.out == (9, 9)          # d (m - 1) per side: n + e - 1
+    with pytest.raises(SpecError, match=r"filter height 7 \(dilated: d·\(m − 1\) \+ 1 with d = 3\) is larger"):
+        geometry(make_spec(n=5, m=3, dilation=3, padding="valid"))
