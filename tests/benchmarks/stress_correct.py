@@ -2,8 +2,9 @@
 
     python tests/benchmarks/stress_correct.py [--layers 1000] [--seed 0]
 
-Each layer is drawn at random (input 1-24 per side, filter 1-6, k and p 1-12, batch 1-3,
-strides 1-4, every padding form, with and without bias, float64 or float32). Both built-ins
+Each layer is drawn at random (input 1-24 per side, filter 1-6, k and p up to 24, batch 1-3,
+strides 1-4, dilation 1-3 and groups 1-4 in some, every padding form, with and without
+bias, float64 or float32). Both built-ins
 are checked with `full`, `channels` (a tiny budget, so only the first and last input channel
 are exact), `sample` and `fast`. Prints every false failure and the totals; exits 1 if any.
 """
@@ -27,8 +28,11 @@ def random_layer(rng, index: int) -> ConvSpec | None:
     form = rng.integers(5)
     padding = (["valid", "same", "full"][form] if form < 3 else (int(rng.integers(4)),) * 4 if form == 3
                else tuple(int(v) for v in rng.integers(0, 4, 4)))
+    groups = int(rng.choice([1, 1, 2, 3, 4]))                   # dilation and groups in some layers
+    dilation = tuple(int(v) for v in rng.choice([1, 1, 2, 3], 2))
     spec = ConvSpec(n=tuple(int(v) for v in rng.integers(1, 25, 2)), m=tuple(int(v) for v in rng.integers(1, 7, 2)),
-                    k=int(rng.integers(1, 13)), p=int(rng.integers(1, 13)), batch=int(rng.integers(1, 4)),
+                    k=groups * int(rng.integers(1, 7)), p=groups * int(rng.integers(1, 7)),
+                    dilation=dilation, groups=groups, batch=int(rng.integers(1, 4)),
                     stride=tuple(int(v) for v in rng.integers(1, 5, 2)), padding=padding,
                     bias=bool(rng.integers(2)), dtype=("float64", "float32")[int(rng.integers(2))],
                     seed=int(rng.integers(2**31)), name=f"random-{index}")
