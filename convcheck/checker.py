@@ -58,7 +58,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     shapes = geom.shapes
     rtol, atol = tolerances(spec, rtol, atol)
     rng = np.random.default_rng(spec.seed if seed is None else seed)
-    data64 = {name: to_device(xp, _draw(rng, shapes[name])) for name in ("x", "w", "b", "y")}
+    data64 = {name: to_device(xp, _draw(rng, shapes[name], spec.dtype)) for name in ("x", "w", "b", "y")}
     x, w, b, g = data64["x"], data64["w"], data64["b"], data64["y"]   # g: G = dL/dY
     cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data64.items()}
     conv = {**({"dilation": spec.dilation} if spec.dilation != (1, 1) else {}),
@@ -75,8 +75,10 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     tol = (rtol, atol)
     try:
         deadline = time.perf_counter() + budget
-        problem = numerical.Problem(impl.forward, x, w, b, g, spec.stride, geom.padding, progress, impl.describe,
-                                    conv)
+        # a float16 forward rounds Y to 1e-3: its differences would drown any gradient error, so float16
+        # layers take finite differences through the float64 loop reference (checked against it above)
+        through = reference.forward if spec.dtype == "float16" else impl.forward
+        problem = numerical.Problem(through, x, w, b, g, spec.stride, geom.padding, progress, impl.describe, conv)
         if method == "auto":
             full_seconds = problem.seconds * numerical.full_forwards(shapes, spec.stride, spec.dilation)
             method = "full" if full_seconds <= budget else "channels"
@@ -234,12 +236,13 @@ def _backward_checks(grads, shapes, dtype) -> tuple[dict, dict]:
     return checks, analytic
 
 
-def _draw(rng, shape):
-    """Standard normal values drawn in float32, so exactly representable in either dtype,
-    held in float64 (None if no shape)."""
+def _draw(rng, shape, dtype: str):
+    """Standard normal values drawn in float32 (rounded to float16 for a float16 layer), so
+    exactly representable in the layer's dtype, held in float64 (None if no shape)."""
     if shape is None:
         return None
-    return rng.standard_normal(shape, dtype=np.float32).astype(np.float64)
+    values = rng.standard_normal(shape, dtype=np.float32)
+    return (values.astype(np.float16) if dtype == "float16" else values).astype(np.float64)
 
 
 class Raised(str):

@@ -7,7 +7,7 @@ Array layout: x (batch, k, n_h, n_w), w (p, k / groups, m_h, m_w), b (p,).
 from dataclasses import dataclass
 
 PADDING_NAMES = ("valid", "same", "full")
-DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32", "float16")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ LAYERS = [
     make_spec(n=7, m=3, k=2, p=2, stride=2, padding="same", dtype="float32"),
     make_spec(n=6, m=2, k=2, p=3, padding="full", bias=False),
     make_spec(n=8, m=3, k=4, p=2, stride=(1, 2), padding="valid", dtype="float32", batch=2),
+    make_spec(n=9, m=3, k=4, p=6, groups=2, dilation=(2, 1), padding="same", dtype="float16"),
 ]
 
 

@@ -140,3 +140,30 @@ def test_full_padding_and_a_too_large_dilated_filter():
     assert geom.padding == (4, 4, 4, 4) and geom.out == (9, 9)          # d (m - 1) per side: n + e - 1
     with pytest.raises(SpecError, match=r"filter height 7 \(dilated: d·\(m − 1\) \+ 1 with d = 3\) is larger"):
         geometry(make_spec(n=5, m=3, dilation=3, padding="valid"))
+
+
+@SETTINGS
+@given(specs(dtype="float16", conv=True), st.sampled_from(["direct", "im2col"]),
+       st.sampled_from(["full", "channels", "sample", "fast"]))
+def test_float16_builtins_pass_every_method(spec, impl, method):
+    result = verify(spec, impl, method=method, budget=1e-4, samples=12)
+    assert result.passed, (spec, [(c.name, c.message) for c in result.checks])
+
+
+def test_float16_finite_differences_go_through_the_float64_reference():
+    """A kernel that computes in float16 whatever it gets: through it, finite differences
+    would be noise; through the reference they are exact, and a wrong backward still fails."""
+    def forward(x, w, b, *, stride, padding):
+        return direct.forward(x.astype(np.float16), w.astype(np.float16), None if b is None else b.astype(np.float16),
+                              stride=stride, padding=padding)
+
+    def backward(dy, x, w, b, *, stride, padding):
+        return direct.backward(dy, x, w, b, stride=stride, padding=padding)
+
+    def wrong(dy, x, w, b, *, stride, padding):
+        dx, dw, db = backward(dy, x, w, b, stride=stride, padding=padding)
+        return dx, dw * np.float16(1.2), db
+    spec = make_spec(n=16, m=3, k=6, p=8, padding="same", stride=2, batch=2, dtype="float16")
+    assert verify(spec, Implementation("half", forward, backward), method="full").passed
+    result = verify(spec, Implementation("half", forward, wrong), method="full")
+    assert result.check("dx").passed and not result.check("dw").passed

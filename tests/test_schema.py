@@ -59,7 +59,7 @@ BAD = [
     ({**LAYER, "padding": "half"}, "unknown name"),
     ({**LAYER, "padding": [1, 2, 3]}, "padding"),
     ({**LAYER, "padding": -1}, "padding"),
-    ({**LAYER, "dtype": "float16"}, "dtype"),
+    ({**LAYER, "dtype": "float8"}, "dtype"),
     ({**LAYER, "bias": "yes"}, "true or false"),
     ({**LAYER, "name": ""}, "non-empty string"),
     ({**LAYER, "tolerance": {"rtol": -1}}, "finite number >= 0"),

@@ -4,7 +4,7 @@
 
 Each layer is drawn at random (input 1-24 per side, filter 1-6, k and p up to 24, batch 1-3,
 strides 1-4, dilation 1-3 and groups 1-4 in some, every padding form, with and without
-bias, float64 or float32). Both built-ins
+bias, float64, float32 or float16). Both built-ins
 are checked with `full`, `channels` (a tiny budget, so only the first and last input channel
 are exact), `sample` and `fast`. Prints every false failure and the totals; exits 1 if any.
 """
@@ -34,7 +34,7 @@ def random_layer(rng, index: int) -> ConvSpec | None:
                     k=groups * int(rng.integers(1, 7)), p=groups * int(rng.integers(1, 7)),
                     dilation=dilation, groups=groups, batch=int(rng.integers(1, 4)),
                     stride=tuple(int(v) for v in rng.integers(1, 5, 2)), padding=padding,
-                    bias=bool(rng.integers(2)), dtype=("float64", "float32")[int(rng.integers(2))],
+                    bias=bool(rng.integers(2)), dtype=("float64", "float32", "float16")[int(rng.integers(3))],
                     seed=int(rng.integers(2**31)), name=f"random-{index}")
     try:
         geometry(spec)
@@ -46,7 +46,7 @@ def random_layer(rng, index: int) -> ConvSpec | None:
 def stress(layers: int, seed: int, report=print) -> tuple[dict, int, list]:
     """({dtype: layers drawn}, checks run, false failures), each false failure reported as found."""
     rng = np.random.default_rng(seed)
-    checks, false_failures, counts = 0, [], {"float64": 0, "float32": 0}
+    checks, false_failures, counts = 0, [], {"float64": 0, "float32": 0, "float16": 0}
     while sum(counts.values()) < layers:
         spec = random_layer(rng, sum(counts.values()))
         if spec is None:
@@ -70,7 +70,7 @@ def main():
     args = parser.parse_args()
     started = time.perf_counter()
     counts, checks, false_failures = stress(args.layers, args.seed)
-    print(f"{args.layers} random layers ({counts['float64']} float64, {counts['float32']} float32), "
+    print(f"{args.layers} random layers ({', '.join(f'{n} {dtype}' for dtype, n in counts.items())}), "
           f"{checks} checks (2 built-ins x {len(METHODS)} methods), {len(false_failures)} false failures, "
           f"{time.perf_counter() - started:.0f} s")
     sys.exit(1 if false_failures else 0)
