@@ -9,6 +9,7 @@ from . import numerical
 from .backend import array_module, load_backend, synchronize, to_device
 from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, merge, validate
 from .coverage import Coverage, channel_order, stratified
+from .diagnose import Diagnosis, diagnose
 from .errors import ConvcheckError
 from .geometry import geometry
 from .impls import Implementation, load_impl, reference
@@ -97,8 +98,24 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
             checks["d" + tensor] = TensorCheck("d" + tensor, shapes[tensor], tuple(value.shape), message=failure)
     result.method = method
     result.checks.extend(checks[name] for name in ("dx", "dw", "db"))
+    outputs = {"y": y, **dict(zip(("dx", "dw", "db"), grads if isinstance(grads, (tuple, list)) else ()))}
+    for check in result.checks:
+        if not check.passed and not check.skipped:
+            check.diagnosis = _diagnosis(check.name, outputs.get(check.name), {"x": x, "w": w, "b": b, "g": g}, geom,
+                                         rtol, atol)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _diagnosis(name, value, data, geom, rtol, atol):
+    """What `diagnose` names for a failing tensor; no array to compare (the plug-in raised or
+    returned something else): a Diagnosis without a mistake."""
+    if isinstance(value, Raised) or not hasattr(value, "shape") or not hasattr(value, "dtype"):
+        return Diagnosis(None, "no array to compare with the known mistakes")
+    try:
+        return diagnose(name, value, data, geom, rtol, atol)
+    except Exception as e:  # an array a mistake's arithmetic cannot take (a wrong dtype, odd strides)
+        return Diagnosis(None, f"could not be compared with the known mistakes ({type(e).__name__})")
 
 
 def tolerances(spec: ConvSpec, rtol: float | None = None, atol: float | None = None) -> tuple[float, float]:

@@ -44,6 +44,7 @@ class TensorCheck:
     checked: int = 0               # elements compared one by one with their own reference value
     total: int = 0                 # elements in the tensor
     coverage: Coverage | None = None
+    diagnosis: object = None       # diagnose.Diagnosis of a failing tensor: the known mistake it matches, if any
 
     @property
     def verdict(self) -> str:

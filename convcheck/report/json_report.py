@@ -20,6 +20,7 @@ def result_dict(result) -> dict:
             "max_abs_err": c.max_abs, "max_rel_err": c.max_rel, "tolerance_ratio": _finite(c.tolerance_ratio),
             "worst_index": _list(c.worst_index), "checked": c.checked, "total": c.total, "verdict": c.verdict,
             "message": c.message, "coverage": None if c.coverage is None else c.coverage.as_dict(),
+            "diagnosis": None if c.diagnosis is None else c.diagnosis.as_dict(),
         } for c in result.checks},
     }
 

@@ -64,6 +64,9 @@ def render_result(result, console: Console) -> None:
         if not check.passed and not check.skipped:
             console.print(f"  [bold red]{LABELS[check.name]}[/]: {escape(check.message)}",
                           highlight=False, soft_wrap=True)
+            if check.diagnosis is not None and check.diagnosis.mistake:
+                console.print(f"    [bold yellow]diagnosis: {check.diagnosis.mistake}[/]: "
+                              f"{escape(check.diagnosis.explanation)}", highlight=False, soft_wrap=True)
 
 
 def summary_text(results) -> str:

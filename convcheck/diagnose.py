@@ -1,0 +1,162 @@
+"""Name the mistake: a failing tensor compared with what each known mistake gives on the same data.
+
+The right values come from the loop reference (Y) and the `direct` built-in (gradients) in
+float64 on the layer's own x, w, b and G; each known mistake is the same computation done
+wrong in one way (the filter not rotated, dL/dY not dilated, a wrong crop, ...). The first
+candidate that the plug-in's array matches within the tensor's tolerance names the mistake;
+its explanation gives the seeds' right formula with the layer's numbers and the step of
+`convcheck shapes --explain` that derives it. No match: mistake None.
+"""
+
+from dataclasses import dataclass
+
+from .backend import array_module
+from .impls import direct, reference
+from .impls.common import pad
+from .report import LABELS
+
+MISTAKES = ("filter-not-rotated", "stride-ignored", "padding-crop", "height-width-swapped", "kernel-transposed",
+            "filters-averaged", "bias-mean", "batch-partial", "zero-gradient", "scaled", "forward-flipped")
+"""The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`)."""
+
+
+@dataclass
+class Diagnosis:
+    mistake: str | None
+    explanation: str
+
+    def as_dict(self) -> dict:
+        return {"mistake": self.mistake, "explanation": self.explanation}
+
+
+def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Diagnosis:
+    """name 'y', 'dx', 'dw' or 'db'; value: the plug-in's array for it (any shape); data: the
+    float64 x, w, b, g (= G) the check used, on its backend."""
+    s = geom.spec
+    conv = {"stride": s.stride, "padding": geom.padding, "dilation": s.dilation, "groups": s.groups}
+    truth = _truth(name, data, conv)
+    expected, actual = tuple(truth.shape), tuple(getattr(value, "shape", ()))
+    if actual != expected:
+        return _by_shape(name, actual, expected, geom)
+    xp = array_module(truth)
+    value = xp.asarray(value, dtype=xp.float64)
+    if _close(value, truth, rtol, atol):
+        return Diagnosis(None, f"{_label(name)}'s values are right: what failed is the check above (its dtype, "
+                               "its finiteness or the forward that finite differences go through)")
+    if bool(xp.all(value == 0)) and not bool(xp.all(truth == 0)):
+        return Diagnosis("zero-gradient", f"{_label(name)} is all zeros where the right one is not: a stub that "
+                                          "returns zeros (np.zeros_like) instead of computing the gradient")
+    for mistake, candidate, explanation in _candidates(name, truth, data, conv, geom):
+        if candidate is not None and tuple(candidate.shape) == expected and _close(value, candidate, rtol, atol) \
+                and not _close(candidate, truth, rtol, atol):
+            return Diagnosis(mistake, explanation)
+    factor = float(xp.sum(value * truth) / max(float(xp.sum(truth * truth)), 1e-300))
+    if abs(factor - 1) > rtol and _close(value, factor * truth, rtol, atol):
+        return Diagnosis("scaled", f"{_label(name)} is the right one times {factor:.6g}: right up to a constant "
+                                   "factor (a 1/N, 1/p, 2 or a step size too many or too few)")
+    return Diagnosis(None, f"{_label(name)} matches none of the known mistakes ({', '.join(MISTAKES)}); compare "
+                           "its worst index with `convcheck shapes --explain`")
+
+
+def _truth(name: str, data: dict, conv: dict):
+    if name == "y":
+        return reference.forward(data["x"], data["w"], data["b"], **conv)
+    dx, dw, db = direct.backward(data["g"], data["x"], data["w"], data["b"], **conv)
+    return {"dx": dx, "dw": dw, "db": db}[name]
+
+
+def _candidates(name, truth, data, conv, geom):
+    """(mistake, the array it gives or None, explanation) for tensor `name`, most specific first."""
+    s = geom.spec
+    x, w, b, g = data["x"], data["w"], data["b"], data["g"]
+    span = geom.extent
+    (top, bottom, left, right), n = geom.padding, s.batch
+    step = "`convcheck shapes --explain`, step"
+
+    def grads(**change):
+        return dict(zip(("dx", "dw", "db"), direct.backward(change.get("g", g), change.get("x", x), change.get("w", w),
+                                                             change.get("b", b), **{**conv, **change.get("conv", {})})))
+    if name == "y":
+        yield ("forward-flipped", reference.forward(x, w[:, :, ::-1, ::-1], b, **conv),
+               "Y is a true convolution (the filter turned by 180°), but the layer is a correlation: y[n, f, r, c] = "
+               "Σ_i,a,b X_pad[n, i, r·s_h + a, c·s_w + b] · F[f, i, a, b] + b[f], the filter not flipped (seed "
+               f"004; {step} 'Output Y')")
+        return
+    if name == "dx":
+        yield ("filter-not-rotated", grads(w=w[:, :, ::-1, ::-1])["dx"],
+               "dL/dX is the full convolution with F itself; the right one turns each filter by 180°: dL/dX^(i) = "
+               f"Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j)), dL/dY padded by m − 1 = {_pair(e - 1 for e in span)} "
+               f"on every side (seeds 000/004; {step} 'dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))')")
+    if s.stride != (1, 1) and name in ("dx", "dw"):
+        yield ("stride-ignored", grads(conv={"stride": (1, 1)})[name],
+               f"{_label(name)} is the backward of the same layer at stride 1: dL/dY must first be dilated by s = "
+               f"{_pair(s.stride)} (s − 1 zeros between neighbours, to {_pair(geom.dilated)}) so that each gradient "
+               f"sits where its window started (seed 000; {step} 'Upstream gradient dL/dY')")
+    if name == "dx":
+        padded = grads(x=pad(x, geom.padding), conv={"padding": (0, 0, 0, 0)})["dx"]
+        h, w_in = s.n
+        for r in sorted({0, top, bottom, left, right}):
+            for c in sorted({0, top, bottom, left, right}):
+                if (r, c) != (top, left) and r + h <= padded.shape[2] and c + w_in <= padded.shape[3]:
+                    yield ("padding-crop", padded[:, :, r:r + h, c:c + w_in],
+                           f"dL/dX is the padded gradient cropped at row {r}, column {c}; the right crop starts at "
+                           f"(top, left) = ({top}, {left}) and keeps n = {h} × {w_in}: dL/dX = dL/dX_pad[top : top "
+                           f"+ n_h, left : left + n_w] (hard-coded or swapped padding; {step} 'dL/dX^(i) = Σ_j "
+                           "rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))', the crop)")
+    if s.n[0] == s.n[1] and name == "dx":
+        yield ("height-width-swapped", truth.swapaxes(2, 3),
+               "dL/dX is the right one with rows and columns exchanged: H and W (or m_h and m_w) swapped somewhere "
+               "in the backward")
+    if s.m[0] == s.m[1] and name == "dw":
+        yield ("kernel-transposed", truth.swapaxes(2, 3),
+               f"dL/dF is the right one with its two spatial axes (m_h, m_w) transposed: dL/dF[f, i, a, b] belongs "
+               f"to tap (a, b), row a of the {_pair(s.m)} filter ({step} 'dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)')")
+    if name == "dx" and s.p > 1:
+        yield ("filters-averaged", truth / s.p,
+               f"dL/dX is the right one divided by p = {s.p}: the p filters' contributions must be summed into "
+               f"each channel, not averaged ({step} 'Depth of dL/dX')")
+    if name == "db":
+        positions = geom.out[0] * geom.out[1]
+        for divisor, what in ((n * positions, f"batch × positions = {n} × {positions}"), (positions,
+                              f"positions = {positions}"), (n, f"batch = {n}")):
+            if divisor > 1:
+                yield ("bias-mean", truth / divisor,
+                       f"dL/db is the right one divided by {what}: dL/db_j = Σ dL/dY^(j), a sum over the batch "
+                       f"and every position, not a mean ({step} 'dL/db_j = Σ dL/dY^(j)')")
+    for first in range(1, n):
+        if name == "dx":
+            partial = truth.copy()
+            partial[first:] = 0
+        else:
+            partial = grads(x=x[:first], g=g[:first])[name]
+        yield ("batch-partial", partial,
+               f"{_label(name)} uses only the first {first} of the {n} samples: every sample's gradient must be "
+               f"{'filled in' if name == 'dx' else 'summed'} ({step} 'Depth of dL/dF': the batch is summed)")
+
+
+def _by_shape(name: str, actual: tuple, expected: tuple, geom) -> Diagnosis:
+    """A wrong shape: spatial axes exchanged, or an empty crop; else no known mistake."""
+    top, _, left, _ = geom.padding
+    if len(actual) == 4 and actual[:2] == expected[:2] and actual[2:] == expected[:1:-1]:
+        mistake = "kernel-transposed" if name == "dw" else "height-width-swapped"
+        return Diagnosis(mistake, f"{_label(name)} has shape {actual}, the expected {expected} with its two spatial "
+                                  "axes exchanged: H and W (m_h and m_w) swapped")
+    if name == "dx" and len(actual) == 4 and 0 in actual[2:]:
+        return Diagnosis("padding-crop", f"dL/dX is empty {actual}: a crop like dx_pad[:, :, p:-p, p:-p] keeps nothing "
+                                         f"at p = 0; crop dx_pad[:, :, top:top + n_h, left:left + n_w] with (top, "
+                                         f"left) = ({top}, {left})")
+    return Diagnosis(None, f"{_label(name)} has shape {actual}, expected {expected}; no known mistake gives it")
+
+
+def _close(a, b, rtol, atol) -> bool:
+    xp = array_module(a, b)
+    return bool(xp.all(xp.abs(a - b) <= atol + rtol * xp.abs(b)))
+
+
+def _pair(values) -> str:
+    values = tuple(values)
+    return str(values[0]) if values[0] == values[1] else f"{values[0]} × {values[1]}"
+
+
+def _label(name: str) -> str:
+    return LABELS[name]

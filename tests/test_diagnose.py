@@ -1,0 +1,104 @@
+"""Diagnosis: every mistake id comes out of a deliberately wrong implementation, in the table
+and the JSON, and no correct implementation is ever diagnosed."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import make_spec, specs
+from hypothesis import HealthCheck, given, settings
+from wrong import WRONG
+
+from convcheck import geometry, verify
+from convcheck.diagnose import MISTAKES, diagnose
+from convcheck.impls import Implementation, direct, im2col, reference
+
+
+def with_backward(change):
+    """direct's forward and a backward whose (dx, dw, db) go through `change`."""
+    def backward(dy, x, w, b, *, stride, padding):
+        return change(*direct.backward(dy, x, w, b, stride=stride, padding=padding), x=x, w=w, dy=dy)
+    return Implementation("wrong", direct.forward, backward)
+
+
+def _wrong(key):
+    impl, fields, tensor = WRONG[key]
+    return Implementation(key, impl.forward, impl.backward), fields, tensor
+
+
+CASES = {  # mistake id -> (implementation, spec fields, tensor that must be diagnosed)
+    "filter-not-rotated": _wrong("no_rotation"),
+    "stride-ignored": _wrong("stride_ignored"),
+    "padding-crop": _wrong("padding_crop"),
+    "forward-flipped": _wrong("flipped_forward"),
+    "bias-mean": _wrong("db_mean"),
+    "batch-partial": _wrong("dw_first_sample"),
+    "height-width-swapped": (with_backward(lambda dx, dw, db, **_: (dx.swapaxes(2, 3).copy(), dw, db)), {}, "dx"),
+    "kernel-transposed": (with_backward(lambda dx, dw, db, **_: (dx, dw.swapaxes(2, 3).copy(), db)), {}, "dw"),
+    "filters-averaged": (with_backward(lambda dx, dw, db, w, **_: (dx / w.shape[0], dw, db)), {"p": 4}, "dx"),
+    "zero-gradient": (with_backward(lambda dx, dw, db, **_: (dx, np.zeros_like(dw), db)), {}, "dw"),
+    "scaled": (with_backward(lambda dx, dw, db, **_: (dx * 0.5, dw, db)), {}, "dx"),
+}
+
+
+def test_every_mistake_id_has_a_case():
+    assert sorted(CASES) == sorted(MISTAKES)
+
+
+@pytest.mark.parametrize("mistake", sorted(CASES))
+def test_each_mistake_is_named_in_the_table_and_the_json(mistake):
+    impl, fields, tensor = CASES[mistake]
+    spec = make_spec(**{"n": (8, 8), "m": (3, 3), "k": 3, "p": 3, "batch": 2, **fields})
+    result = verify(spec, impl, method="full")
+    check = result.check(tensor)
+    assert not check.passed and check.diagnosis.mistake == mistake, check.diagnosis
+    assert "`convcheck shapes --explain`" in check.diagnosis.explanation or mistake in (
+        "height-width-swapped", "zero-gradient", "scaled")
+    from convcheck.report.json_report import result_dict
+    data = json.loads(json.dumps(result_dict(result)))
+    assert data["tensors"][tensor]["diagnosis"]["mistake"] == mistake
+    assert all(t["diagnosis"] is None for t in data["tensors"].values() if t["verdict"] == "pass")
+
+
+def test_the_scaled_diagnosis_says_the_factor():
+    impl, fields, tensor = CASES["scaled"]
+    check = verify(make_spec(n=8, m=3, k=3, p=3), impl, method="full").check(tensor)
+    assert "times 0.5" in check.diagnosis.explanation
+
+
+def test_an_empty_crop_at_padding_0_is_padding_crop():
+    def backward(dy, x, w, b, *, stride, padding):
+        dx, dw, db = direct.backward(dy, x, w, b, stride=stride, padding=padding)
+        p = padding[0]
+        return dx[:, :, p:-p, p:-p], dw, db                 # the classic: empty when p = 0
+    check = verify(make_spec(n=8, m=3), Implementation("crop", direct.forward, backward)).check("dx")
+    assert check.diagnosis.mistake == "padding-crop" and "p = 0" in check.diagnosis.explanation
+
+
+def test_an_unknown_mistake_names_none():
+    def backward(dy, x, w, b, *, stride, padding):
+        dx, dw, db = direct.backward(dy, x, w, b, stride=stride, padding=padding)
+        dx = dx.copy()
+        dx[0, 0, 3, 3] += 5.0
+        return dx, dw, db
+    check = verify(make_spec(n=8, m=3), Implementation("spot", direct.forward, backward), method="full").check("dx")
+    assert not check.passed and check.diagnosis.mistake is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(specs(conv=True))
+def test_correct_implementations_are_never_diagnosed(spec):
+    """Right arrays from the built-ins and the loop reference: diagnose names no mistake."""
+    geom = geometry(spec)
+    shapes = geom.shapes
+    rng = np.random.default_rng(spec.seed)
+    data = {t: None if shapes[s] is None else rng.standard_normal(shapes[s]) for t, s in
+            (("x", "x"), ("w", "w"), ("b", "b"), ("g", "y"))}
+    kwargs = {"stride": spec.stride, "padding": geom.padding, "dilation": spec.dilation, "groups": spec.groups}
+    rtol, atol = 1e-6, 1e-8
+    assert diagnose("y", reference.forward(data["x"], data["w"], data["b"], **kwargs), data, geom, rtol, atol).mistake \
+        is None
+    for impl in (direct, im2col):
+        for name, value in zip(("dx", "dw", "db"), impl.backward(data["g"], data["x"], data["w"], data["b"], **kwargs)):
+            if value is not None:
+                assert diagnose(name, value, data, geom, rtol, atol).mistake is None, (impl, name, spec)
