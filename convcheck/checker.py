@@ -7,7 +7,7 @@ import numpy as np
 
 from . import numerical
 from .backend import array_module, load_backend, synchronize, to_device
-from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, merge, validate
+from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, error_map, merge, validate
 from .coverage import Coverage, channel_order, stratified
 from .diagnose import Diagnosis, diagnose
 from .errors import ConvcheckError
@@ -130,6 +130,8 @@ def _exact(name, analytic, numeric, tol, flat=None, **coverage) -> TensorCheck:
     """compare() at flat indices (all if None), with the Coverage it amounts to."""
     check = compare(name, analytic, numeric, *tol, flat)
     check.coverage = Coverage(total=check.total, exact=check.checked, **coverage)
+    if not check.passed and len(check.expected_shape) == 4:
+        check.error_map = error_map(analytic, numeric, flat)
     return check
 
 

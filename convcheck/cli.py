@@ -91,6 +91,9 @@ def verify(
                                                  "included) before it fails; 0: no limit.")] = DEFAULT_TIMEOUT_S,
     backend: Annotated[Backend, typer.Option(help="Where the check runs: numpy (CPU) or cupy (a CUDA GPU; "
                                                   "pip install 'convcheck[cupy]').")] = Backend.numpy,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG heatmap of |analytic − numerical| of each "
+                                                      "failing tensor into this folder (pip install "
+                                                      "'convcheck[plot]').")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only failing specs' tables.")] = False,
 ):
     """Check an implementation's forward and backward on every layer in PATHS.
@@ -104,6 +107,9 @@ def verify(
     from .runner import Interrupted, verify_all
     try:
         _check_options(method.value, budget, output)
+        if plot is not None:
+            from .report.plot import require_matplotlib
+            require_matplotlib()
         specs = load_specs(paths)
         part = _shard(shard, specs)
         options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
@@ -117,6 +123,10 @@ def verify(
         results, interrupted = e.results, e
     seconds = time.perf_counter() - started
     _report(results, seconds, format, output, quiet, len(specs), shard)
+    if plot is not None:
+        from .report.plot import write_plots
+        for path in write_plots(results, plot):
+            print(f"convcheck: wrote {path}", file=sys.stderr)
     if interrupted is not None:
         print(f"convcheck: {interrupted}: {len(results)} of {len(part)} layers checked", file=sys.stderr)
         raise typer.Exit(128 + interrupted.signum)

@@ -45,6 +45,7 @@ class TensorCheck:
     total: int = 0                 # elements in the tensor
     coverage: Coverage | None = None
     diagnosis: object = None       # diagnose.Diagnosis of a failing tensor: the known mistake it matches, if any
+    error_map: object = None       # failing 4-D tensor: |a - n| summed over its first two axes, NumPy (rows, cols)
 
     @property
     def verdict(self) -> str:
@@ -132,6 +133,19 @@ def compare(name: str, actual, reference, rtol: float, atol: float, flat: np.nda
         check.message = (f"{bad} of {a.size} checked elements off; worst at {check.worst_index}: "
                          f"got {float(a[worst]):.6g}, expected {float(ref[worst]):.6g}")
     return check
+
+
+def error_map(actual, reference, flat=None):
+    """|actual - reference| at the compared coordinates (flat indices of actual, all if None;
+    others count 0), summed over the first two axes: (N, k, H, W) -> (H, W) for dL/dX, (p, k,
+    m_h, m_w) -> (m_h, m_w) for dL/dF. A report figure: on the host, as NumPy."""
+    xp = array_module(actual, reference)
+    a = xp.asarray(actual, dtype=xp.float64)
+    diff = xp.zeros(a.size)
+    at = slice(None) if flat is None else flat
+    diff[at] = xp.abs(a.ravel()[at] - xp.asarray(reference, dtype=xp.float64).ravel())
+    summed = diff.reshape(a.shape).sum(axis=(0, 1))
+    return summed if xp is np else xp.asnumpy(summed)
 
 
 def _ratio(err, allowed):

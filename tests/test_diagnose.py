@@ -102,3 +102,45 @@ def test_correct_implementations_are_never_diagnosed(spec):
         for name, value in zip(("dx", "dw", "db"), impl.backward(data["g"], data["x"], data["w"], data["b"], **kwargs)):
             if value is not None:
                 assert diagnose(name, value, data, geom, rtol, atol).mistake is None, (impl, name, spec)
+
+
+def test_the_terminal_heatmap_shows_where_the_error_is():
+    from convcheck.report.table import heatmap_lines
+    error = np.zeros((6, 6))
+    error[0, 5] = 3.0                                    # one corner: an off-by-one
+    lines = heatmap_lines("dx", error)
+    assert "█ = 3" in lines[0] and "rows × columns" in lines[0]
+    assert lines[2] == "│" + "  " * 5 + "██│" and all(set(line[1:-1]) == {" "} for line in lines[3:-1])
+    big = heatmap_lines("dw", np.arange(100 * 90, dtype=float).reshape(100, 90))
+    assert "5 × 3 blocks" in big[0] and len(big) == 20 + 3      # pooled to fit a terminal
+
+
+def test_a_failing_layer_shows_its_heatmap_and_writes_its_png(tmp_path):
+    from typer.testing import CliRunner
+
+    from convcheck.cli import app
+    plugin = tmp_path / "crop.py"
+    plugin.write_text("from naive_loops import forward\nfrom wrong import padding_crop_backward as backward\n")
+    spec = tmp_path / "layer.yaml"
+    spec.write_text("name: padded\nn: 8\nm: 3\nk: 2\np: 2\npadding: [1, 1, 2, 2]\nstride: 1\n")
+    result = CliRunner().invoke(app, ["verify", str(spec), "--impl", str(plugin), "--plot", str(tmp_path / "plots")])
+    assert result.exit_code == 1
+    assert "diagnosis: padding-crop" in result.stdout and "|analytic − numerical| of dL/dX" in result.stdout
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "plots" / "padded_dx.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_is_one_line(monkeypatch, tmp_path):
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from convcheck.cli import app
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    from pathlib import Path
+    configs = Path(__file__).parent.parent / "configs" / "seed000_general.yaml"
+    result = CliRunner().invoke(app, ["verify", str(configs), "--plot", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == "convcheck: error: --plot needs matplotlib: pip install 'convcheck[plot]'\n"

@@ -67,6 +67,35 @@ def render_result(result, console: Console) -> None:
             if check.diagnosis is not None and check.diagnosis.mistake:
                 console.print(f"    [bold yellow]diagnosis: {check.diagnosis.mistake}[/]: "
                               f"{escape(check.diagnosis.explanation)}", highlight=False, soft_wrap=True)
+            if check.error_map is not None:
+                for line in heatmap_lines(check.name, check.error_map):
+                    console.print(f"    {line}", highlight=False, soft_wrap=True)
+
+
+SHADES = " ░▒▓█"
+HEATMAP_SIZE = (24, 40)
+"""Most rows and columns a terminal heatmap shows; larger maps are max-pooled into blocks."""
+
+
+def heatmap_lines(name: str, error) -> list[str]:
+    """|analytic - numerical| of a failing dL/dX (over rows x columns, summed over batch and
+    channels) or dL/dF (over m_h x m_w) in block characters, darkest at the largest: a frame
+    at the border says padding, every s-th row stride, one corner off-by-one."""
+    import numpy as np
+    rows, cols = error.shape
+    step_r, step_c = -(-rows // HEATMAP_SIZE[0]), -(-cols // HEATMAP_SIZE[1])
+    padded = np.zeros((-(-rows // step_r) * step_r, -(-cols // step_c) * step_c))
+    padded[:rows, :cols] = error
+    blocks = padded.reshape(padded.shape[0] // step_r, step_r, -1, step_c).max(axis=(1, 3))
+    top = blocks.max()
+    levels = np.zeros(blocks.shape, dtype=int) if top == 0 else np.ceil(blocks / top * (len(SHADES) - 1)).astype(int)
+    axes = ("rows × columns, summed over batch and channels" if name == "dx" else
+            "m_h × m_w, summed over filters and channels")
+    pooled = f", {step_r} × {step_c} blocks" if step_r * step_c > 1 else ""
+    lines = [f"|analytic − numerical| of {LABELS[name]} over {axes} ({rows} × {cols}{pooled}; █ = {top:.3g}):",
+             "┌" + "──" * blocks.shape[1] + "┐"]
+    lines += ["│" + "".join(SHADES[v] * 2 for v in row) + "│" for row in levels]
+    return lines + ["└" + "──" * blocks.shape[1] + "┘"]
 
 
 def summary_text(results) -> str:
