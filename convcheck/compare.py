@@ -66,7 +66,8 @@ class SpecResult:
     seconds: float = 0.0
     forwards: float = 0.0          # whole-layer forwards: the forward check and all finite differences
     error: str = ""                # the check could not finish: 'backward killed by signal SIGSEGV', ...
-    backend: str = "numpy"         # the array module the check ran on: 'numpy', 'cupy
+    backend: str = "numpy"         # the array module the check ran on: 'numpy', 'cupy'
+    skipped: str = ""              # why the layer was not run: 'not expressible in this API: ...'
 
     @property
     def partial(self) -> bool:

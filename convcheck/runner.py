@@ -320,7 +320,7 @@ def _work(conn, impl_name: str, phase) -> None:
         conn.send(("import_error", str(e)))
         return
     tracked = _Tracked(impl, phase)
-    wrapped = Implementation(impl.name, tracked.forward, tracked.backward, impl.folder)
+    wrapped = Implementation(impl.name, tracked.forward, tracked.backward, impl.folder, impl.expressible)
     phase.value = IDLE
     conn.send(("ready",))
     while True:

@@ -22,6 +22,8 @@ from typing import Callable
 from ..errors import ImplError
 
 BUILTINS = {"direct": "convcheck.impls.direct", "im2col": "convcheck.impls.im2col"}
+ADAPTERS = {"cs231n": "convcheck.impls.cs231n", "cs231n-fast": "convcheck.impls.cs231n"}
+"""`--impl KIND:TARGET`: user code of a known shape, adapted to the contract below."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Implementation:
     forward: Callable
     backward: Callable
     folder: str | None = None
+    expressible: Callable | None = None   # adapters: (spec, geometry) -> why a layer cannot be run, or None
 
     def describe(self, error: BaseException) -> str:
         """'IndexError: index 7 is out of bounds (layers.py:412 in conv_backward_naive)': the
@@ -51,6 +54,11 @@ def load_impl(impl: "str | Implementation") -> Implementation:
     """A built-in name, a path to a .py file, or a dotted module name -> Implementation."""
     if isinstance(impl, Implementation):
         return impl
+    kind, _, target = impl.partition(":")
+    if kind in ADAPTERS and target:
+        adapter = importlib.import_module(ADAPTERS[kind])
+        forward, backward, folder, expressible = adapter.load(kind, target)
+        return Implementation(name=impl, forward=forward, backward=backward, folder=folder, expressible=expressible)
     folder = None
     if impl in BUILTINS:
         module = importlib.import_module(BUILTINS[impl])

@@ -43,9 +43,10 @@ def step_summary(results, seconds: float) -> str:
     for result in results:
         ratios = [c.tolerance_ratio for c in result.checks if c.tolerance_ratio is not None]
         worst = f"{max(ratios):.3g}" if ratios else "—"
-        covered = result.error or "; ".join(coverage_lines(result))
+        covered = result.skipped or result.error or "; ".join(coverage_lines(result))
         out.append(f"| {_cell(result.spec.name)} | {_cell(result.spec.where)} | "
-                   f"{'pass' if result.passed else '**FAIL**'} | {result.method} | {_cell(covered)} | {worst} | "
+                   f"{'skipped' if result.skipped else 'pass' if result.passed else '**FAIL**'} | "
+                   f"{result.method} | {_cell(covered)} | {worst} | "
                    f"{result.seconds:.2f} |")
     return "\n".join(out + [""])
 

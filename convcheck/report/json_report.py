@@ -13,7 +13,8 @@ def result_dict(result) -> dict:
         "name": spec.name, "file": spec.source, "line": spec.line, "impl": result.impl,
         "method": result.method, "backend": result.backend, "dtype": spec.dtype, "rtol": result.rtol,
         "atol": result.atol,
-        "passed": result.passed, "partial_coverage": result.partial, "forwards": round(result.forwards, 2),
+        "passed": result.passed and not result.skipped, "skipped": result.skipped or None,
+        "partial_coverage": result.partial, "forwards": round(result.forwards, 2),
         "seconds": round(result.seconds, 4), "error": result.error or None, "spec": spec_dict(result.geometry),
         "tensors": {c.name: {
             "expected_shape": _list(c.expected_shape), "actual_shape": _list(c.actual_shape),
@@ -27,8 +28,10 @@ def result_dict(result) -> dict:
 
 def render(results, seconds: float) -> str:
     failed = sum(not r.passed for r in results)
+    skipped = sum(bool(r.skipped) for r in results)
     partial = sum(r.passed and r.partial for r in results)
-    return json.dumps({"convcheck": __version__, "passed": len(results) - failed, "failed": failed,
+    return json.dumps({"convcheck": __version__, "passed": len(results) - failed - skipped, "failed": failed,
+                       "skipped": skipped,
                        "passed_on_partial_coverage": partial, "seconds": round(seconds, 4),
                        "specs": [result_dict(r) for r in results]}, indent=2)
 

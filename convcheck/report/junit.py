@@ -14,7 +14,8 @@ from .table import coverage_lines
 def render(results, seconds: float) -> str:
     failed = sum(not r.passed and not r.error for r in results)
     errors = sum(bool(r.error) for r in results)
-    counts = {"tests": str(len(results)), "failures": str(failed), "errors": str(errors), "skipped": "0",
+    skipped = sum(bool(r.skipped) for r in results)
+    counts = {"tests": str(len(results)), "failures": str(failed), "errors": str(errors), "skipped": str(skipped),
               "time": f"{seconds:.3f}"}
     suites = ET.Element("testsuites", name="convcheck", **counts)
     suite = ET.SubElement(suites, "testsuite", name="convcheck verify", **counts)
@@ -23,7 +24,9 @@ def render(results, seconds: float) -> str:
         case = ET.SubElement(suite, "testcase", classname=str(spec.source or spec.name), name=spec.name,
                              time=f"{result.seconds:.3f}", file=str(spec.source or ""), line=str(spec.line or ""))
         lines = failures(result)
-        if result.error:
+        if result.skipped:
+            ET.SubElement(case, "skipped", message=result.skipped)
+        elif result.error:
             ET.SubElement(case, "error", message=result.error, type="PluginCrash").text = "\n".join(lines)
         elif lines:
             details = [f"{LABELS[c.name]}: max abs err {c.max_abs}, tolerance ratio {c.tolerance_ratio}, worst index "

@@ -53,6 +53,10 @@ def render_result(result, console: Console) -> None:
                       if check.worst_index else "—",
                       f"[{style}]{check.verdict}[/]")
     console.print(table if result.checks else title)
+    if result.skipped:
+        console.print(f"  [yellow]skipped[/]: {escape(result.skipped)} · impl {escape(result.impl)}", highlight=False,
+                      soft_wrap=True)
+        return
     console.print(f"  [dim]{caption}[/]", highlight=False, soft_wrap=True)
     if len(lines) > 1:
         for number, line in enumerate(lines):
@@ -102,9 +106,12 @@ def summary_text(results) -> str:
     """'3 specs: 3 passed (1 on partial coverage), 0 failed': a pass that did not compare every
     coordinate says so."""
     failed = sum(not r.passed for r in results)
+    skipped = sum(bool(r.skipped) for r in results)
     partial = sum(r.passed and r.partial for r in results)
     note = f" ({partial} on partial coverage: see its coverage lines)" if partial else ""
-    return f"{len(results)} spec{'s' * (len(results) != 1)}: {len(results) - failed} passed{note}, {failed} failed"
+    skips = f", {skipped} skipped (not expressible in the implementation's API)" if skipped else ""
+    return (f"{len(results)} spec{'s' * (len(results) != 1)}: {len(results) - failed - skipped} passed{note}{skips}, "
+            f"{failed} failed")
 
 
 def render_summary(results, seconds: float, console: Console) -> None:

@@ -1,0 +1,87 @@
+"""`--impl cs231n:PATH/layers.py` (and `cs231n-fast:PATH`): CS231n's function pair as a plug-in.
+
+    conv_forward_naive(x, w, b, conv_param) -> (out, cache)     conv_param = {'stride': s, 'pad': p}
+    conv_backward_naive(dout, cache) -> (dx, dw, db)
+
+(`conv_forward_fast` / `conv_backward_fast` for cs231n-fast). The cache is opaque: the
+backward re-runs the forward for it. The file is imported as part of its package, as the
+course's own code imports it (assignment2/cs231n/layers.py is `cs231n.layers`, with
+assignment2/ on the path), so `from .fast_layers import ...` and `from cs231n.layers import *`
+resolve. That API has one symmetric padding and one stride, a bias always, no dilation and no
+groups: other layers are "not expressible in this API" and skipped, not failed.
+"""
+
+import importlib
+import sys
+from pathlib import Path
+
+from ..errors import ImplError
+
+FUNCTIONS = {"cs231n": ("conv_forward_naive", "conv_backward_naive"),
+             "cs231n-fast": ("conv_forward_fast", "conv_backward_fast")}
+
+
+def load(kind: str, target: str):
+    """(forward, backward, folder, expressible) for `--impl KIND:TARGET`."""
+    path = Path(target)
+    if not path.is_file():
+        raise ImplError(f"--impl {kind}:{target}: no such file")
+    module = _import_in_package(path, f"{kind}:{target}")
+    names = FUNCTIONS[kind]
+    missing = [name for name in names if not callable(getattr(module, name, None))]
+    if missing:
+        raise ImplError(f"--impl {kind}:{target}: defines no {' and no '.join(missing)} (the {kind} adapter calls "
+                        f"{names[0]}(x, w, b, conv_param) and {names[1]}(dout, cache))")
+    conv_forward, conv_backward = (getattr(module, name) for name in names)
+
+    def forward(x, w, b, *, stride, padding):
+        return conv_forward(x, w, _bias(b, w), _param(stride, padding))[0]
+
+    def backward(dy, x, w, b, *, stride, padding):
+        _, cache = conv_forward(x, w, _bias(b, w), _param(stride, padding))
+        dx, dw, db = conv_backward(dy, cache)
+        return dx, dw, None if b is None else db
+
+    return forward, backward, str(path.resolve().parent), expressible
+
+
+def expressible(spec, geom) -> str | None:
+    """Why a layer cannot be written in the course's API, or None."""
+    top, bottom, left, right = geom.padding
+    if len({top, bottom, left, right}) > 1:
+        return f"not expressible in this API: padding (top, bottom, left, right) = {geom.padding} is not one 'pad'"
+    if spec.stride[0] != spec.stride[1]:
+        return f"not expressible in this API: stride {spec.stride} is not one 'stride'"
+    if spec.dilation != (1, 1) or spec.groups != 1:
+        return "not expressible in this API: it has no dilation and no groups"
+    return None
+
+
+def _param(stride, padding) -> dict:
+    return {"stride": stride[0], "pad": padding[0]}
+
+
+def _bias(b, w):
+    """The course's API always takes b: zeros for a layer without bias (its db is dropped)."""
+    if b is not None:
+        return b
+    from ..backend import array_module
+    return array_module(w).zeros(w.shape[0], dtype=w.dtype)
+
+
+def _import_in_package(path: Path, label: str):
+    """Import the file as its package imports it: walk up while folders hold __init__.py, put
+    the folder above the top package on sys.path, import the dotted name."""
+    path = path.resolve()
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    name = ".".join(parts)
+    try:
+        return importlib.import_module(name)
+    except BaseException as e:  # a course file may even call sys.exit at import
+        where = f" (line {e.lineno})" if isinstance(e, SyntaxError) else ""
+        raise ImplError(f"--impl {label}: importing it as {name} failed{where}: {type(e).__name__}: {e}") from None

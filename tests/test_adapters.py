@@ -1,0 +1,62 @@
+"""`--impl KIND:TARGET` adapters, run on course-style files kept in tests/course/."""
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from convcheck import load_specs, verify
+from convcheck.cli import app
+from convcheck.errors import ImplError
+
+ROOT = Path(__file__).parent.parent
+COURSE = Path(__file__).parent / "course" / "assignment2" / "cs231n"
+SMALL = [s for s in load_specs(ROOT / "configs") if not s.name.startswith("seed001")]   # loops: keep it quick
+
+
+def test_cs231n_naive_and_fast_pass_what_their_api_expresses_and_skip_the_rest():
+    for kind in ("cs231n", "cs231n-fast"):
+        results = [verify(spec, f"{kind}:{COURSE / 'layers.py'}" if kind == "cs231n" else
+                          f"{kind}:{COURSE / 'fast_layers.py'}", method="full") for spec in SMALL]
+        ran = [r for r in results if not r.skipped]
+        assert all(r.passed for r in results), [(r.spec.name, r.skipped, [c.message for c in r.checks]) for r in ran]
+        skipped = {r.spec.name: r.skipped for r in results if r.skipped}
+        assert "asymmetric-padding" in skipped and "depthwise" in skipped and "atrous" in skipped
+        assert skipped["asymmetric-padding"].startswith("not expressible in this API: padding")
+        assert {r.spec.name for r in ran} >= {"seed000-general", "stride2-leftover-rows", "full-no-bias", "stem"}
+
+
+def test_the_classic_crop_bug_is_found_and_named(tmp_path):
+    course = tmp_path / "assignment2" / "cs231n"
+    shutil.copytree(COURSE, course)
+    layers = course / "layers.py"
+    right, classic = "dx_pad[:, :, pad:pad + H, pad:pad + W]", "dx_pad[:, :, pad:-pad, pad:-pad]"
+    layers.write_text(layers.read_text().replace(right, classic))
+    result = CliRunner().invoke(app, ["verify", str(ROOT / "configs" / "seed000_general.yaml"), "--impl",
+                                      f"cs231n:{layers}", "--format", "json"])
+    assert result.exit_code == 1
+    tensor = json.loads(result.stdout)["specs"][0]["tensors"]["dx"]
+    assert tensor["actual_shape"] == [1, 3, 0, 0] and tensor["diagnosis"]["mistake"] == "padding-crop"
+
+
+def test_skipped_layers_are_reported_not_failed_in_every_format(tmp_path):
+    target = f"cs231n:{COURSE / 'layers.py'}"
+    spec = ROOT / "configs" / "strides_and_padding.yaml"
+    table = CliRunner().invoke(app, ["verify", str(spec), "--impl", target])
+    assert table.exit_code == 0
+    assert "skipped: not expressible in this API" in table.stdout and "skipped (not expressible" in table.stdout
+    data = json.loads(CliRunner().invoke(app, ["verify", str(spec), "--impl", target, "--format", "json"]).stdout)
+    assert data["skipped"] >= 1 and data["failed"] == 0
+    assert any(s["skipped"] and not s["passed"] for s in data["specs"])
+    import xml.etree.ElementTree as ET
+    junit = ET.fromstring(CliRunner().invoke(app, ["verify", str(spec), "--impl", target, "--format", "junit"]).stdout)
+    assert junit.get("skipped") == str(data["skipped"]) and junit.find(".//skipped") is not None
+
+
+def test_a_course_file_without_the_functions_is_one_line(tmp_path):
+    plain = tmp_path / "empty.py"
+    plain.write_text("x = 1\n")
+    import pytest
+    with pytest.raises(ImplError, match="defines no conv_forward_naive and no conv_backward_naive"):
+        verify(SMALL[0], f"cs231n:{plain}")
