@@ -13,6 +13,7 @@ from .diagnose import Diagnosis, diagnose
 from .errors import ConvcheckError
 from .geometry import geometry
 from .impls import Implementation, load_impl, reference
+from .impls.layout import channels_last
 from .spec import ConvSpec
 
 METHODS = ("auto", "full", "channels", "sample", "fast")
@@ -31,7 +32,8 @@ FAST_DIRECTIONS = 2
 
 def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: str = "auto",
            samples: int = DEFAULT_SAMPLES, budget: float = DEFAULT_BUDGET_S, rtol: float | None = None,
-           atol: float | None = None, seed: int | None = None, progress=None, backend="numpy") -> SpecResult:
+           atol: float | None = None, seed: int | None = None, progress=None, backend="numpy",
+           layout: str | None = None) -> SpecResult:
     """Check `impl`'s forward against the loop reference and its backward against finite
     differences of L = sum(G * Y), on seeded random x, w, b and G of the spec's shapes.
 
@@ -43,6 +45,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
 
     rtol/atol/seed override the spec's, which override the dtype's defaults.
     `progress(done, total)` is told the forwards computed while finite differences run.
+    layout: 'nchw' or 'nhwc' overrides the spec's (the plug-in's arrays; reports stay NCHW).
     backend: 'numpy', 'cupy' or an array module with NumPy's API. x, w, b and G are drawn
     on the host from the seed whatever the backend, moved to its device once, and everything
     else (plug-in, reference, finite differences, comparison) runs there; the plug-in may
@@ -55,6 +58,10 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
         raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
     xp = load_backend(backend)
     impl = load_impl(impl)
+    if (layout or spec.layout) == "nhwc":
+        impl = channels_last(impl)
+    elif layout not in (None, "nchw"):
+        raise ConvcheckError(f"--layout {layout}: unknown; valid: nchw, nhwc")
     geom = geometry(spec)
     shapes = geom.shapes
     rtol, atol = tolerances(spec, rtol, atol)

@@ -39,6 +39,11 @@ class Backend(str, Enum):
     cupy = "cupy"
 
 
+class Layout(str, Enum):
+    nchw = "nchw"
+    nhwc = "nhwc"
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"
@@ -92,6 +97,9 @@ def verify(
                                                  "included) before it fails; 0: no limit.")] = DEFAULT_TIMEOUT_S,
     backend: Annotated[Backend, typer.Option(help="Where the check runs: numpy (CPU) or cupy (a CUDA GPU; "
                                                   "pip install 'convcheck[cupy]').")] = Backend.numpy,
+    layout: Annotated[Optional[Layout], typer.Option(help="The implementation's array layout, overriding the "
+                                                          "specs': nchw, or nhwc (x (N, H, W, k), w (m_h, m_w, k, "
+                                                          "p)).")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG heatmap of |analytic − numerical| of each "
                                                       "failing tensor into this folder (pip install "
                                                       "'convcheck[plot]').")] = None,
@@ -114,7 +122,7 @@ def verify(
         specs = load_specs(paths)
         part = _shard(shard, specs)
         options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
-                   "seed": seed, "backend": backend.value}
+                   "seed": seed, "backend": backend.value, "layout": None if layout is None else layout.value}
         results = verify_all(part, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
                              progress=LazyProgress(enabled=False if quiet else None), **options)
         interrupted = None

@@ -20,7 +20,7 @@ import yaml
 
 from .errors import SpecError
 from .geometry import geometry
-from .spec import DTYPES, PADDING_NAMES, ConvSpec
+from .spec import DTYPES, LAYOUTS, PADDING_NAMES, ConvSpec
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ FIELDS = {
     "dilation": Field("pair", "filter dilation: an int, or [d_h, d_w]; taps d apart (default 1)", least=1),
     "groups": Field("int", "groups: k and p must be multiples of it; each filter sees k / groups input channels "
                            "(default 1; groups = k = p is depthwise)", least=1),
+    "layout": Field("layout", "the implementation's array layout: nchw (default; PyTorch) or nhwc (x (N, H, W, k), "
+                              "w (m_h, m_w, k, p), as in TensorFlow), converted at the boundary"),
     "name": Field("name", "the layer's name in reports (default: the file's name)"),
     "batch": Field("int", "batch size N (default 1)", least=1),
     "bias": Field("bool", "whether the layer has a bias b (default true)"),
@@ -238,7 +240,7 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
     spec = ConvSpec(
         n=value["n"], m=value["m"], k=value["k"], p=value["p"], padding=value["padding"], stride=value["stride"],
         dilation=value.get("dilation", (1, 1)), groups=groups, name=name, batch=value.get("batch", 1),
-        bias=value.get("bias", True), dtype=value.get("dtype", "float64"),
+        bias=value.get("bias", True), dtype=value.get("dtype", "float64"), layout=value.get("layout", "nchw"),
         seed=value.get("seed", 0), rtol=tol.get("rtol"), atol=tol.get("atol"), source=str(path), line=line)
     try:
         shapes = geometry(spec).shapes
@@ -287,6 +289,12 @@ def _dtype(value, field, least, fail) -> str:
     return value
 
 
+def _layout(value, field, least, fail) -> str:
+    if value not in LAYOUTS:
+        fail(field, f"must be one of {', '.join(LAYOUTS)}, got {_repr(value)}")
+    return value
+
+
 def _tolerance(value, field, least, fail) -> dict:
     """{'rtol': float, 'atol': float}, either may be absent."""
     if not isinstance(value, dict) or set(value) - {"rtol", "atol"}:
@@ -318,7 +326,7 @@ def _padding(value, field, least, fail):
 
 
 VALIDATORS = {"pair": _pair, "int": _int, "padding": _padding, "name": _name, "bool": _bool, "dtype": _dtype,
-              "tolerance": _tolerance}
+              "tolerance": _tolerance, "layout": _layout}
 """kind -> validate(value, field, least, fail): the value as ConvSpec holds it, or fail(field, message)."""
 
 

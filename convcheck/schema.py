@@ -4,7 +4,7 @@ validate and complete spec files. The loader stays the authority: it also refuse
 schema cannot say (a float such as 3.0 for an int, duplicate keys, an impossible layer)."""
 
 from .loader import FIELDS, MAX_ELEMENTS
-from .spec import DTYPES, PADDING_NAMES
+from .spec import DTYPES, LAYOUTS, PADDING_NAMES
 
 
 def _integer(least: int) -> dict:
@@ -35,6 +35,8 @@ def _field(field) -> dict:
         schema = {"type": "boolean"}
     elif kind == "dtype":
         schema = {"enum": list(DTYPES)}
+    elif kind == "layout":
+        schema = {"enum": list(LAYOUTS)}
     elif kind == "tolerance":
         number = {"type": "number", "minimum": 0}
         schema = {"type": "object", "properties": {"rtol": number, "atol": number}, "additionalProperties": False}

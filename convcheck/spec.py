@@ -7,6 +7,7 @@ Array layout: x (batch, k, n_h, n_w), w (p, k / groups, m_h, m_w), b (p,).
 from dataclasses import dataclass
 
 PADDING_NAMES = ("valid", "same", "full")
+LAYOUTS = ("nchw", "nhwc")
 DTYPES = ("float64", "float32", "float16")
 
 
@@ -28,6 +29,7 @@ class ConvSpec:
     name: str = "layer"
     dilation: tuple[int, int] = (1, 1)   # taps d apart: effective filter size d (m - 1) + 1
     groups: int = 1                      # k / groups input channels per filter, as in PyTorch
+    layout: str = "nchw"                 # the plug-in's arrays: nchw, or nhwc (x (N, H, W, k), w (m_h, m_w, k, p))
     batch: int = 1
     bias: bool = True
     dtype: str = "float64"

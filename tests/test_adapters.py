@@ -60,3 +60,20 @@ def test_a_course_file_without_the_functions_is_one_line(tmp_path):
     import pytest
     with pytest.raises(ImplError, match="defines no conv_forward_naive and no conv_backward_naive"):
         verify(SMALL[0], f"cs231n:{plain}")
+
+
+def test_a_channels_last_implementation_runs_with_layout_nhwc(tmp_path):
+    tf_style = str(Path(__file__).parent / "course" / "tf_style_conv.py")
+    plain = [s for s in SMALL if s.dilation == (1, 1) and s.groups == 1]
+    assert all(verify(spec, tf_style, method="full", layout="nhwc").passed for spec in plain)
+    assert not verify(plain[0], tf_style, method="full").passed               # as NCHW it is wrong
+    spec_file = tmp_path / "nhwc.yaml"
+    spec_file.write_text("name: tf\nn: [7, 6]\nm: 3\nk: 2\np: 3\npadding: same\nstride: 2\nlayout: nhwc\n")
+    result = CliRunner().invoke(app, ["verify", str(spec_file), "--impl", tf_style, "--format", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["specs"][0]["spec"]["layout"] == "nhwc"
+    cli = CliRunner().invoke(app, ["verify", str(ROOT / "configs" / "seed000_general.yaml"), "--impl", tf_style,
+                                   "--layout", "nhwc"])
+    assert cli.exit_code == 0, cli.output
+    spec_file.write_text(spec_file.read_text().replace("layout: nhwc", "layout: NHWC_"))
+    bad = CliRunner().invoke(app, ["verify", str(spec_file)])
+    assert bad.exit_code == 2 and "field 'layout': must be one of nchw, nhwc" in bad.stderr

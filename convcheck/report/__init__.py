@@ -15,7 +15,7 @@ def spec_dict(geom) -> dict:
     form = spec.padding if isinstance(spec.padding, str) else "explicit"
     return {"n": list(spec.n), "m": list(spec.m), "k": spec.k, "p": spec.p, "stride": list(spec.stride),
             "padding": list(geom.padding), "padding_form": form,
-            "dilation": list(spec.dilation), "groups": spec.groups,
+            "dilation": list(spec.dilation), "groups": spec.groups, "layout": spec.layout,
             "batch": spec.batch, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
 
 
