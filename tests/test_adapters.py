@@ -77,3 +77,27 @@ def test_a_channels_last_implementation_runs_with_layout_nhwc(tmp_path):
     spec_file.write_text(spec_file.read_text().replace("layout: nhwc", "layout: NHWC_"))
     bad = CliRunner().invoke(app, ["verify", str(spec_file)])
     assert bad.exit_code == 2 and "field 'layout': must be one of nchw, nhwc" in bad.stderr
+
+
+def test_torch_ops_a_custom_function_and_a_function_of_torch_ops():
+    import pytest
+    pytest.importorskip("torch")
+    ops = Path(__file__).parent / "course" / "torch_ops.py"
+    for spec in SMALL:
+        function = verify(spec, f"torch:{ops}:Conv2dOp", method="full")
+        assert function.passed, (spec.name, [c.message for c in function.checks])
+        assert bool(function.skipped) == (spec.dilation != (1, 1) or spec.groups != 1)
+        assert verify(spec, f"torch:{ops}:conv", method="full").passed          # dilation and groups too
+    wrong = verify(SMALL[0], f"torch:{ops}:UnrotatedOp", method="full")
+    assert not wrong.check("dx").passed and wrong.check("dx").diagnosis.mistake == "filter-not-rotated"
+
+
+def test_the_torch_adapter_without_torch_is_one_line(monkeypatch):
+    import sys
+
+    import pytest
+    monkeypatch.setitem(sys.modules, "torch", None)                               # import torch fails
+    with pytest.raises(ImplError, match=r"needs PyTorch: pip install 'convcheck\[torch\]'"):
+        verify(SMALL[0], "torch:anything.py:op")
+    with pytest.raises(ImplError, match="expected torch:MODULE:NAME"):
+        verify(SMALL[0], "torch:op")

@@ -22,7 +22,8 @@ from typing import Callable
 from ..errors import ImplError
 
 BUILTINS = {"direct": "convcheck.impls.direct", "im2col": "convcheck.impls.im2col"}
-ADAPTERS = {"cs231n": "convcheck.impls.cs231n", "cs231n-fast": "convcheck.impls.cs231n"}
+ADAPTERS = {"cs231n": "convcheck.impls.cs231n", "cs231n-fast": "convcheck.impls.cs231n",
+            "torch": "convcheck.impls.torch_op"}
 """`--impl KIND:TARGET`: user code of a known shape, adapted to the contract below."""
 
 
@@ -59,26 +60,7 @@ def load_impl(impl: "str | Implementation") -> Implementation:
         adapter = importlib.import_module(ADAPTERS[kind])
         forward, backward, folder, expressible = adapter.load(kind, target)
         return Implementation(name=impl, forward=forward, backward=backward, folder=folder, expressible=expressible)
-    folder = None
-    if impl in BUILTINS:
-        module = importlib.import_module(BUILTINS[impl])
-    elif impl.endswith(".py") or Path(impl).is_file():
-        module = _import_file(Path(impl))
-        folder = str(Path(impl).resolve().parent)
-    else:
-        if os.getcwd() not in sys.path:  # like `python -m`: modules under the current folder import
-            sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(impl)
-        except ModuleNotFoundError as e:
-            if e.name and impl.startswith(e.name):
-                raise ImplError(f"--impl {impl}: no built-in, file or module of that name "
-                                f"(built-ins: {', '.join(BUILTINS)}; or a path to a .py file)") from None
-            raise ImplError(f"--impl {impl}: importing it failed: {type(e).__name__}: {e}") from None
-        except Exception as e:
-            raise ImplError(f"--impl {impl}: importing it failed: {type(e).__name__}: {e}") from None
-        origin = getattr(module, "__file__", None)
-        folder = str(Path(origin).resolve().parent) if origin else None
+    module, folder = (importlib.import_module(BUILTINS[impl]), None) if impl in BUILTINS else load_module(impl)
     missing = [f for f in ("forward", "backward") if not callable(getattr(module, f, None))]
     if missing:
         raise ImplError(f"--impl {impl}: defines no {' and no '.join(missing)} function; a plug-in needs "
@@ -86,10 +68,31 @@ def load_impl(impl: "str | Implementation") -> Implementation:
     return Implementation(name=impl, forward=module.forward, backward=module.backward, folder=folder)
 
 
-def _import_file(path: Path):
+def load_module(impl: str, label: str | None = None):
+    """(module, the folder of its own files) for a path to a .py file or a dotted module name;
+    any failure is one ImplError line starting with `--impl LABEL`."""
+    label = label or impl
+    if impl.endswith(".py") or Path(impl).is_file():
+        return _import_file(Path(impl), label), str(Path(impl).resolve().parent)
+    if os.getcwd() not in sys.path:  # like `python -m`: modules under the current folder import
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(impl)
+    except ModuleNotFoundError as e:
+        if e.name and impl.startswith(e.name):
+            raise ImplError(f"--impl {label}: no built-in, file or module of that name "
+                            f"(built-ins: {', '.join(BUILTINS)}; or a path to a .py file)") from None
+        raise ImplError(f"--impl {label}: importing it failed: {type(e).__name__}: {e}") from None
+    except Exception as e:
+        raise ImplError(f"--impl {label}: importing it failed: {type(e).__name__}: {e}") from None
+    origin = getattr(module, "__file__", None)
+    return module, str(Path(origin).resolve().parent) if origin else None
+
+
+def _import_file(path: Path, label: str):
     """Execute a .py file as a fresh module, its folder importable; any failure is one ImplError line."""
     if not path.is_file():
-        raise ImplError(f"--impl {path}: no such file")
+        raise ImplError(f"--impl {label}: no such file")
     name = f"convcheck_plugin_{abs(hash(str(path.resolve())))}"
     folder = str(path.resolve().parent)
     if folder not in sys.path:  # like `python my_conv.py`: its own folder's modules import
@@ -102,5 +105,5 @@ def _import_file(path: Path):
     except BaseException as e:  # a plug-in may even call sys.exit at import
         sys.modules.pop(name, None)
         where = f" (line {e.lineno})" if isinstance(e, SyntaxError) else ""
-        raise ImplError(f"--impl {path}: importing it failed{where}: {type(e).__name__}: {e}") from None
+        raise ImplError(f"--impl {label}: importing it failed{where}: {type(e).__name__}: {e}") from None
     return module

@@ -1,0 +1,76 @@
+"""`--impl torch:MODULE:NAME`: a PyTorch custom op (a `torch.autograd.Function` subclass, for
+instance a C++/CUDA extension) or a function of (x, w, b) built from torch ops, as a plug-in.
+
+The forward runs it on tensors made from the check's arrays; the backward runs it again with
+inputs that require grad and takes dL/dX, dL/dF, dL/db from autograd, so a custom Function's
+own backward is what gets checked. MODULE is a dotted module or a path to a .py file.
+
+    a Function:  NAME.apply(x, w, b, stride, padding)      stride (s_h, s_w), padding (top, bottom, left, right)
+    a function:  NAME(x, w, b, *, stride, padding)          plus dilation=, groups= when not 1, as the contract
+
+A Function gets no dilation or groups (apply takes positional arguments only): such layers
+are skipped as not expressible. torch is imported only here (`pip install 'convcheck[torch]'`).
+"""
+
+from ..errors import ImplError
+
+
+def load(kind: str, target: str):
+    """(forward, backward, folder, expressible) for `--impl torch:MODULE:NAME`."""
+    label = f"{kind}:{target}"
+    module_name, _, name = target.rpartition(":")
+    if not module_name or not name:
+        raise ImplError(f"--impl {label}: expected torch:MODULE:NAME (a module or .py path, then the op's name)")
+    try:
+        import torch
+    except ImportError:
+        raise ImplError(f"--impl {label}: needs PyTorch: pip install 'convcheck[torch]'") from None
+    from . import load_module
+    module, folder = load_module(module_name, label)
+    op = getattr(module, name, None)
+    is_function = isinstance(op, type) and issubclass(op, torch.autograd.Function)
+    if not (is_function or callable(op)):
+        raise ImplError(f"--impl {label}: {module_name} defines no op named {name!r}")
+
+    def run(x, w, b, stride, padding, conv):
+        if is_function:
+            return op.apply(x, w, b, tuple(stride), tuple(padding))
+        return op(x, w, b, stride=stride, padding=padding, **conv)
+
+    def forward(x, w, b, *, stride, padding, **conv):
+        with torch.no_grad():
+            return _array(run(_tensor(torch, x), _tensor(torch, w), _tensor(torch, b), stride, padding, conv), x)
+
+    def backward(dy, x, w, b, *, stride, padding, **conv):
+        inputs = [_tensor(torch, a, grad=True) for a in (x, w, b)]
+        y = run(*inputs, stride, padding, conv)
+        wanted = [t for t in inputs if t is not None]
+        grads = torch.autograd.grad(y, wanted, grad_outputs=_tensor(torch, dy), allow_unused=True)
+        grads = [torch.zeros_like(t) if g is None else g for t, g in zip(wanted, grads)]
+        return tuple(_array(g, x) for g in grads) + ((None,) if b is None else ())
+
+    def expressible(spec, geom):
+        if is_function and (spec.dilation != (1, 1) or spec.groups != 1):
+            return "not expressible in this API: a torch.autograd.Function gets (x, w, b, stride, padding) only"
+        return None
+
+    return forward, backward, folder, expressible
+
+
+def _tensor(torch, a, grad=False):
+    """A tensor with a's values (a copy: the op may write into it), on a's device."""
+    if a is None:
+        return None
+    module = type(a).__module__.split(".")[0]
+    tensor = torch.from_numpy(a.copy()) if module == "numpy" else torch.from_dlpack(a.copy())
+    return tensor.requires_grad_(grad)
+
+
+def _array(tensor, like):
+    """Back to the backend of `like` (NumPy, or CuPy through DLPack)."""
+    tensor = tensor.detach()
+    if type(like).__module__.split(".")[0] == "numpy":
+        return tensor.cpu().numpy()
+    from ..backend import array_module
+    return array_module(like).from_dlpack(tensor)
+
