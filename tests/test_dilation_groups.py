@@ -86,7 +86,7 @@ def _mistake(backward):
 def _ignores_dilation_in_dw(dy, x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
     """dL/dF from the undilated correlation: the right shape, the wrong taps."""
     dx, _, db = direct.backward(dy, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
-    full = direct._dense_backward(dy, x, direct.spread(w, dilation), stride, padding)[1]
+    full = direct._dense_backward(dy, x, direct.dilate(w, dilation), stride, padding)[1]
     return dx, np.ascontiguousarray(full[:, :, :w.shape[2], :w.shape[3]]), db
 
 

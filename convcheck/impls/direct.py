@@ -42,35 +42,24 @@ def correlate(x, w, stride=(1, 1)):
     return y
 
 
-def dilate(dy, stride):
-    """Insert s - 1 zeros between neighbours. (N, p, o_h, o_w) -> (N, p, s_h(o_h-1)+1, s_w(o_w-1)+1)."""
-    s_h, s_w = stride
+def dilate(a, step):
+    """Insert step - 1 zeros between neighbours on the last two axes: dL/dY dilated by the stride
+    (N, p, o_h, o_w) -> (N, p, s_h(o_h-1)+1, s_w(o_w-1)+1), and a dilated filter as a dense one
+    (p, c, m_h, m_w) -> (p, c, d_h(m_h-1)+1, d_w(m_w-1)+1), whose correlation is the dilated one."""
+    s_h, s_w = step
     if (s_h, s_w) == (1, 1):
-        return dy
-    xp = array_module(dy)
-    n, p, o_h, o_w = dy.shape
-    out = xp.zeros((n, p, s_h * (o_h - 1) + 1, s_w * (o_w - 1) + 1), dtype=dy.dtype)
-    out[:, :, ::s_h, ::s_w] = dy
-    return out
-
-
-def spread(w, dilation):
-    """A dilated filter as a dense one: d - 1 zeros between taps. (p, c, m_h, m_w) -> (p, c, e_h, e_w),
-    e = d (m - 1) + 1, so that correlating with it is the dilated correlation."""
-    d_h, d_w = dilation
-    if (d_h, d_w) == (1, 1):
-        return w
-    xp = array_module(w)
-    p, c, m_h, m_w = w.shape
-    out = xp.zeros((p, c, d_h * (m_h - 1) + 1, d_w * (m_w - 1) + 1), dtype=w.dtype)
-    out[:, :, ::d_h, ::d_w] = w
+        return a
+    xp = array_module(a)
+    *lead, rows, cols = a.shape
+    out = xp.zeros((*lead, s_h * (rows - 1) + 1, s_w * (cols - 1) + 1), dtype=a.dtype)
+    out[..., ::s_h, ::s_w] = a
     return out
 
 
 def forward(x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
     """x (N, k, H, W), w (p, k / groups, m_h, m_w), b (p,) or None -> y (N, p, o_h, o_w)."""
     xp = array_module(x)
-    x_pad, w_spread = pad(x, padding), spread(w, dilation)
+    x_pad, w_spread = pad(x, padding), dilate(w, dilation)
     parts = [correlate(x_pad[:, channels], w_spread[filters], stride)
              for channels, filters in group_slices(x.shape[1], w.shape[0], groups)]
     y = parts[0] if groups == 1 else xp.concatenate(parts, axis=1)
@@ -85,7 +74,7 @@ def backward(dy, x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
     Each group on its own (its channels of X, its filters, its channels of dL/dY); a dilated
     filter as its spread dense form, whose gradient is read back at the taps."""
     xp = array_module(dy)
-    w_spread = spread(w, dilation)
+    w_spread = dilate(w, dilation)
     dx, dw = xp.zeros(x.shape, dtype=dy.dtype), xp.zeros(w_spread.shape, dtype=dy.dtype)
     for channels, filters in group_slices(x.shape[1], w.shape[0], groups):
         dx[:, channels], dw[filters] = _dense_backward(dy[:, filters], x[:, channels], w_spread[filters],
