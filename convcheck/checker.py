@@ -57,7 +57,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     if not budget > 0:
         raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
     xp = load_backend(backend)
-    impl = load_impl(impl)
+    impl = load_impl(impl).for_spec(spec)
     if (layout or spec.layout) == "nhwc":
         impl = channels_last(impl)
     elif layout not in (None, "nchw"):

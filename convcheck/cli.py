@@ -72,7 +72,8 @@ def _fail(error: ConvcheckError):
 def verify(
     paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")],
     impl: Annotated[str, typer.Option(help="direct, im2col, a path to a .py file, a dotted module, or KIND:TARGET "
-                                           "(cs231n:PATH, cs231n-fast:PATH, torch:MODULE:NAME).")] = "direct",
+                                           "(cs231n:PATH, cs231n-fast:PATH, torch:MODULE:NAME, "
+                                           "layer:PATH.py:ClassName).")] = "direct",
     method: Annotated[Method, typer.Option(help="full: every coordinate; channels: every coordinate of as many "
                                                 "input channels as fit --budget (first and last always) plus "
                                                 "random projections; sample: --samples per tensor; fast: random "

@@ -47,6 +47,8 @@ FIELDS = {
                            "(default 1; groups = k = p is depthwise)", least=1),
     "layout": Field("layout", "the implementation's array layout: nchw (default; PyTorch) or nhwc (x (N, H, W, k), "
                               "w (m_h, m_w, k, p), as in TensorFlow), converted at the boundary"),
+    "adapter": Field("adapter", "for --impl layer:...: the names a layer class uses for in_channels, out_channels, "
+                                "kernel_size, stride, padding, weight, bias, dx, dw, db"),
     "name": Field("name", "the layer's name in reports (default: the file's name)"),
     "batch": Field("int", "batch size N (default 1)", least=1),
     "bias": Field("bool", "whether the layer has a bias b (default true)"),
@@ -241,6 +243,7 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
         n=value["n"], m=value["m"], k=value["k"], p=value["p"], padding=value["padding"], stride=value["stride"],
         dilation=value.get("dilation", (1, 1)), groups=groups, name=name, batch=value.get("batch", 1),
         bias=value.get("bias", True), dtype=value.get("dtype", "float64"), layout=value.get("layout", "nchw"),
+        adapter=value.get("adapter", ()),
         seed=value.get("seed", 0), rtol=tol.get("rtol"), atol=tol.get("atol"), source=str(path), line=line)
     try:
         shapes = geometry(spec).shapes
@@ -295,6 +298,19 @@ def _layout(value, field, least, fail) -> str:
     return value
 
 
+def _adapter(value, field, least, fail) -> tuple:
+    """((name, renamed), ...) from {name: renamed}, names from impls.layer.NAMES, identifiers as values."""
+    from .impls.layer import NAMES
+    if not isinstance(value, dict):
+        fail(field, f"must be a mapping {{name: the class's name for it}}, got {_repr(value)}")
+    for key, renamed in value.items():
+        if key not in NAMES:
+            fail(field, f"unknown name {_repr(key)}{_did_you_mean(str(key), NAMES)} (valid: {', '.join(NAMES)})")
+        if not (isinstance(renamed, str) and renamed.isidentifier()):
+            fail(field, f"{key} must be renamed to a Python identifier, got {_repr(renamed)}")
+    return tuple(sorted(value.items()))
+
+
 def _tolerance(value, field, least, fail) -> dict:
     """{'rtol': float, 'atol': float}, either may be absent."""
     if not isinstance(value, dict) or set(value) - {"rtol", "atol"}:
@@ -326,7 +342,7 @@ def _padding(value, field, least, fail):
 
 
 VALIDATORS = {"pair": _pair, "int": _int, "padding": _padding, "name": _name, "bool": _bool, "dtype": _dtype,
-              "tolerance": _tolerance, "layout": _layout}
+              "tolerance": _tolerance, "layout": _layout, "adapter": _adapter}
 """kind -> validate(value, field, least, fail): the value as ConvSpec holds it, or fail(field, message)."""
 
 

@@ -320,7 +320,12 @@ def _work(conn, impl_name: str, phase) -> None:
         conn.send(("import_error", str(e)))
         return
     tracked = _Tracked(impl, phase)
-    wrapped = Implementation(impl.name, tracked.forward, tracked.backward, impl.folder, impl.expressible)
+
+    def bind(spec):                                     # an adapter that reads the spec, still tracked
+        tracked.impl = impl.for_spec(spec)
+        return tracked.forward, tracked.backward
+    wrapped = Implementation(impl.name, tracked.forward, tracked.backward, impl.folder, impl.expressible,
+                             bind if impl.bind else None)
     phase.value = IDLE
     conn.send(("ready",))
     while True:

@@ -37,6 +37,10 @@ def _field(field) -> dict:
         schema = {"enum": list(DTYPES)}
     elif kind == "layout":
         schema = {"enum": list(LAYOUTS)}
+    elif kind == "adapter":
+        from .impls.layer import NAMES
+        schema = {"type": "object", "additionalProperties": False,
+                  "properties": {name: {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"} for name in NAMES}}
     elif kind == "tolerance":
         number = {"type": "number", "minimum": 0}
         schema = {"type": "object", "properties": {"rtol": number, "atol": number}, "additionalProperties": False}

@@ -30,6 +30,7 @@ class ConvSpec:
     dilation: tuple[int, int] = (1, 1)   # taps d apart: effective filter size d (m - 1) + 1
     groups: int = 1                      # k / groups input channels per filter, as in PyTorch
     layout: str = "nchw"                 # the plug-in's arrays: nchw, or nhwc (x (N, H, W, k), w (m_h, m_w, k, p))
+    adapter: tuple = ()                  # (name, renamed) pairs for the layer: adapter's arguments and attributes
     batch: int = 1
     bias: bool = True
     dtype: str = "float64"

@@ -101,3 +101,29 @@ def test_the_torch_adapter_without_torch_is_one_line(monkeypatch):
         verify(SMALL[0], "torch:anything.py:op")
     with pytest.raises(ImplError, match="expected torch:MODULE:NAME"):
         verify(SMALL[0], "torch:op")
+
+
+def test_a_layer_class_with_its_own_names_through_an_adapter_block():
+    course = Path(__file__).parent / "course"
+    target = f"layer:{course / 'cs7643_conv.py'}:Conv2D"
+    results = [verify(spec, target, method="full") for spec in load_specs(course / "cs7643_layers.yaml")]
+    assert [(r.spec.name, r.passed, bool(r.skipped)) for r in results] == [
+        ("same-3x3", True, False), ("strided", True, False), ("asymmetric", True, True)]
+    plain = verify(load_specs(ROOT / "configs" / "seed000_general.yaml")[0], target)
+    assert "unexpected keyword argument 'in_channels'; if the class names its arguments differently, rename " \
+           "them with an 'adapter:' block" in plain.check("y").message
+    cli = CliRunner().invoke(app, ["verify", str(course / "cs7643_layers.yaml"), "--impl", target])
+    assert cli.exit_code == 0 and "2 passed, 1 skipped" in cli.stdout
+
+
+def test_bad_adapter_blocks_are_one_line(tmp_path):
+    import pytest
+
+    from convcheck.errors import SpecError
+    for block, needle in [("{in_channel: in_c}", "unknown name 'in_channel'; did you mean 'in_channels'?"),
+                          ("{weight: 3}", "weight must be renamed to a Python identifier, got 3"),
+                          ("[W]", "must be a mapping")]:
+        (tmp_path / "a.yaml").write_text(f"name: a\nn: 8\nm: 3\nk: 2\np: 2\npadding: 1\nstride: 1\nadapter: {block}\n")
+        with pytest.raises(SpecError, match="field 'adapter'") as e:
+            load_specs(tmp_path / "a.yaml")
+        assert needle in str(e.value)

@@ -36,8 +36,8 @@ def test_json_keys_version_spec_and_tolerance_ratio(tmp_path):
     assert data["convcheck"] and (data["passed"], data["failed"]) == (1, 2)
     good, wrong, crash = data["specs"]
     assert good["spec"] == {"n": [9, 9], "m": [3, 3], "k": 2, "p": 2, "stride": [1, 1], "padding": [0, 0, 0, 0],
-                            "padding_form": "valid", "dilation": [1, 1], "groups": 1, "layout": "nchw", "batch": 1,
-                            "bias": True, "dtype": "float64", "seed": 0}
+                            "padding_form": "valid", "dilation": [1, 1], "groups": 1, "layout": "nchw", "adapter": {},
+                            "batch": 1, "bias": True, "dtype": "float64", "seed": 0}
     assert all(t["tolerance_ratio"] <= 1 for t in good["tensors"].values())
     assert wrong["tensors"]["dx"]["tolerance_ratio"] > 1 and wrong["tensors"]["dw"]["tolerance_ratio"] <= 1
     assert wrong["tensors"]["dx"]["max_rel_err"] > 0.3 and wrong["error"] is None

@@ -23,7 +23,7 @@ from ..errors import ImplError
 
 BUILTINS = {"direct": "convcheck.impls.direct", "im2col": "convcheck.impls.im2col"}
 ADAPTERS = {"cs231n": "convcheck.impls.cs231n", "cs231n-fast": "convcheck.impls.cs231n",
-            "torch": "convcheck.impls.torch_op"}
+            "torch": "convcheck.impls.torch_op", "layer": "convcheck.impls.layer"}
 """`--impl KIND:TARGET`: user code of a known shape, adapted to the contract below."""
 
 
@@ -37,6 +37,14 @@ class Implementation:
     backward: Callable
     folder: str | None = None
     expressible: Callable | None = None   # adapters: (spec, geometry) -> why a layer cannot be run, or None
+    bind: Callable | None = None          # adapters that read the spec: spec -> (forward, backward) for it
+
+    def for_spec(self, spec) -> "Implementation":
+        """This implementation for one spec (adapters read its `adapter:` block)."""
+        if self.bind is None:
+            return self
+        forward, backward = self.bind(spec)
+        return Implementation(self.name, forward, backward, self.folder, self.expressible)
 
     def describe(self, error: BaseException) -> str:
         """'IndexError: index 7 is out of bounds (layers.py:412 in conv_backward_naive)': the
@@ -58,8 +66,7 @@ def load_impl(impl: "str | Implementation") -> Implementation:
     kind, _, target = impl.partition(":")
     if kind in ADAPTERS and target:
         adapter = importlib.import_module(ADAPTERS[kind])
-        forward, backward, folder, expressible = adapter.load(kind, target)
-        return Implementation(name=impl, forward=forward, backward=backward, folder=folder, expressible=expressible)
+        return Implementation(impl, *adapter.load(kind, target))
     module, folder = (importlib.import_module(BUILTINS[impl]), None) if impl in BUILTINS else load_module(impl)
     missing = [f for f in ("forward", "backward") if not callable(getattr(module, f, None))]
     if missing:

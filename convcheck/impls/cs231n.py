@@ -22,7 +22,7 @@ FUNCTIONS = {"cs231n": ("conv_forward_naive", "conv_backward_naive"),
 
 
 def load(kind: str, target: str):
-    """(forward, backward, folder, expressible) for `--impl KIND:TARGET`."""
+    """(forward, backward, folder, expressible, bind) for `--impl KIND:TARGET`."""
     path = Path(target)
     if not path.is_file():
         raise ImplError(f"--impl {kind}:{target}: no such file")
@@ -42,7 +42,7 @@ def load(kind: str, target: str):
         dx, dw, db = conv_backward(dy, cache)
         return dx, dw, None if b is None else db
 
-    return forward, backward, str(path.resolve().parent), expressible
+    return forward, backward, str(path.resolve().parent), expressible, None
 
 
 def expressible(spec, geom) -> str | None:

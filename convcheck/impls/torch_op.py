@@ -16,7 +16,7 @@ from ..errors import ImplError
 
 
 def load(kind: str, target: str):
-    """(forward, backward, folder, expressible) for `--impl torch:MODULE:NAME`."""
+    """(forward, backward, folder, expressible, bind) for `--impl torch:MODULE:NAME`."""
     label = f"{kind}:{target}"
     module_name, _, name = target.rpartition(":")
     if not module_name or not name:
@@ -54,7 +54,7 @@ def load(kind: str, target: str):
             return "not expressible in this API: a torch.autograd.Function gets (x, w, b, stride, padding) only"
         return None
 
-    return forward, backward, folder, expressible
+    return forward, backward, folder, expressible, None
 
 
 def _tensor(torch, a, grad=False):

@@ -16,6 +16,7 @@ def spec_dict(geom) -> dict:
     return {"n": list(spec.n), "m": list(spec.m), "k": spec.k, "p": spec.p, "stride": list(spec.stride),
             "padding": list(geom.padding), "padding_form": form,
             "dilation": list(spec.dilation), "groups": spec.groups, "layout": spec.layout,
+            "adapter": dict(spec.adapter),
             "batch": spec.batch, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
 
 

@@ -1,0 +1,88 @@
+"""`--impl layer:PATH.py:ClassName`: a layer class as courses write them (CS 7643 style).
+
+    layer = ClassName(in_channels=k, out_channels=p, kernel_size=m, stride=s, padding=pad)
+    layer.weight, layer.bias = w, b           # (p, k, m_h, m_w), (p,): set after construction
+    out = layer.forward(x)
+    layer.backward(dout)                      # gradients left on the object: layer.dx, layer.dw, layer.db
+                                              # (a returned array is taken as dx)
+
+kernel_size is an int for a square filter, else (m_h, m_w); stride and padding are ints, so
+layers with unequal strides or asymmetric padding (and dilation, groups) are skipped as not
+expressible. A spec's `adapter:` block
+renames any of these (constructor arguments and attributes) when a course names them
+differently, e.g. `adapter: {in_channels: in_c, weight: W, dw: dW}`. A new layer object is made
+for every call, so no state leaks between checks. Dilation and groups are not expressible.
+"""
+
+from ..errors import ImplError
+
+NAMES = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "weight", "bias", "dx", "dw", "db")
+"""What an `adapter:` block may rename: the constructor's argument names, then attribute names."""
+
+
+def load(kind: str, target: str):
+    """(forward, backward, folder, expressible, bind) for `--impl layer:PATH.py:ClassName`."""
+    label = f"{kind}:{target}"
+    path, _, class_name = target.rpartition(":")
+    if not path or not class_name:
+        raise ImplError(f"--impl {label}: expected layer:PATH.py:ClassName")
+    from . import load_module
+    module, folder = load_module(path, label)
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type) or not all(callable(getattr(cls, f, None)) for f in ("forward", "backward")):
+        raise ImplError(f"--impl {label}: {path} defines no class {class_name!r} with forward(x) and backward(dout)")
+
+    def bind(spec):
+        """forward and backward for one spec: its `adapter:` names over the defaults."""
+        names = {**{name: name for name in NAMES}, **dict(spec.adapter)}
+
+        def make(w, b, stride, padding):
+            top, bottom, left, right = padding
+            arguments = {"in_channels": w.shape[1], "out_channels": w.shape[0],
+                         "kernel_size": _one(tuple(w.shape[2:])), "stride": stride[0], "padding": top}
+            try:
+                layer = cls(**{names[key]: value for key, value in arguments.items()})
+            except TypeError as e:
+                raise TypeError(f"{e}; if the class names its arguments differently, rename them with an "
+                                "'adapter:' block in the spec (see the README)") from None
+            setattr(layer, names["weight"], w.copy())
+            setattr(layer, names["bias"], _bias(b, w))
+            return layer
+
+        def forward(x, w, b, *, stride, padding):
+            return make(w, b, stride, padding).forward(x)
+
+        def backward(dy, x, w, b, *, stride, padding):
+            layer = make(w, b, stride, padding)
+            layer.forward(x)
+            returned = layer.backward(dy)
+            dx = returned if hasattr(returned, "shape") else getattr(layer, names["dx"], None)
+            return dx, getattr(layer, names["dw"], None), None if b is None else getattr(layer, names["db"], None)
+        return forward, backward
+
+    def expressible(spec, geom):
+        if len(set(geom.padding)) > 1:
+            return f"not expressible in this API: padding {geom.padding} is not one int"
+        if spec.stride[0] != spec.stride[1]:
+            return f"not expressible in this API: stride {spec.stride} is not one int"
+        if spec.dilation != (1, 1) or spec.groups != 1:
+            return "not expressible in this API: the layer class gets no dilation and no groups"
+        return None
+
+    forward, backward = bind(_Plain())
+    return forward, backward, folder, expressible, bind
+
+
+class _Plain:
+    adapter = ()
+
+
+def _one(pair):
+    return pair[0] if pair[0] == pair[1] else pair
+
+
+def _bias(b, w):
+    if b is not None:
+        return b.copy()
+    from ..backend import array_module
+    return array_module(w).zeros(w.shape[0], dtype=w.dtype)
