@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ImplError
+from .common import bias_or_zeros, one_int_api
 
 FUNCTIONS = {"cs231n": ("conv_forward_naive", "conv_backward_naive"),
              "cs231n-fast": ("conv_forward_fast", "conv_backward_fast")}
@@ -35,38 +36,18 @@ def load(kind: str, target: str):
     conv_forward, conv_backward = (getattr(module, name) for name in names)
 
     def forward(x, w, b, *, stride, padding):
-        return conv_forward(x, w, _bias(b, w), _param(stride, padding))[0]
+        return conv_forward(x, w, bias_or_zeros(b, w), _param(stride, padding))[0]
 
     def backward(dy, x, w, b, *, stride, padding):
-        _, cache = conv_forward(x, w, _bias(b, w), _param(stride, padding))
+        _, cache = conv_forward(x, w, bias_or_zeros(b, w), _param(stride, padding))
         dx, dw, db = conv_backward(dy, cache)
         return dx, dw, None if b is None else db
 
-    return forward, backward, str(path.resolve().parent), expressible, None
-
-
-def expressible(spec, geom) -> str | None:
-    """Why a layer cannot be written in the course's API, or None."""
-    top, bottom, left, right = geom.padding
-    if len({top, bottom, left, right}) > 1:
-        return f"not expressible in this API: padding (top, bottom, left, right) = {geom.padding} is not one 'pad'"
-    if spec.stride[0] != spec.stride[1]:
-        return f"not expressible in this API: stride {spec.stride} is not one 'stride'"
-    if spec.dilation != (1, 1) or spec.groups != 1:
-        return "not expressible in this API: it has no dilation and no groups"
-    return None
+    return forward, backward, str(path.resolve().parent), one_int_api, None
 
 
 def _param(stride, padding) -> dict:
     return {"stride": stride[0], "pad": padding[0]}
-
-
-def _bias(b, w):
-    """The course's API always takes b: zeros for a layer without bias (its db is dropped)."""
-    if b is not None:
-        return b
-    from ..backend import array_module
-    return array_module(w).zeros(w.shape[0], dtype=w.dtype)
 
 
 def _import_in_package(path: Path, label: str):

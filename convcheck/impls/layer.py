@@ -15,6 +15,7 @@ for every call, so no state leaks between checks. Dilation and groups are not ex
 """
 
 from ..errors import ImplError
+from .common import bias_or_zeros, one_int_api
 
 NAMES = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "weight", "bias", "dx", "dw", "db")
 """What an `adapter:` block may rename: the constructor's argument names, then attribute names."""
@@ -46,7 +47,7 @@ def load(kind: str, target: str):
                 raise TypeError(f"{e}; if the class names its arguments differently, rename them with an "
                                 "'adapter:' block in the spec (see the README)") from None
             setattr(layer, names["weight"], w.copy())
-            setattr(layer, names["bias"], _bias(b, w))
+            setattr(layer, names["bias"], bias_or_zeros(b, w))
             return layer
 
         def forward(x, w, b, *, stride, padding):
@@ -60,17 +61,8 @@ def load(kind: str, target: str):
             return dx, getattr(layer, names["dw"], None), None if b is None else getattr(layer, names["db"], None)
         return forward, backward
 
-    def expressible(spec, geom):
-        if len(set(geom.padding)) > 1:
-            return f"not expressible in this API: padding {geom.padding} is not one int"
-        if spec.stride[0] != spec.stride[1]:
-            return f"not expressible in this API: stride {spec.stride} is not one int"
-        if spec.dilation != (1, 1) or spec.groups != 1:
-            return "not expressible in this API: the layer class gets no dilation and no groups"
-        return None
-
     forward, backward = bind(_Plain())
-    return forward, backward, folder, expressible, bind
+    return forward, backward, folder, one_int_api, bind
 
 
 class _Plain:
@@ -80,9 +72,3 @@ class _Plain:
 def _one(pair):
     return pair[0] if pair[0] == pair[1] else pair
 
-
-def _bias(b, w):
-    if b is not None:
-        return b.copy()
-    from ..backend import array_module
-    return array_module(w).zeros(w.shape[0], dtype=w.dtype)
