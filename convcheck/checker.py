@@ -8,6 +8,7 @@ import numpy as np
 from . import numerical
 from .backend import array_module, load_backend, synchronize, to_device
 from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, error_map, merge, validate
+from .consistency import consistency, note
 from .coverage import Coverage, channel_order, stratified
 from .diagnose import Diagnosis, diagnose
 from .errors import ConvcheckError
@@ -33,15 +34,24 @@ FAST_DIRECTIONS = 2
 def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: str = "auto",
            samples: int = DEFAULT_SAMPLES, budget: float = DEFAULT_BUDGET_S, rtol: float | None = None,
            atol: float | None = None, seed: int | None = None, progress=None, backend="numpy",
-           layout: str | None = None) -> SpecResult:
+           layout: str | None = None, channels: int | None = None, projections: int | None = None) -> SpecResult:
     """Check `impl`'s forward against the loop reference and its backward against finite
     differences of L = sum(G * Y), on seeded random x, w, b and G of the spec's shapes.
+    Finite differences go through the plug-in's forward when it passed its check, else through
+    the loop reference (`through`), so a gradient's verdict always means right for this layer;
+    beside a failing forward each gradient also says whether it is the gradient of that forward
+    (TensorCheck.own_forward).
 
     method: 'full' (every coordinate), 'channels' (all of dL/db, every coordinate of dL/dX
     and dL/dF on as many input channels as fit `budget` seconds, the first and last always,
     plus random projections of each: see PROJECTIONS), 'sample' (`samples` stratified coordinates
     of dL/dX and dL/dF, all of dL/db), 'fast' (FAST_DIRECTIONS random projections, all of
     dL/db), or 'auto' (full if its estimate fits `budget`, else channels).
+
+    channels, projections: pin what `auto` and `channels` cover, whatever the machine's speed:
+    exactly `channels` input channels (the first, the last, then the seed's draw; full when
+    that is all of them) and `projections` random directions (PROJECTIONS[0] if not given; also
+    `fast`'s count). `result.rerun` holds the options that redo a run's coverage exactly.
 
     rtol/atol/seed override the spec's, which override the dtype's defaults.
     `progress(done, total)` is told the forwards computed while finite differences run.
@@ -56,6 +66,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
         raise ConvcheckError(f"--method {method}: unknown; valid: {', '.join(METHODS)}")
     if not budget > 0:
         raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
+    check_pins(method, channels, projections)
     xp = load_backend(backend)
     impl = load_impl(impl).for_spec(spec)
     if (layout or spec.layout) == "nhwc":
@@ -79,42 +90,73 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
 
     y = _call(impl, "forward", {"x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
     y_reference = reference.forward(x, w, b, **kwargs)
-    result.checks.append(_forward_check(y, y_reference, shapes["y"], spec.dtype, rtol, atol))
+    forward_check = _forward_check(y, y_reference, shapes["y"], spec.dtype, rtol, atol)
+    result.checks.append(forward_check)
     grads = _call(impl, "backward", {"dy": cast["y"], "x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
-    checks, analytic = _backward_checks(grads, shapes, spec.dtype)
+    checks, analytic = _backward_checks(grads, shapes, spec.dtype, y if isinstance(y, Raised) else None)
+    result.through = through(spec, forward_check)
 
     tol = (rtol, atol)
     try:
         deadline = time.perf_counter() + budget
-        # a float16 forward rounds Y to 1e-3: its differences would drown any gradient error, so float16
-        # layers take finite differences through the float64 loop reference (checked against it above)
-        through = reference.forward if spec.dtype == "float16" else impl.forward
-        problem = numerical.Problem(through, x, w, b, g, spec.stride, geom.padding, progress, impl.describe, conv)
-        if method == "auto":
+        forward = impl.forward if result.through == "implementation" else reference.forward
+        problem = numerical.Problem(forward, x, w, b, g, spec.stride, geom.padding, progress, impl.describe, conv)
+        if method == "auto" and channels is not None:
+            method = "full" if channels >= spec.k else "channels"
+        elif method == "auto":
             full_seconds = problem.seconds * numerical.full_forwards(shapes, spec.stride, spec.dilation)
             method = "full" if full_seconds <= budget else "channels"
         if method == "full":
             checks.update(_full(problem, analytic, tol))
+            result.rerun = {"method": "full"}
         elif method == "channels":
-            checks.update(_channels(problem, analytic, tol, rng, deadline))
+            found, covered, directions = _channels(problem, analytic, tol, rng, deadline, channels, projections)
+            checks.update(found)
+            result.rerun = {"method": "channels", "channels": max(covered, 1), "projections": directions}
         elif method == "sample":
             checks.update(_sample(problem, analytic, tol, geom, rng, samples))
+            result.rerun = {"method": "sample", "samples": samples}
         else:
-            checks.update(_fast(problem, analytic, tol, rng))
+            checks.update(_fast(problem, analytic, tol, rng, projections or FAST_DIRECTIONS))
+            result.rerun = {"method": "fast", "projections": projections or FAST_DIRECTIONS}
         result.forwards = 1 + problem.forwards
     except numerical.NumericalError as e:
         failure = f"not checked: finite differences need a working forward, and {e}"
         for tensor, value in analytic.items():
-            checks["d" + tensor] = TensorCheck("d" + tensor, shapes[tensor], tuple(value.shape), message=failure)
+            checks["d" + tensor] = TensorCheck("d" + tensor, shapes[tensor], tuple(value.shape), unchecked=True,
+                                               message=failure)
     result.method = method
     result.checks.extend(checks[name] for name in ("dx", "dw", "db"))
     outputs = {"y": y, **dict(zip(("dx", "dw", "db"), grads if isinstance(grads, (tuple, list)) else ()))}
+    data = {"x": x, "w": w, "b": b, "g": g}
     for check in result.checks:
-        if not check.passed and not check.skipped:
-            check.diagnosis = _diagnosis(check.name, outputs.get(check.name), {"x": x, "w": w, "b": b, "g": g}, geom,
-                                         rtol, atol)
+        if not check.passed and not check.skipped and not check.unchecked:
+            check.diagnosis = _diagnosis(check.name, outputs.get(check.name), data, geom, rtol, atol)
+    if not forward_check.passed:
+        _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, spec.seed if seed is None else seed)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def through(spec: ConvSpec, forward_check: TensorCheck) -> str:
+    """The forward finite differences go through: the plug-in's ('implementation') when it passed
+    its check, so that the check costs what the user's own forward costs; else the float64 loop
+    reference ('reference'), so that a gradient's verdict means right for this layer whatever
+    the forward does. float16 layers always take the reference: a float16 forward rounds Y to
+    1e-3, and its differences would drown any gradient error."""
+    return "implementation" if forward_check.passed and spec.dtype != "float16" else "reference"
+
+
+def _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, seed) -> None:
+    """Beside a failing forward: each gradient's relation to that forward (consistency.note)."""
+    answers, reason = consistency(impl.forward, y, isinstance(y, Raised), data, analytic, tol, kwargs, conv,
+                                  result.spec.dtype, seed, impl.describe)
+    forward_check = result.check("y")
+    mistake = forward_check.diagnosis.mistake if forward_check.diagnosis is not None else None
+    for tensor, consistent in answers.items():
+        check = result.check("d" + tensor)
+        if not check.unchecked:
+            check.own_forward = note(check.name, check.passed, consistent, reason, mistake)
 
 
 def _diagnosis(name, value, data, geom, rtol, atol):
@@ -162,29 +204,45 @@ def _full(pb, analytic, tol) -> dict:
     return checks
 
 
-def _channels(pb, analytic, tol, rng, deadline) -> dict:
+def check_pins(method: str, channels: int | None, projections: int | None) -> None:
+    """--channels pins auto and channels; --projections those and fast; both at least 1."""
+    for flag, value, methods in (("--channels", channels, ("auto", "channels")),
+                                 ("--projections", projections, ("auto", "channels", "fast"))):
+        if value is not None and (value < 1 or method not in methods):
+            what = "how many input channels" if flag == "--channels" else "how many random directions"
+            raise ConvcheckError(f"{flag} {value}: pins {what} {' and '.join(methods)} cover: at least 1, with --method "
+                                 f"{' or '.join(methods)}")
+
+
+def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) -> tuple[dict, int, int]:
     """All of dL/db; dL/dX and dL/dF exactly on whole input channels, the first and the last
-    always, then the seed's draw while the budget lasts; random projections of dL/dX and
-    dL/dF (per filter) for errors in the channels not covered. Input channel c covers
-    dL/dX[:, c] and dL/dF[:, c mod k'] (k' = k / groups: w's channel c sees)."""
+    always, then the seed's draw while the budget lasts (exactly `pinned` of them if given);
+    random projections of dL/dX and dL/dF (per filter) for errors in the channels not covered
+    (`directions` of them if given, else as the budget allows). Input channel c covers
+    dL/dX[:, c] and dL/dF[:, c mod k'] (k' = k / groups: w's channel c sees).
+    Returns (checks, input channels covered, directions)."""
     k, k_w = pb.x.shape[1], pb.w.shape[1]
     order = channel_order(k, rng)
+    if pinned is not None:
+        order, deadline = order[:pinned], float("inf")
+        directions = directions or PROJECTIONS[0]
     tensors = [t for t in ("x", "w") if t in analytic]
-    directions = _directions(pb, deadline - time.perf_counter())
+    directions = directions or _directions(pb, deadline - time.perf_counter())
     found = numerical.projections(pb, tensors, rng, directions)
     checks = _bias(pb, analytic, tol)
     shapes = {"x": pb.x.shape, "w": pb.w.shape}
     per_channel = numerical.channel_forwards(shapes, pb.stride, pb.dilation)
-    fits = int(max(deadline - time.perf_counter(), 0) / (pb.seconds * per_channel))
-    pb.planned = pb.forwards + min(k, max(fits, 2)) * per_channel
+    fits = len(order) if pinned is not None else int(max(deadline - time.perf_counter(), 0) /
+                                                      (pb.seconds * per_channel))
+    pb.planned = pb.forwards + min(k, max(fits, min(2, k))) * per_channel
     values = {t: array_module(pb.x).zeros(shapes[t]) for t in tensors}
     engines = {"x": numerical.input_channels, "w": numerical.filter_channels}
-    done = {"x": [], "w": []}
+    done, covered = {"x": [], "w": []}, 0
     seconds = pb.seconds * per_channel                            # one channel's time, measured after the first
     for c in order if tensors else []:
-        if len(done["x"]) >= 2 and time.perf_counter() + seconds > deadline:
+        if covered >= 2 and time.perf_counter() + seconds > deadline:
             break
-        begun = time.perf_counter()
+        begun, covered = time.perf_counter(), covered + 1
         for t, channel in (("x", c), ("w", c % k_w)):
             if t in tensors and channel not in done[t]:
                 values[t][:, channel] = engines[t](pb, [channel])[:, 0]
@@ -197,7 +255,7 @@ def _channels(pb, analytic, tol, rng, deadline) -> dict:
         exact = _exact(name, analytic[t], values[t].ravel()[flat], tol, flat, channels=tuple(sorted(done[t])),
                        of_channels=shapes[t][1], projections=directions, filters=t == "w")
         checks[name] = merge(exact, compare_projections(name, analytic[t], *found[t], *tol))
-    return checks
+    return checks, covered, directions
 
 
 def _directions(pb, seconds: float) -> int:
@@ -220,15 +278,15 @@ def _sample(pb, analytic, tol, geom, rng, samples) -> dict:
     return checks
 
 
-def _fast(pb, analytic, tol, rng) -> dict:
-    """FAST_DIRECTIONS random projections of dL/dX and dL/dF (per filter), all of dL/db."""
+def _fast(pb, analytic, tol, rng, directions) -> dict:
+    """`directions` random projections of dL/dX and dL/dF (per filter), all of dL/db."""
     tensors = [t for t in ("x", "w") if t in analytic]
-    pb.planned = pb.forwards + len(tensors) * FAST_DIRECTIONS + ("b" in analytic)
-    found = numerical.projections(pb, tensors, rng, FAST_DIRECTIONS)
+    pb.planned = pb.forwards + len(tensors) * directions + ("b" in analytic)
+    found = numerical.projections(pb, tensors, rng, directions)
     checks = _bias(pb, analytic, tol)
     for t in tensors:
         check = compare_projections("d" + t, analytic[t], *found[t], *tol)
-        check.coverage = Coverage(total=check.total, projections=FAST_DIRECTIONS, filters=t == "w")
+        check.coverage = Coverage(total=check.total, projections=directions, filters=t == "w")
         checks["d" + t] = check
     return checks
 
@@ -246,8 +304,10 @@ def _forward_check(y, y_reference, shape, dtype, rtol, atol) -> TensorCheck:
     return check
 
 
-def _backward_checks(grads, shapes, dtype) -> tuple[dict, dict]:
-    """({dx, dw, db: TensorCheck or None while numerics are pending}, {x, w, b: valid analytic array})."""
+def _backward_checks(grads, shapes, dtype, forward_raised=None) -> tuple[dict, dict]:
+    """({dx, dw, db: TensorCheck or None while numerics are pending}, {x, w, b: valid analytic array}).
+    forward_raised: what the forward raised, if it did: a backward that raised too is 'not
+    checked', the forward's error said once (on Y), the backward's only if it differs."""
     if not isinstance(grads, Raised) and not (isinstance(grads, (tuple, list)) and len(grads) == 3):
         grads = Raised(f"returned {type(grads).__name__}, expected a tuple (dx, dw, db)")
     checks, analytic = {}, {}
@@ -256,6 +316,10 @@ def _backward_checks(grads, shapes, dtype) -> tuple[dict, dict]:
         shape = shapes[tensor]
         if shape is None:
             checks[name] = TensorCheck(name, None, skipped=True, message="the spec has bias: false")
+        elif isinstance(grads, Raised) and forward_raised is not None:
+            also = "" if grads == forward_raised else f" (the backward {grads})"
+            checks[name] = TensorCheck(name, shape, total=int(np.prod(shape)), unchecked=True,
+                                       message="not checked: the forward raised" + also)
         elif isinstance(grads, Raised):
             checks[name] = TensorCheck(name, shape, total=int(np.prod(shape)), message="backward " + grads)
         else:

@@ -23,6 +23,7 @@ from .loader import load_specs
 from .runner import DEFAULT_TIMEOUT_S
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode="markdown",   # docstrings as paragraphs; [cupy] is not a style tag
                   help="Check the backward pass of 2-D convolution layers against finite differences.")
 
 
@@ -82,6 +83,12 @@ def verify(
     budget: Annotated[float, typer.Option(help="Seconds auto and channels may spend on finite "
                                                           "differences per layer.")] = DEFAULT_BUDGET_S,
     samples: Annotated[int, typer.Option(min=1, help="Coordinates per tensor for --method sample.")] = DEFAULT_SAMPLES,
+    channels: Annotated[Optional[int], typer.Option(min=1, help="Pin auto and channels to exactly this many input "
+                                                                "channels (full when that is all), whatever the "
+                                                                "machine's speed: the same report on any machine.")
+                        ] = None,
+    projections: Annotated[Optional[int], typer.Option(min=1, help="Pin the random directions of auto, channels "
+                                                                   "and fast.")] = None,
     rtol: Annotated[Optional[float], typer.Option(min=0, help="Relative tolerance (overrides the spec's).")] = None,
     atol: Annotated[Optional[float], typer.Option(min=0, help="Absolute tolerance (overrides the spec's).")] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, help="Seed for x, w, b, G (overrides the spec's).")] = None,
@@ -116,14 +123,15 @@ def verify(
     from .report.progress import LazyProgress
     from .runner import Interrupted, verify_all
     try:
-        _check_options(method.value, budget, output)
+        _check_options(method.value, budget, output, channels, projections)
         if plot is not None:
             from .report.plot import require_matplotlib
             require_matplotlib()
         specs = load_specs(paths)
         part = _shard(shard, specs)
         options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
-                   "seed": seed, "backend": backend.value, "layout": None if layout is None else layout.value}
+                   "seed": seed, "backend": backend.value, "layout": None if layout is None else layout.value,
+                   "channels": channels, "projections": projections}
         results = verify_all(part, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
                              progress=LazyProgress(enabled=False if quiet else None), **options)
         interrupted = None
@@ -143,9 +151,11 @@ def verify(
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
-def _check_options(method: str, budget: float, output: Optional[Path]) -> None:
+def _check_options(method: str, budget: float, output: Optional[Path], channels, projections) -> None:
     if method in ("auto", "channels") and not budget > 0:
         raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
+    from .checker import check_pins
+    check_pins(method, channels, projections)
     if output is not None and not output.parent.is_dir():
         raise ConvcheckError(f"--output {output}: no such folder {str(output.parent)!r}")
 
@@ -167,7 +177,7 @@ def _report(results, seconds: float, format: Format, output: Optional[Path], qui
     """The table on the terminal (stdout) unless another format goes there; the chosen format to
     stdout or --output; for github, the job summary when GITHUB_STEP_SUMMARY is set."""
     from .report import github, json_report, junit
-    from .report.table import make_console, render_result, render_summary
+    from .report.table import make_console, render_result, render_summary, trimmed
     if format is Format.github:
         github.write_step_summary(results, seconds)
     if format is not Format.table:
@@ -190,7 +200,7 @@ def _report(results, seconds: float, format: Format, output: Optional[Path], qui
             for result in results:
                 render_result(result, plain)
             render_summary(results, seconds, plain)
-        _write(output, plain.export_text())
+        _write(output, trimmed(plain.export_text()))
 
 
 def _write(path: Path, text: str) -> None:

@@ -40,16 +40,18 @@ class TensorCheck:
     worst_index: tuple | None = None
     passed: bool = False
     skipped: bool = False
+    unchecked: bool = False        # a gradient nothing could be compared with (the forward raised): 'not checked'
     message: str = ""
     checked: int = 0               # elements compared one by one with their own reference value
     total: int = 0                 # elements in the tensor
     coverage: Coverage | None = None
     diagnosis: object = None       # diagnose.Diagnosis of a failing tensor: the known mistake it matches, if any
     error_map: object = None       # failing 4-D tensor: |a - n| summed over its first two axes, NumPy (rows, cols)
+    own_forward: object = None     # a gradient beside a failing forward: consistency.OwnForward, else None
 
     @property
     def verdict(self) -> str:
-        return "skipped" if self.skipped else "pass" if self.passed else "FAIL"
+        return "skipped" if self.skipped else "not checked" if self.unchecked else "pass" if self.passed else "FAIL"
 
 
 @dataclass
@@ -68,6 +70,8 @@ class SpecResult:
     error: str = ""                # the check could not finish: 'backward killed by signal SIGSEGV', ...
     backend: str = "numpy"         # the array module the check ran on: 'numpy', 'cupy'
     skipped: str = ""              # why the layer was not run: 'not expressible in this API: ...'
+    through: str = "implementation"  # the forward finite differences went through: 'implementation' or 'reference'
+    rerun: dict | None = None      # options that redo exactly this coverage on any machine: {'method': ..., ...}
 
     @property
     def partial(self) -> bool:
@@ -127,7 +131,8 @@ def compare(name: str, actual, reference, rtol: float, atol: float, flat: np.nda
     check.tolerance_ratio = float(excess[worst])
     governed = xp.abs(ref) >= (atol / rtol if rtol > 0 else xp.inf)
     check.max_rel = float((err[governed] / xp.abs(ref[governed])).max()) if bool(governed.any()) else None
-    check.worst_index = tuple(int(i) for i in np.unravel_index(flat[worst], actual.shape))
+    if check.max_abs > 0:                                   # no error anywhere: no worst element to name
+        check.worst_index = tuple(int(i) for i in np.unravel_index(flat[worst], actual.shape))
     check.passed = bool(excess[worst] <= 1.0)
     if not check.passed:
         bad = int((excess > 1.0).sum())

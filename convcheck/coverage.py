@@ -38,7 +38,7 @@ class Coverage:
         if self.every:
             parts.append("every coordinate")
         elif self.channels is not None:
-            parts.append(f"every coordinate of input channels {_ranges(self.channels)} "
+            parts.append(f"every coordinate of input channels {ranges_text(self.channels)} "
                          f"({len(self.channels)} of {self.of_channels}{', all filters' * self.filters})")
         elif self.sampled:
             parts.append(f"{self.sampled:,} sampled of {self.total:,}")
@@ -54,7 +54,7 @@ class Coverage:
                 "sampled": self.sampled, "projections": self.projections, "per_filter": self.filters}
 
 
-def _ranges(values, most: int = 12) -> str:
+def ranges_text(values, most: int = 12) -> str:
     """Sorted ints as '0-3, 7, 12, 63'; past `most` runs, the rest as a count."""
     runs = []
     for value in sorted(values):

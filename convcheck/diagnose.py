@@ -11,12 +11,14 @@ its explanation gives the seeds' right formula with the layer's numbers and the 
 from dataclasses import dataclass
 
 from .backend import array_module
+from .coverage import ranges_text
 from .impls import direct, reference
 from .impls.common import pad
 from .report import LABELS
 
 MISTAKES = ("filter-not-rotated", "stride-ignored", "padding-crop", "height-width-swapped", "kernel-transposed",
-            "filters-averaged", "bias-mean", "batch-partial", "zero-gradient", "scaled", "forward-flipped")
+            "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient", "scaled",
+            "forward-flipped")
 """The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`)."""
 
 
@@ -46,7 +48,7 @@ def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Di
     if bool(xp.all(value == 0)) and not bool(xp.all(truth == 0)):
         return Diagnosis("zero-gradient", f"{_label(name)} is all zeros where the right one is not: a stub that "
                                           "returns zeros (np.zeros_like) instead of computing the gradient")
-    for mistake, candidate, explanation in _candidates(name, truth, data, conv, geom):
+    for mistake, candidate, explanation in _candidates(name, value, truth, data, conv, geom):
         if candidate is not None and tuple(candidate.shape) == expected and _close(value, candidate, rtol, atol) \
                 and not _close(candidate, truth, rtol, atol):
             return Diagnosis(mistake, explanation)
@@ -65,7 +67,7 @@ def _truth(name: str, data: dict, conv: dict):
     return {"dx": dx, "dw": dw, "db": db}[name]
 
 
-def _candidates(name, truth, data, conv, geom):
+def _candidates(name, value, truth, data, conv, geom):
     """(mistake, the array it gives or None, explanation) for tensor `name`, most specific first."""
     s = geom.spec
     x, w, b, g = data["x"], data["w"], data["b"], data["g"]
@@ -123,15 +125,54 @@ def _candidates(name, truth, data, conv, geom):
                 yield ("bias-mean", truth / divisor,
                        f"dL/db is the right one divided by {what}: dL/db_j = Σ dL/dY^(j), a sum over the batch "
                        f"and every position, not a mean ({step} 'dL/db_j = Σ dL/dY^(j)')")
-    for first in range(1, n):
-        if name == "dx":
-            partial = truth.copy()
-            partial[first:] = 0
-        else:
-            partial = grads(x=x[:first], g=g[:first])[name]
-        yield ("batch-partial", partial,
-               f"{_label(name)} uses only the first {first} of the {n} samples: every sample's gradient must be "
-               f"{'filled in' if name == 'dx' else 'summed'} ({step} 'Depth of dL/dF': the batch is summed)")
+    yield from _batch_candidates(name, value, truth, grads, x, g, n)
+
+
+BATCH_SUBSETS = 64
+"""Largest batch whose sample subsets are searched (one backward per sample)."""
+
+
+def _batch_candidates(name, value, truth, grads, x, g, n):
+    """The batch mistakes: a gradient averaged over the batch (dL/dX, dL/dF: batch-mean; dL/db is
+    bias-mean's), one sample's input X or upstream dL/dY used for every sample, and any subset of
+    the samples summed (the first n', the last dropped, ...): batch-partial."""
+    if n < 2:
+        return
+    label, step = _label(name), "`convcheck shapes --explain`, step 'Depth of dL/dF': the batch is summed"
+    xp = array_module(truth)
+    if name in ("dx", "dw"):
+        yield ("batch-mean", truth / n,
+               f"{label} is the right one divided by the batch size N = {n}: the samples' contributions are summed, "
+               "not averaged (a mean over the batch belongs in the loss, whose dL/dY then already carries the 1/N; "
+               f"{step})")
+    samples = range(n) if n <= 8 else (0, n - 1)
+    for j in samples:
+        one = xp.broadcast_to(g[j:j + 1], g.shape)
+        yield ("batch-partial", grads(g=one)[name],
+               f"{label} uses sample {j}'s upstream gradient dL/dY[{j}] for every sample (dy[{j}:{j + 1}] broadcast "
+               f"over the batch): each sample's own dL/dY must be used ({step})")
+        if name == "dw":
+            yield ("batch-partial", grads(x=xp.broadcast_to(x[j:j + 1], x.shape))["dw"],
+                   f"dL/dF uses sample {j}'s input X[{j}] for every sample (x[{j}:{j + 1}] broadcast over the batch): "
+                   f"each sample's dL/dY must meet its own X, dL/dF_j = Σ_n X_n ⋆ dL/dY_n^(j) ({step})")
+    if n > BATCH_SUBSETS:
+        return
+    if name == "dx":
+        contributions = [xp.zeros_like(truth) for _ in range(n)]
+        for i in range(n):
+            contributions[i][i] = truth[i]
+    else:
+        contributions = [grads(x=x[i:i + 1], g=g[i:i + 1])[name] for i in range(n)]
+    basis = xp.stack([c.ravel() for c in contributions], axis=1)          # (size, N): one column a sample
+    coefficients = xp.linalg.lstsq(basis, xp.asarray(value, dtype=xp.float64).ravel(), rcond=None)[0]
+    kept = [i for i in range(n) if float(coefficients[i]) > 0.5]
+    if 0 < len(kept) < n:
+        left = [i for i in range(n) if i not in kept]
+        what, plural = "is zero for" if name == "dx" else "leaves out", "s" * (len(kept) > 1)
+        yield ("batch-partial", sum(contributions[i] for i in kept),
+               f"{label} uses only sample{plural} {ranges_text(kept)} of the {n} in the batch: it {what} "
+               f"sample{'s' * (len(left) > 1)} {ranges_text(left)}; every sample's gradient must be "
+               f"{'filled in' if name == 'dx' else 'summed'} ({step})")
 
 
 def _by_shape(name: str, actual: tuple, expected: tuple, geom) -> Diagnosis:

@@ -127,3 +127,24 @@ def test_random_layers_pass_through_the_strict_backend(spec, dtype, method, impl
     spec = replace(spec, dtype=dtype)
     result = verify(spec, impl, method=method, backend=strict_backend, budget=1e-4, samples=8)
     assert result.passed, [(c.name, c.message) for c in result.checks]
+
+
+def test_a_wrong_forward_and_a_batch_mistake_are_judged_and_named_on_the_device_too():
+    """Verdicts through the reference, the own-forward question and the batch diagnoses run on
+    the device; only the error maps (report figures) come back to the host."""
+    def forward(x, w, b, *, stride, padding):
+        y = direct.forward(x, w, b, stride=stride, padding=padding)
+        y[:, :, :1] = 0                                                      # the first output row left at zero
+        return y
+
+    def backward(dy, x, w, b, *, stride, padding):
+        one = array_module(x).broadcast_to(x[:1], x.shape)                   # sample 0's input for every sample
+        dx, _, db = direct.backward(dy, x, w, b, stride=stride, padding=padding)
+        return dx, direct.backward(dy, one, w, b, stride=stride, padding=padding)[1], db
+    before = strict_backend.CONVERSIONS
+    result = verify(LAYERS[1], Implementation("wrong", forward, backward), method="full", backend=strict_backend)
+    maps = sum(c.error_map is not None for c in result.checks)
+    assert maps and strict_backend.CONVERSIONS == before + maps
+    assert result.through == "reference" and result.check("y").verdict == "FAIL"
+    assert result.check("dx").passed and result.check("dx").own_forward.consistent is False
+    assert result.check("dw").diagnosis.mistake == "batch-partial"

@@ -85,8 +85,10 @@ def test_the_forward_is_checked_against_the_loop_reference():
     impl, _, _ = _wrong("flipped_forward")
     result = verify(make_spec(), impl, method="full")
     assert "loop reference" in result.check("y").message
-    # its backward is consistent with its own (wrong) forward: only y exposes it
-    assert result.check("dx").passed and result.check("dw").passed
+    # its backward is the gradient of its own (wrong) forward: right for that forward, wrong for the layer
+    assert result.through == "reference"
+    assert result.check("dx").verdict == "FAIL" and result.check("dw").verdict == "FAIL"
+    assert result.check("dx").own_forward.consistent and result.check("dw").own_forward.consistent
 
 
 def test_sample_always_includes_the_corners_of_x():

@@ -211,3 +211,71 @@ def test_shapes_of_a_network_file_start_with_its_summary_table():
     markdown = run("shapes", net, "--format", "markdown").stdout
     assert "| **total** | | 16 x 8 x 8 | 2,768 |" in markdown
     assert "network" not in json.loads(run("shapes", CONFIGS / "seed000_general.yaml", "--format", "json").stdout)
+
+
+def test_help_shows_the_extras_and_keeps_sentences_whole():
+    result = runner.invoke(app, ["verify", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "convcheck[cupy]" in result.stdout and "convcheck[plot]" in result.stdout
+    assert "runs past --timeout fails" in result.stdout           # the docstring is a paragraph, not its lines
+
+
+def test_a_table_in_a_file_or_pipe_has_no_trailing_spaces(tmp_path):
+    result = run("verify", CONFIGS / "seed000_general.yaml", "--output", tmp_path / "report.txt")
+    assert result.exit_code == 0
+    for text in (result.stdout, (tmp_path / "report.txt").read_text()):
+        lines = text.splitlines()
+        assert len(lines) > 5 and all(line == line.rstrip() for line in lines)
+
+
+def test_an_exact_tensor_has_no_worst_index(tmp_path):
+    spec = tmp_path / "zero.yaml"
+    spec.write_text("name: zero\nn: 5\nm: 1\nk: 1\np: 1\npadding: 0\nstride: 1\n")
+    plugin = tmp_path / "exact.py"      # dL/db of a 1x1 layer is a plain sum: finite differences match it exactly
+    plugin.write_text("from convcheck.impls.direct import forward, backward\n")
+    data = json.loads(run("verify", spec, "--impl", plugin, "--format", "json").stdout)["specs"][0]
+    exact = [name for name, t in data["tensors"].items() if t["max_abs_err"] == 0]
+    assert exact and all(data["tensors"][name]["worst_index"] is None for name in exact)
+    from convcheck.report import LABELS
+    rows = {line.split()[0]: line.split() for line in run("verify", spec, "--impl", plugin).stdout.splitlines()
+            if line.startswith("  ") and line.split()[0] in LABELS.values()}
+    for name in exact:
+        assert rows[LABELS[name]][3] == "0.00e+00" and rows[LABELS[name]][-2] == "—", rows[LABELS[name]]
+
+
+def test_a_failure_that_matches_no_known_mistake_says_so(tmp_path):
+    plugin = tmp_path / "spot.py"
+    plugin.write_text("from convcheck.impls.direct import forward, backward as right\n\n"
+                      "def backward(dy, x, w, b, *, stride, padding):\n"
+                      "    dx, dw, db = right(dy, x, w, b, stride=stride, padding=padding)\n"
+                      "    dx = dx.copy()\n    dx[0, 0, 1, 1] += 3.0\n    return dx, dw, db\n")
+    result = run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin)
+    assert result.exit_code == 1
+    assert "diagnosis: no known mistake: dL/dX matches none of the known mistakes" in result.stdout
+
+
+def test_pinned_coverage_is_the_same_on_any_machine_and_says_how_to_rerun(tmp_path):
+    spec = tmp_path / "wide.yaml"
+    spec.write_text("name: wide\nn: 12\nm: 3\nk: 12\np: 4\npadding: same\nstride: 1\n")
+    reports = []
+    for budget in ("0.0001", "1000"):           # a slow machine and a fast one, as the budget sees them
+        result = run("verify", spec, "--channels", 3, "--projections", 5, "--budget", budget, "--format", "json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)["specs"][0]
+        reports.append({name: (t["coverage"], t["max_abs_err"]) for name, t in data["tensors"].items()})
+        assert data["rerun"] == {"method": "channels", "channels": 3, "projections": 5}
+        assert data["rerun_flags"] == "--method channels --channels 3 --projections 5"
+    assert reports[0] == reports[1]
+    covered = reports[0]["dx"][0]["channels"]
+    assert len(covered) == 3 and covered[0] == 0 and covered[-1] == 11           # the first and the last always
+    timed = run("verify", spec, "--budget", "0.0001")             # a timed run prints the pin that redoes it
+    assert "the same coverage on any machine: --method channels --channels 2 --projections 16" in timed.stdout
+    full = json.loads(run("verify", spec, "--channels", 12, "--format", "json").stdout)["specs"][0]
+    assert full["method"] == "full" and full["rerun"] == {"method": "full"}
+
+
+def test_pins_for_a_method_without_them_are_usage_errors():
+    result = run("verify", CONFIGS / "seed000_general.yaml", "--method", "full", "--channels", 2)
+    assert result.exit_code == 2 and "--channels 2: pins how many input channels" in result.stderr
+    result = run("verify", CONFIGS / "seed000_general.yaml", "--method", "sample", "--projections", 2)
+    assert result.exit_code == 2 and "--projections 2" in result.stderr

@@ -33,11 +33,12 @@ CASES = {  # mistake id -> (implementation, spec fields, tensor that must be dia
     "forward-flipped": _wrong("flipped_forward"),
     "bias-mean": _wrong("db_mean"),
     "batch-partial": _wrong("dw_first_sample"),
+    "batch-mean": (with_backward(lambda dx, dw, db, x, **_: (dx, dw / x.shape[0], db)), {}, "dw"),
     "height-width-swapped": (with_backward(lambda dx, dw, db, **_: (dx.swapaxes(2, 3).copy(), dw, db)), {}, "dx"),
     "kernel-transposed": (with_backward(lambda dx, dw, db, **_: (dx, dw.swapaxes(2, 3).copy(), db)), {}, "dw"),
     "filters-averaged": (with_backward(lambda dx, dw, db, w, **_: (dx / w.shape[0], dw, db)), {"p": 4}, "dx"),
     "zero-gradient": (with_backward(lambda dx, dw, db, **_: (dx, np.zeros_like(dw), db)), {}, "dw"),
-    "scaled": (with_backward(lambda dx, dw, db, **_: (dx * 0.5, dw, db)), {}, "dx"),
+    "scaled": (with_backward(lambda dx, dw, db, **_: (dx * 0.3, dw, db)), {}, "dx"),
 }
 
 
@@ -63,7 +64,7 @@ def test_each_mistake_is_named_in_the_table_and_the_json(mistake):
 def test_the_scaled_diagnosis_says_the_factor():
     impl, fields, tensor = CASES["scaled"]
     check = verify(make_spec(n=8, m=3, k=3, p=3), impl, method="full").check(tensor)
-    assert "times 0.5" in check.diagnosis.explanation
+    assert "times 0.3" in check.diagnosis.explanation
 
 
 def test_an_empty_crop_at_padding_0_is_padding_crop():
@@ -144,3 +145,62 @@ def test_plot_without_matplotlib_is_one_line(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["verify", str(configs), "--plot", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr == "convcheck: error: --plot needs matplotlib: pip install 'convcheck[plot]'\n"
+
+
+def _batch(change):
+    """direct's forward; a backward that computes (dx, dw, db) = change(dy, x, w, b, backward)."""
+    def backward(dy, x, w, b, *, stride, padding):
+        def grads(dy=dy, x=x):
+            return direct.backward(np.ascontiguousarray(dy), np.ascontiguousarray(x), w, b, stride=stride,
+                                   padding=padding)
+        return change(dy, x, grads)
+    return Implementation("batch", direct.forward, backward)
+
+
+def _one(a, i=0):
+    return np.broadcast_to(a[[i]], a.shape)
+
+
+BATCH_MISTAKES = {  # what people write -> (tensor, mistake id)
+    "dF from sample 0's input for all (x[:1] broadcast)": (lambda dy, x, g: (g()[0], g(x=_one(x))[1], g()[2]), "dw"),
+    "dF from the last sample's input for all": (lambda dy, x, g: (g()[0], g(x=_one(x, -1))[1], g()[2]), "dw"),
+    "dF from sample 0's dL/dY for all": (lambda dy, x, g: (g()[0], g(dy=_one(dy))[1], g()[2]), "dw"),
+    "dX from sample 0's dL/dY for all": (lambda dy, x, g: (g(dy=_one(dy))[0], g()[1], g()[2]), "dx"),
+    "db from sample 0's dL/dY for all": (lambda dy, x, g: (g()[0], g()[1], g(dy=_one(dy))[2]), "db"),
+    "dF without the last sample": (lambda dy, x, g: (g()[0], g(dy=dy[:-1], x=x[:-1])[1], g()[2]), "dw"),
+    "dF from samples 0 and 2 summed": (
+        lambda dy, x, g: (g()[0], g(dy=dy[[0, 2]], x=x[[0, 2]])[1], g()[2]), "dw"),
+    "db from samples 1 and 3 summed": (lambda dy, x, g: (g()[0], g()[1], g(dy=dy[[1, 3]], x=x[[1, 3]])[2]), "db"),
+    "dX left at zero for sample 1": (lambda dy, x, g: (g()[0] * np.array([1, 0, 1, 1])[:, None, None, None], g()[1],
+                                                      g()[2]), "dx"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(BATCH_MISTAKES))
+def test_every_batch_mistake_is_batch_partial(what):
+    change, tensor = BATCH_MISTAKES[what]
+    spec = make_spec(n=(7, 6), m=(3, 2), k=2, p=3, batch=4, stride=(2, 1), padding=(1, 0, 1, 1))
+    check = verify(spec, _batch(change), method="full").check(tensor)
+    assert not check.passed and check.diagnosis.mistake == "batch-partial", (what, check.diagnosis)
+
+
+def test_the_batch_partial_diagnosis_names_the_samples():
+    change, tensor = BATCH_MISTAKES["dF from samples 0 and 2 summed"]
+    spec = make_spec(n=7, m=3, batch=4)
+    explanation = verify(spec, _batch(change), method="full").check(tensor).diagnosis.explanation
+    assert "uses only samples 0, 2 of the 4" in explanation and "leaves out samples 1, 3" in explanation
+    change, tensor = BATCH_MISTAKES["dF from sample 0's input for all (x[:1] broadcast)"]
+    explanation = verify(spec, _batch(change), method="full").check(tensor).diagnosis.explanation
+    assert "sample 0's input X[0] for every sample" in explanation
+
+
+@pytest.mark.parametrize("tensor, mistake", [("dw", "batch-mean"), ("dx", "batch-mean"), ("db", "bias-mean")])
+def test_a_gradient_averaged_over_the_batch_is_named(tensor, mistake):
+    index = ("dx", "dw", "db").index(tensor)
+
+    def change(dy, x, g):
+        grads = list(g())
+        grads[index] = grads[index] / x.shape[0]
+        return tuple(grads)
+    check = verify(make_spec(n=7, m=3, p=2, batch=3), _batch(change), method="full").check(tensor)
+    assert check.diagnosis.mistake == mistake and "3" in check.diagnosis.explanation

@@ -24,3 +24,11 @@ def failures(result) -> list[str]:
     """One line per reason a spec failed: the run's error, then each failing tensor's message."""
     lines = [result.error] if result.error else []
     return lines + [f"{LABELS[c.name]}: {c.message}" for c in result.checks if not c.passed and not c.skipped]
+
+
+def rerun_flags(result) -> str:
+    """'--method channels --channels 46 --projections 16': the options that redo this result's
+    coverage exactly, on any machine ('' when the check did not run)."""
+    if not result.rerun:
+        return ""
+    return " ".join(f"--{key} {value}" for key, value in result.rerun.items())

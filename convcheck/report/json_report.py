@@ -3,7 +3,7 @@
 import json
 
 from .. import __version__
-from . import spec_dict
+from . import rerun_flags, spec_dict
 
 
 def result_dict(result) -> dict:
@@ -16,12 +16,14 @@ def result_dict(result) -> dict:
         "passed": result.passed and not result.skipped, "skipped": result.skipped or None,
         "partial_coverage": result.partial, "forwards": round(result.forwards, 2),
         "seconds": round(result.seconds, 4), "error": result.error or None, "spec": spec_dict(result.geometry),
+        "finite_differences_through": result.through, "rerun": result.rerun, "rerun_flags": rerun_flags(result),
         "tensors": {c.name: {
             "expected_shape": _list(c.expected_shape), "actual_shape": _list(c.actual_shape),
             "max_abs_err": c.max_abs, "max_rel_err": c.max_rel, "tolerance_ratio": _finite(c.tolerance_ratio),
             "worst_index": _list(c.worst_index), "checked": c.checked, "total": c.total, "verdict": c.verdict,
             "message": c.message, "coverage": None if c.coverage is None else c.coverage.as_dict(),
             "diagnosis": None if c.diagnosis is None else c.diagnosis.as_dict(),
+            "own_forward": None if c.own_forward is None else c.own_forward.as_dict(),
         } for c in result.checks},
     }
 

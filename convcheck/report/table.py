@@ -1,19 +1,47 @@
 """Human output: one rich table per spec and a summary line."""
 
+import sys
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import LABELS, shape_text
+from . import LABELS, rerun_flags, shape_text
 
 
 def make_console() -> Console:
-    """stdout console; when piped (CI logs) 120 columns wide so that tables never truncate."""
+    """stdout console; when piped or written to a file (CI logs) 120 columns wide so that tables
+    never truncate, and without the trailing spaces rich pads table lines with."""
     console = Console()
     if not console.is_terminal:
-        console.width = max(console.width, 120)
+        console = Console(file=TrimmedLines(sys.stdout), width=max(console.width, 120))
     return console
+
+
+class TrimmedLines:
+    """A text file that writes each line without trailing whitespace (rich pads every line of a
+    table to the table's width)."""
+
+    def __init__(self, file):
+        self.file, self.pending = file, ""
+
+    def write(self, text: str) -> int:
+        lines = (self.pending + text).split("\n")
+        self.pending = lines.pop()                        # an unfinished line waits for its end
+        self.file.write("".join(line.rstrip() + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def trimmed(text: str) -> str:
+    """Text without trailing whitespace on any line."""
+    return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
 def _number(value) -> str:
@@ -21,12 +49,14 @@ def _number(value) -> str:
 
 
 def coverage_lines(result) -> list[str]:
-    """'every coordinate (51,260)' when the check was complete, else one line per gradient."""
+    """'every coordinate (51,260)' when the check was complete, else one line per gradient and
+    the options that redo that coverage on any machine."""
     grads = [c for c in result.checks if c.name != "y" and c.coverage is not None]
     if not result.partial:
         total = sum(c.total for c in grads)
         return [f"every coordinate ({total:,})"] if grads else []
-    return [f"{LABELS[c.name]} {c.coverage.text()}" for c in grads]
+    return [f"{LABELS[c.name]} {c.coverage.text()}" for c in grads] + \
+        [f"the same coverage on any machine: {rerun_flags(result)}"] * bool(result.rerun)
 
 
 def render_result(result, console: Console) -> None:
@@ -46,7 +76,7 @@ def render_result(result, console: Console) -> None:
     table.add_column("worst index", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     for check in result.checks:
-        style = "green" if check.passed else "yellow" if check.skipped else "bold red"
+        style = "green" if check.passed else "yellow" if check.skipped or check.unchecked else "bold red"
         table.add_row(LABELS[check.name], shape_text(check.expected_shape), shape_text(check.actual_shape),
                       _number(check.max_abs), _number(check.max_rel), _number(check.tolerance_ratio),
                       shape_text(check.worst_index).replace("(", "[").replace(")", "]").rstrip(",]") + "]"
@@ -64,16 +94,27 @@ def render_result(result, console: Console) -> None:
                           highlight=False, soft_wrap=True)
     if result.error:
         console.print(f"  [bold red]error[/]: {escape(result.error)}", highlight=False, soft_wrap=True)
+    judged = any(c.own_forward is not None for c in result.checks)
     for check in result.checks:
         if not check.passed and not check.skipped:
-            console.print(f"  [bold red]{LABELS[check.name]}[/]: {escape(check.message)}",
+            style = "yellow" if check.unchecked else "bold red"
+            console.print(f"  [{style}]{LABELS[check.name]}[/]: {escape(check.message)}",
                           highlight=False, soft_wrap=True)
-            if check.diagnosis is not None and check.diagnosis.mistake:
-                console.print(f"    [bold yellow]diagnosis: {check.diagnosis.mistake}[/]: "
+            if check.diagnosis is not None:
+                console.print(f"    [bold yellow]diagnosis: {check.diagnosis.mistake or 'no known mistake'}[/]: "
                               f"{escape(check.diagnosis.explanation)}", highlight=False, soft_wrap=True)
             if check.error_map is not None:
                 for line in heatmap_lines(check.name, check.error_map):
                     console.print(f"    {line}", highlight=False, soft_wrap=True)
+        if check.own_forward is not None:
+            console.print(f"    [bold]your forward[/]: {escape(check.own_forward.note)}", highlight=False,
+                          soft_wrap=True)
+        if check.name == "y" and judged:
+            console.print(f"  [bold]{escape(JUDGED)}[/]", highlight=False, soft_wrap=True)
+
+
+JUDGED = ("Y failed, so every gradient was judged against the true layer (finite differences through the loop "
+          "reference, not your forward): a gradient's 'pass' means right for this layer")
 
 
 SHADES = " ░▒▓█"
