@@ -14,6 +14,7 @@ from .diagnose import Diagnosis, diagnose
 from .errors import ConvcheckError
 from .geometry import geometry
 from .impls import Implementation, load_impl, reference
+from .impls.common import call_text, noting_call
 from .impls.layout import channels_last
 from .spec import ConvSpec
 
@@ -160,10 +161,10 @@ def _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, seed) -> No
 
 
 def _diagnosis(name, value, data, geom, rtol, atol):
-    """What `diagnose` names for a failing tensor; no array to compare (the plug-in raised or
-    returned something else): a Diagnosis without a mistake."""
+    """What `diagnose` names for a failing tensor; None where there is no array to compare (the
+    plug-in raised or returned something else: its message says so already)."""
     if isinstance(value, Raised) or not hasattr(value, "shape") or not hasattr(value, "dtype"):
-        return Diagnosis(None, "no array to compare with the known mistakes")
+        return None
     try:
         return diagnose(name, value, data, geom, rtol, atol)
     except Exception as e:  # an array a mistake's arithmetic cannot take (a wrong dtype, odd strides)
@@ -210,8 +211,8 @@ def check_pins(method: str, channels: int | None, projections: int | None) -> No
                                  ("--projections", projections, ("auto", "channels", "fast"))):
         if value is not None and (value < 1 or method not in methods):
             what = "how many input channels" if flag == "--channels" else "how many random directions"
-            raise ConvcheckError(f"{flag} {value}: pins {what} {' and '.join(methods)} cover: at least 1, with --method "
-                                 f"{' or '.join(methods)}")
+            raise ConvcheckError(f"{flag} {value}: pins {what} {' and '.join(methods)} cover: at least 1, with "
+                                 f"--method {' or '.join(methods)}")
 
 
 def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) -> tuple[dict, int, int]:
@@ -317,7 +318,8 @@ def _backward_checks(grads, shapes, dtype, forward_raised=None) -> tuple[dict, d
         if shape is None:
             checks[name] = TensorCheck(name, None, skipped=True, message="the spec has bias: false")
         elif isinstance(grads, Raised) and forward_raised is not None:
-            also = "" if grads == forward_raised else f" (the backward {grads})"
+            same = grads.key is not None and grads.key == forward_raised.key
+            also = "" if same else f" (the backward {grads})"
             checks[name] = TensorCheck(name, shape, total=int(np.prod(shape)), unchecked=True,
                                        message="not checked: the forward raised" + also)
         elif isinstance(grads, Raised):
@@ -339,7 +341,16 @@ def _draw(rng, shape, dtype: str):
 
 
 class Raised(str):
-    """What a plug-in raised, as 'raised Error: message' (a plug-in may return anything else)."""
+    """What a plug-in raised, as 'raised Error: message' (a plug-in may return anything else);
+    `key`: the exception's type and message, the same whichever call raised it."""
+
+    key = None
+
+    @classmethod
+    def of(cls, text: str, error: BaseException) -> "Raised":
+        raised = cls(text)
+        raised.key = (type(error).__name__, str(error))
+        return raised
 
 
 def _call(impl, which: str, arrays: dict, kwargs: dict):
@@ -348,15 +359,16 @@ def _call(impl, which: str, arrays: dict, kwargs: dict):
     and the copies keep one that writes into its inputs from affecting the next call."""
     copies = {name: None if a is None else a.copy() for name, a in arrays.items()}
     try:
-        result = getattr(impl, which)(*copies.values(), **kwargs)
+        result = noting_call(lambda: getattr(impl, which)(*copies.values(), **kwargs),
+                             lambda: call_text(which, list(copies.items()), kwargs))
     except (Exception, SystemExit) as e:
         needs = [key for key in ("dilation", "groups") if key in kwargs and key in str(e)]
         if isinstance(e, TypeError) and needs:
             forms = {"dilation": "dilation=(d_h, d_w)", "groups": "groups=g"}
-            return Raised(f"raised {impl.describe(e)}: this layer needs {' and '.join(needs)} support: the "
-                          f"plug-in's {which} must accept {' and '.join(forms[key] for key in needs)} (see the "
-                          "plug-in contract)")
-        return Raised(f"raised {impl.describe(e)}")
+            return Raised.of(f"raised {impl.describe(e, call=False)}: this layer needs {' and '.join(needs)} "
+                             f"support: the plug-in's {which} must accept "
+                             f"{' and '.join(forms[key] for key in needs)} (see the plug-in contract)", e)
+        return Raised.of(f"raised {impl.describe(e)}", e)
     changed = [name for name, a in arrays.items()
                if a is not None and not bool(array_module(a).array_equal(a, copies[name]))]
     if changed:

@@ -112,12 +112,16 @@ def verify(
                                                       "failing tensor into this folder (pip install "
                                                       "'convcheck[plot]').")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only failing specs' tables.")] = False,
+    show_output: Annotated[bool, typer.Option("--show-output", help="Show what the plug-in printed under every "
+                                                                    "layer, passing ones too (it is always shown "
+                                                                    "under a failing layer).")] = False,
 ):
     """Check an implementation's forward and backward on every layer in PATHS.
 
     Plug-in code runs in worker processes: a layer whose plug-in crashes, exits or runs past
-    --timeout fails with one line, and every other layer is still checked. Exit codes: 0 all
-    passed, 1 a layer failed, 2 bad usage, spec or plug-in import, 130 interrupted (Ctrl-C).
+    --timeout fails with one line, and every other layer is still checked. What the plug-in
+    prints is captured and shown under a failing layer. Exit codes: 0 all passed, 1 a layer
+    failed, 2 bad usage, spec or plug-in import, 130 interrupted (Ctrl-C).
     """
     started = time.perf_counter()
     from .report.progress import LazyProgress
@@ -140,7 +144,7 @@ def verify(
     except Interrupted as e:
         results, interrupted = e.results, e
     seconds = time.perf_counter() - started
-    _report(results, seconds, format, output, quiet, len(specs), shard)
+    _report(results, seconds, format, output, quiet, len(specs), shard, show_output)
     if plot is not None:
         from .report.plot import write_plots
         for path in write_plots(results, plot):
@@ -173,7 +177,7 @@ def _shard(text: Optional[str], specs: list) -> list:
 
 
 def _report(results, seconds: float, format: Format, output: Optional[Path], quiet: bool, found: int,
-            shard: Optional[str]) -> None:
+            shard: Optional[str], show_output: bool = False) -> None:
     """The table on the terminal (stdout) unless another format goes there; the chosen format to
     stdout or --output; for github, the job summary when GITHUB_STEP_SUMMARY is set."""
     from .report import github, json_report, junit
@@ -181,7 +185,10 @@ def _report(results, seconds: float, format: Format, output: Optional[Path], qui
     if format is Format.github:
         github.write_step_summary(results, seconds)
     if format is not Format.table:
-        text = {Format.json: json_report, Format.junit: junit, Format.github: github}[format].render(results, seconds)
+        if format is Format.github:
+            text = github.render(results, seconds)
+        else:
+            text = {Format.json: json_report, Format.junit: junit}[format].render(results, seconds, show_output)
         if output is None:
             print(text)
             return
@@ -191,14 +198,14 @@ def _report(results, seconds: float, format: Format, output: Optional[Path], qui
         console.print(f"shard {shard}: {len(results)} of the {found} layers found", highlight=False)
     for result in results:
         if not (quiet and result.passed):
-            render_result(result, console)
+            render_result(result, console, show_output)
     render_summary(results, seconds, console)
     if format is Format.table and output is not None:
         from rich.console import Console
         with open(os.devnull, "w") as sink:
             plain = Console(file=sink, width=120, color_system=None, record=True)
             for result in results:
-                render_result(result, plain)
+                render_result(result, plain, show_output)
             render_summary(results, seconds, plain)
         _write(output, trimmed(plain.export_text()))
 

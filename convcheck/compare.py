@@ -72,6 +72,8 @@ class SpecResult:
     skipped: str = ""              # why the layer was not run: 'not expressible in this API: ...'
     through: str = "implementation"  # the forward finite differences went through: 'implementation' or 'reference'
     rerun: dict | None = None      # options that redo exactly this coverage on any machine: {'method': ..., ...}
+    output: str = ""               # the last lines the plug-in printed while this layer was checked (workers only)
+    output_lines: int = 0          # how many lines it printed
 
     @property
     def partial(self) -> bool:

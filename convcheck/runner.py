@@ -9,6 +9,11 @@ timed out after 300 s"), and a fresh worker takes the remaining layers. The phas
 the one the worker was in, published through shared memory as it enters the plug-in's
 forward or backward.
 
+What a plug-in prints (its stdout and stderr, Python's and C's alike) goes to a file per
+worker, never into the report: each layer's result carries what was printed while it was
+checked (`SpecResult.output`: the last OUTPUT_LINES lines, `output_lines`: how many), as
+pytest captures a test's output; a worker that dies leaves its last words there too.
+
 Workers come from a fork server (spawn where there is none) that has imported convcheck
 once, so a new worker costs milliseconds, not an interpreter. With several jobs each
 worker's BLAS gets cpu_count // jobs threads. `checker.verify` is the in-process API for
@@ -18,8 +23,10 @@ callers who want plug-in code in their own process.
 import math
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections import deque
 from multiprocessing.connection import wait
@@ -38,6 +45,8 @@ PHASES = {IDLE: "check", IMPORT: "import", FORWARD: "forward", BACKWARD: "backwa
 PROGRESS_EVERY_S = 0.1
 """Shortest interval between two progress messages from a worker."""
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+OUTPUT_LINES = 20
+"""Lines of a plug-in's captured output a result keeps: the last ones."""
 
 
 class Interrupted(Exception):
@@ -100,10 +109,11 @@ class _Worker:
     """One worker process, its pipe, its published phase and its layers: the one it is checking
     and at most one more waiting in its pipe, so that it never waits for the parent."""
 
-    def __init__(self, context, impl: str):
+    def __init__(self, context, impl: str, output: str):
         self.phase = context.RawValue("i", IMPORT)
+        self.output = output          # the file its stdout and stderr go to
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_work, args=(child, impl, self.phase), daemon=True,
+        self.process = context.Process(target=_work, args=(child, impl, self.phase, output), daemon=True,
                                        name="convcheck-worker")
         self.process.start()
         child.close()
@@ -134,11 +144,17 @@ class _Pool:
         self.context = start_server(jobs)
         self.workers: list[_Worker] = []
         self.results: list = []
+        self.folder = tempfile.mkdtemp(prefix="convcheck-output-")     # one captured-output file per worker
+        self.started = 0
+
+    def _worker(self) -> "_Worker":
+        self.started += 1
+        return _Worker(self.context, self.impl, os.path.join(self.folder, f"worker-{self.started}.txt"))
 
     def run(self, specs: list) -> list:
         self.results = [None] * len(specs)
         pending = list(range(len(specs)))[::-1]          # a stack: pop() gives the lowest index
-        self.workers = [_Worker(self.context, self.impl) for _ in range(self.jobs)]
+        self.workers = [self._worker() for _ in range(self.jobs)]
         while pending or any(w.tasks for w in self.workers):
             for worker in self.workers:        # a second layer in the pipe while others remain for the rest
                 while worker.ready and pending and len(worker.tasks) < (2 if len(pending) > self.jobs else 1):
@@ -151,7 +167,7 @@ class _Pool:
                 if not self._read(worker) or self._overdue(worker):
                     worker.kill()
                     pending.extend(index for index, _ in reversed(list(worker.tasks)))  # waiting: checked next
-                    self.workers[number] = _Worker(self.context, self.impl) if pending else None
+                    self.workers[number] = self._worker() if pending else None
             self.workers = [w for w in self.workers if w is not None]
         return self.results
 
@@ -222,6 +238,11 @@ class _Pool:
         result = SpecResult(spec, geometry(spec), self.impl, self.options.get("method", "auto"), rtol, atol,
                             seconds=time.monotonic() - worker.since, error=words,
                             backend=self.options.get("backend", "numpy"))
+        try:                                             # what it printed before it died
+            with open(worker.output, "rb") as file:
+                result.output, result.output_lines = _last_lines(file.fileno())
+        except OSError:
+            pass
         self._finish(worker, result)
 
     def _until_deadline(self) -> float | None:
@@ -235,6 +256,7 @@ class _Pool:
         for worker in self.workers:
             worker.kill()
         self.workers = []
+        shutil.rmtree(self.folder, ignore_errors=True)
         if self.progress:
             self.progress.close()
 
@@ -305,7 +327,44 @@ class _Progress:
             self.conn.send(("progress", float(done), float(total)))
 
 
-def _work(conn, impl_name: str, phase) -> None:
+def _capture(path: str) -> int:
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so C code's prints too)
+    to `path`, appending; the descriptor to read it back with."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    return fd
+
+
+def _collect(fd: int) -> tuple[str, int]:
+    """(the last OUTPUT_LINES lines printed since the last call, how many lines), then empty the file."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):    # a plug-in that closed or replaced them
+            pass
+    text, lines = _last_lines(fd)
+    os.ftruncate(fd, 0)
+    return text, lines
+
+
+def _last_lines(fd: int, chunk: int = 2**20) -> tuple[str, int]:
+    """(the last OUTPUT_LINES lines of the file, its number of lines), read in chunks."""
+    size, lines, offset = os.fstat(fd).st_size, 0, 0
+    while offset < size:
+        lines += os.pread(fd, chunk, offset).count(b"\n")
+        offset += chunk
+    tail = os.pread(fd, min(size, 64 * 1024), max(0, size - 64 * 1024))
+    if tail and not tail.endswith(b"\n"):
+        lines += 1                                      # an unfinished last line counts
+    kept = tail.decode("utf-8", errors="replace").splitlines()[-OUTPUT_LINES:]
+    return "\n".join(kept), lines
+
+
+def _work(conn, impl_name: str, phase, output: str) -> None:
     """A worker's life: import the plug-in, then check each layer the parent sends until the pipe closes."""
     from .checker import tolerances, verify
     from .compare import SpecResult
@@ -313,7 +372,7 @@ def _work(conn, impl_name: str, phase) -> None:
     from .impls import Implementation, load_impl
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
     _die_with_parent()
-    os.dup2(2, 1)                                       # a plug-in's prints go to stderr, never into a report
+    captured = _capture(output)                         # a plug-in's prints go to a file, never into a report
     try:
         impl = load_impl(impl_name)
     except ConvcheckError as e:
@@ -344,6 +403,7 @@ def _work(conn, impl_name: str, phase) -> None:
             result = SpecResult(spec, geometry(spec), impl.name, options.get("method", "auto"), rtol, atol,
                                 error=f"the check could not finish: {impl.describe(e)}")
         phase.value = IDLE
+        result.output, result.output_lines = _collect(captured)
         try:
             conn.send(("result", index, result))
         except Exception as e:                          # e.g. a returned object that cannot be pickled

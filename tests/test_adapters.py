@@ -79,17 +79,81 @@ def test_a_channels_last_implementation_runs_with_layout_nhwc(tmp_path):
     assert bad.exit_code == 2 and "field 'layout': must be one of nchw, nhwc" in bad.stderr
 
 
+OPS = Path(__file__).parent / "course" / "torch_ops.py"
+
+
 def test_torch_ops_a_custom_function_and_a_function_of_torch_ops():
     import pytest
     pytest.importorskip("torch")
-    ops = Path(__file__).parent / "course" / "torch_ops.py"
     for spec in SMALL:
-        function = verify(spec, f"torch:{ops}:Conv2dOp", method="full")
+        function = verify(spec, f"torch:{OPS}:Conv2dOp", method="full")           # dilation and groups too
         assert function.passed, (spec.name, [c.message for c in function.checks])
-        assert bool(function.skipped) == (spec.dilation != (1, 1) or spec.groups != 1)
-        assert verify(spec, f"torch:{ops}:conv", method="full").passed          # dilation and groups too
-    wrong = verify(SMALL[0], f"torch:{ops}:UnrotatedOp", method="full")
+        top, bottom, left, right = function.geometry.padding
+        assert bool(function.skipped) == (top != bottom or left != right)
+        assert verify(spec, f"torch:{OPS}:conv", method="full").passed
+    wrong = verify(SMALL[0], f"torch:{OPS}:UnrotatedOp", method="full")
     assert not wrong.check("dx").passed and wrong.check("dx").diagnosis.mistake == "filter-not-rotated"
+
+
+def test_a_function_is_called_as_torch_calls_conv2d():
+    """ints where both axes agree, (h, w) pairs where not, dilation and groups only when not 1."""
+    from conftest import make_spec
+
+    from convcheck.impls.torch_op import functional_args
+    assert functional_args((1, 1), (1, 1, 1, 1), {}) == [1, 1]
+    assert functional_args((2, 1), (1, 1, 2, 2), {}) == [(2, 1), (1, 2)]
+    assert functional_args((1, 1), (0, 0, 0, 0), {"dilation": (2, 2)}) == [1, 0, 2]
+    assert functional_args((1, 1), (0, 0, 0, 0), {"groups": 4}) == [1, 0, 1, 4]
+    assert functional_args((1, 1), (0, 0, 0, 0), {"dilation": (1, 3), "groups": 2}) == [1, 0, (1, 3), 2]
+    import pytest
+    pytest.importorskip("torch")
+    skipped = verify(make_spec(n=8, m=3, padding=(1, 0, 1, 1)), f"torch:{OPS}:Conv2dOp").skipped
+    assert skipped.startswith("not expressible in this API: padding (top, bottom, left, right) = (1, 0, 1, 1)")
+
+
+def test_a_course_function_that_asserts_int_arguments_passes():
+    import pytest
+    pytest.importorskip("torch")
+    from conftest import make_spec
+    target = f"torch:{OPS}:CourseConv2DFunction"
+    for spec in [make_spec(n=7, m=3, k=3, p=4, padding=1, batch=2), make_spec(n=9, m=3, stride=2, padding=2),
+                 make_spec(n=(8, 6), m=2, k=2, p=3, stride=2, padding=0, bias=False)]:
+        result = verify(spec, target, method="full")
+        assert result.passed, (spec, [c.message for c in result.checks])
+
+
+def test_a_function_that_fails_on_its_arguments_names_the_call():
+    import pytest
+    pytest.importorskip("torch")
+    from conftest import make_spec
+    spec = make_spec(n=7, m=3, k=3, p=4, padding=1, stride=(2, 1), batch=2)        # a stride pair: the op asserts
+    message = verify(spec, f"torch:{OPS}:CourseConv2DFunction").check("y").message
+    assert message.startswith("forward raised AssertionError (torch_ops.py:")
+    assert "convcheck called CourseConv2DFunction.apply(x (2,3,7,7), w (4,3,3,3), b (4,), (2, 1), 1)" in message
+    assert "'Adapting an op: a three-line wrapper'" in message
+    dilated = make_spec(n=7, m=3, k=3, p=4, padding=1, dilation=2)                 # one argument too many
+    message = verify(dilated, f"torch:{OPS}:CourseConv2DFunction").check("y").message
+    assert "TypeError" in message and "CourseConv2DFunction.apply(x (1,3,7,7), w (4,3,3,3), b (4,), 1, 1, 2)" in message
+
+
+def test_the_other_adapters_and_plain_plugins_name_the_call_too(tmp_path):
+    from conftest import make_spec
+    spec = make_spec(n=7, m=3, k=3, p=4, padding=1)
+    (tmp_path / "picky.py").write_text(
+        "def forward(x, w, b, *, stride, padding):\n    assert padding == 1, 'padding must be an int'\n\n"
+        "backward = forward\n")
+    message = verify(spec, str(tmp_path / "picky.py")).check("y").message
+    assert "convcheck called forward(x (1,3,7,7), w (4,3,3,3), b (4,), stride=(1, 1), padding=(1, 1, 1, 1))" in message
+    (tmp_path / "layers.py").write_text(
+        "def conv_forward_naive(x, w, b, conv_param):\n    raise ValueError('bad conv_param')\n\n"
+        "def conv_backward_naive(dout, cache):\n    pass\n")
+    message = verify(spec, f"cs231n:{tmp_path / 'layers.py'}").check("y").message
+    assert "conv_forward_naive(x (1,3,7,7), w (4,3,3,3), b (4,), {'stride': 1, 'pad': 1})" in message
+    (tmp_path / "cls.py").write_text(
+        "class Conv:\n    def __init__(self, in_channels, out_channels, kernel_size, stride, padding):\n"
+        "        assert kernel_size == 5\n    def forward(self, x): pass\n    def backward(self, dout): pass\n")
+    message = verify(spec, f"layer:{tmp_path / 'cls.py'}:Conv").check("y").message
+    assert "Conv(in_channels=3, out_channels=4, kernel_size=3, stride=1, padding=1)" in message
 
 
 def test_the_torch_adapter_without_torch_is_one_line(monkeypatch):
@@ -127,3 +191,18 @@ def test_bad_adapter_blocks_are_one_line(tmp_path):
         with pytest.raises(SpecError, match="field 'adapter'") as e:
             load_specs(tmp_path / "a.yaml")
         assert needle in str(e.value)
+
+
+def test_a_printing_op_does_not_interleave_with_the_table():
+    """A whole process, as a user runs it: lecture code that prints from forward and backward."""
+    import subprocess
+
+    import pytest
+    pytest.importorskip("torch")
+    command = [shutil.which("convcheck"), "verify", str(ROOT / "configs" / "seed000_general.yaml"), "--impl",
+               f"torch:{OPS}:TalkativeConv2dOp"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MyConv2d" not in done.stdout + done.stderr and "1 spec: 1 passed" in done.stdout
+    shown = subprocess.run(command + ["--show-output"], capture_output=True, text=True, timeout=120)
+    assert "    | Performing custom backward of MyConv2d" in shown.stdout

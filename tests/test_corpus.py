@@ -153,4 +153,7 @@ def test_a_plugin_printing_on_stdout_cannot_corrupt_a_report_written_there():
                            "--format", "json"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["passed"] == 1
-    assert "forward called {" in done.stderr
+    assert "forward called {" not in done.stdout + done.stderr          # captured, and the layer passed
+    shown = subprocess.run([shutil.which("convcheck"), "verify", str(GOOD), "--impl", str(PLUGINS / "prints.py"),
+                            "--show-output"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "    | forward called {" in shown.stdout and "forward" not in shown.stderr

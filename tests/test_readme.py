@@ -11,7 +11,7 @@ README = (ROOT / "README.md").read_text()
 
 def test_readme_plugin_example_passes_every_config(tmp_path):
     section = README.split("## Plug-in contract", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = next(c for c in re.findall(r"```python\n(.*?)```", section, re.S) if "def backward(" in c)
     plugin = tmp_path / "my_conv.py"
     plugin.write_text(code)
     for spec in load_specs(ROOT / "configs"):
@@ -36,3 +36,41 @@ def test_readme_spec_example_loads_and_passes(tmp_path):
     assert specs[1].dtype == "float32" and specs[1].rtol == 1e-3 and not specs[1].bias
     assert (specs[2].dilation, specs[2].groups) == ((2, 2), 4)
     assert all(verify(spec, "direct").passed for spec in specs)
+
+
+LECTURE = """import torch
+import torch.nn.functional as F
+
+
+class LectureConv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, b, convparam=(0, 1)):
+        padding, stride = convparam
+        ctx.save_for_backward(x, w)
+        ctx.convparam = convparam
+        return F.conv2d(x, w, b, stride=stride, padding=padding)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w = ctx.saved_tensors
+        padding, stride = ctx.convparam
+        dx = torch.nn.grad.conv2d_input(x.shape, w, dy, stride=stride, padding=padding)
+        dw = torch.nn.grad.conv2d_weight(x, w.shape, dy, stride=stride, padding=padding)
+        return dx, dw, dy.sum((0, 2, 3)), None
+"""
+
+
+def test_readme_wrapper_adapts_a_convparam_op(tmp_path):
+    """The three-line wrapper of 'Adapting an op' around a lecture's convparam=(padding, stride) op."""
+    import pytest
+    pytest.importorskip("torch")
+    section = README.split("### Adapting an op: a three-line wrapper", 1)[1]
+    (tmp_path / "lecture.py").write_text(LECTURE)
+    (tmp_path / "lecture_wrapper.py").write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
+    results = {spec.name: verify(spec, f"torch:{tmp_path / 'lecture_wrapper.py'}:conv", method="full")
+               for spec in load_specs(ROOT / "configs")}
+    assert results["seed000-general"].passed and results["stride2-leftover-rows"].passed
+    assert "this op takes one stride and one padding" in results["asymmetric-padding"].check("y").message
+    direct = verify(load_specs(ROOT / "configs" / "seed000_general.yaml")[0], f"torch:{tmp_path / 'lecture.py'}:"
+                    "LectureConv")
+    assert "takes from 4 to 5 positional arguments" in direct.check("y").message

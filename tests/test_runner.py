@@ -22,6 +22,10 @@ CONFIGS = ROOT / "configs"
 runner = CliRunner()
 
 
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
 def layers_file(tmp_path, count: int) -> Path:
     """`count` small layers of growing n in one file."""
     path = tmp_path / "many.yaml"
@@ -169,3 +173,71 @@ def test_a_killed_run_leaves_no_worker_behind(tmp_path):
     process.kill()
     process.communicate(timeout=30)
     assert gone(worker)
+
+
+TALKATIVE = '''import os, sys
+from convcheck.impls import direct
+
+def forward(x, w, b, *, stride, padding):
+    print("Performing custom forward of MyConv2d")
+    return direct.forward(x, w, b, stride=stride, padding=padding)
+
+def backward(dy, x, w, b, *, stride, padding):
+    print("Performing custom backward of MyConv2d")
+    print("a warning on stderr", file=sys.stderr)
+    os.write(1, b"written by C code on fd 1\\n")
+    for i in range(LINES):
+        print(f"line {i}")
+    dx, dw, db = direct.backward(dy, x, w, b, stride=stride, padding=padding)
+    return (dx * FACTOR, dw, db)
+'''
+
+
+def talkative(tmp_path, factor=1, lines=0) -> Path:
+    plugin = tmp_path / f"talk_{factor}_{lines}.py"
+    plugin.write_text(f"LINES, FACTOR = {lines}, {factor}\n" + TALKATIVE)
+    return plugin
+
+
+def test_a_plugins_prints_are_captured_per_layer_and_shown_under_a_failing_one(tmp_path):
+    results = verify_all(load_specs(CONFIGS / "seed000_general.yaml"), str(talkative(tmp_path, factor=2)),
+                         method="full")
+    output = results[0].output.split("\n")
+    assert not results[0].passed and results[0].output_lines == len(output) >= 5
+    assert output[:2] == ["Performing custom forward of MyConv2d", "Performing custom backward of MyConv2d"]
+    assert "a warning on stderr" in output and "written by C code on fd 1" in output
+    table = run("verify", CONFIGS / "seed000_general.yaml", "--impl", talkative(tmp_path, factor=2))
+    assert table.exit_code == 1
+    assert f"  plug-in output ({len(output)} lines):\n    | Performing custom forward of MyConv2d\n" in table.stdout
+    data = json.loads(run("verify", CONFIGS / "seed000_general.yaml", "--impl", talkative(tmp_path, factor=2),
+                          "--format", "json").stdout)
+    assert data["specs"][0]["output"] == {"lines": len(output), "last": output}
+
+
+def test_a_passing_layers_prints_are_dropped_unless_asked_for(tmp_path):
+    plugin = talkative(tmp_path)
+    quiet = run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin)
+    assert quiet.exit_code == 0 and "MyConv2d" not in quiet.output and "plug-in output" not in quiet.output
+    assert json.loads(run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin, "--format", "json").stdout
+                      )["specs"][0]["output"] is None
+    shown = run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin, "--show-output")
+    assert shown.exit_code == 0 and "    | Performing custom backward of MyConv2d" in shown.stdout
+
+
+def test_long_output_keeps_the_last_lines_with_a_count(tmp_path):
+    from convcheck.runner import OUTPUT_LINES
+    result = verify_all(load_specs(CONFIGS / "seed000_general.yaml"), str(talkative(tmp_path, 2, lines=5000)),
+                        method="full")[0]
+    assert result.output_lines > 5000 and len(result.output.split("\n")) == OUTPUT_LINES
+    table = run("verify", CONFIGS / "seed000_general.yaml", "--impl", talkative(tmp_path, 2, lines=5000))
+    assert f"lines; the last {OUTPUT_LINES}):" in table.stdout and "| line 4999" in table.stdout
+
+
+def test_a_worker_that_dies_leaves_its_last_words_under_its_layer(tmp_path):
+    plugin = tmp_path / "dies.py"
+    plugin.write_text("import ctypes\nfrom convcheck.impls.direct import forward\n\n"
+                      "def backward(dy, x, w, b, *, stride, padding):\n"
+                      "    print('about to scatter', flush=True)\n    ctypes.memset(0, 0, 64)\n")
+    result = verify_all(load_specs(CONFIGS / "seed000_general.yaml"), str(plugin))[0]
+    assert result.error == "backward killed by signal SIGSEGV"
+    assert "about to scatter" in result.output.split("\n")

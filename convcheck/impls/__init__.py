@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ImplError
+from .common import ADAPTING, CALL
 
 BUILTINS = {"direct": "convcheck.impls.direct", "im2col": "convcheck.impls.im2col"}
 ADAPTERS = {"cs231n": "convcheck.impls.cs231n", "cs231n-fast": "convcheck.impls.cs231n",
@@ -46,17 +47,19 @@ class Implementation:
         forward, backward = self.bind(spec)
         return Implementation(self.name, forward, backward, self.folder, self.expressible)
 
-    def describe(self, error: BaseException) -> str:
+    def describe(self, error: BaseException, call: bool = True) -> str:
         """'IndexError: index 7 is out of bounds (layers.py:412 in conv_backward_naive)': the
-        innermost frame of the traceback in the plug-in's own folder, if any."""
+        innermost frame of the traceback in the plug-in's own folder, if any; then the call
+        convcheck made, when the error carries it (common.noting_call: an op that does not take
+        its arguments)."""
         text = type(error).__name__ + (f": {error}" if str(error) else "")
-        if self.folder is None:
-            return text
         own = [frame for frame in traceback.extract_tb(error.__traceback__)
-               if os.path.abspath(frame.filename).startswith(self.folder + os.sep)]
-        if not own:
-            return text
-        return f"{text} ({os.path.basename(own[-1].filename)}:{own[-1].lineno} in {own[-1].name})"
+               if self.folder is not None and os.path.abspath(frame.filename).startswith(self.folder + os.sep)]
+        if own:
+            text += f" ({os.path.basename(own[-1].filename)}:{own[-1].lineno} in {own[-1].name})"
+        made = getattr(error, CALL, None) if call else None
+        return text if made is None else f"{text}; convcheck called {made} (if your op takes other arguments, see " \
+                                         f"the {ADAPTING})"
 
 
 def load_impl(impl: "str | Implementation") -> Implementation:

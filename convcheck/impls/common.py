@@ -44,3 +44,47 @@ def group_slices(k: int, p: int, groups: int) -> list[tuple[slice, slice]]:
     """(input channels, filters) of each group: filter f sees channels of group f // (p / groups)."""
     kg, pg = k // groups, p // groups
     return [(slice(g * kg, (g + 1) * kg), slice(g * pg, (g + 1) * pg)) for g in range(groups)]
+
+
+CALL = "convcheck_call"
+"""The attribute a plug-in's exception carries the call convcheck made under (Implementation.describe shows it)."""
+ADAPTING = "README, 'Adapting an op: a three-line wrapper'"
+ENTRY_ERRORS = (TypeError, AssertionError, ValueError)
+"""What an op raises when it does not take the arguments it was called with."""
+
+
+def noted(error: BaseException, text) -> BaseException:
+    """`error` carrying the call text (`text()`, made only now), unless it already carries one."""
+    if not hasattr(error, CALL):
+        try:
+            setattr(error, CALL, text())
+        except AttributeError:             # an exception type that refuses attributes
+            pass
+    return error
+
+
+def noting_call(call, text):
+    """call(); a TypeError, AssertionError or ValueError from it carries `text()`, the call as made."""
+    try:
+        return call()
+    except ENTRY_ERRORS as e:
+        raise noted(e, text)
+
+
+def call_text(function: str, args=(), kwargs=None) -> str:
+    """'CustomConv2DFunction.apply(x (2,3,7,7), w (4,3,3,3), b (4,), 1, 1)': a call as convcheck
+    made it. args: (name, array or None) pairs, labels (str, shown as they are) or plain values;
+    kwargs: name -> value."""
+    def value(v):
+        shape = getattr(v, "shape", None)
+        return "(" + ",".join(str(int(d)) for d in shape) + ("," if len(shape) == 1 else "") + ")" \
+            if shape is not None else repr(v)
+
+    def item(a):
+        if isinstance(a, str):
+            return a
+        if isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], str):
+            return f"{a[0]} {value(a[1])}"                        # 'x (2,3,7,7)', 'b None
+        return value(a)
+    parts = [item(a) for a in args] + [f"{k}={value(v)}" for k, v in (kwargs or {}).items()]
+    return f"{function}({', '.join(parts)})"

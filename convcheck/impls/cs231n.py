@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ImplError
-from .common import bias_or_zeros, one_int_api
+from .common import bias_or_zeros, call_text, noting_call, one_int_api
 
 FUNCTIONS = {"cs231n": ("conv_forward_naive", "conv_backward_naive"),
              "cs231n-fast": ("conv_forward_fast", "conv_backward_fast")}
@@ -35,12 +35,18 @@ def load(kind: str, target: str):
                         f"{names[0]}(x, w, b, conv_param) and {names[1]}(dout, cache))")
     conv_forward, conv_backward = (getattr(module, name) for name in names)
 
+    def call_forward(x, w, b, stride, padding):
+        bias, param = bias_or_zeros(b, w), _param(stride, padding)
+        return noting_call(lambda: conv_forward(x, w, bias, param),
+                           lambda: call_text(names[0], [("x", x), ("w", w), ("b", bias), param]))
+
     def forward(x, w, b, *, stride, padding):
-        return conv_forward(x, w, bias_or_zeros(b, w), _param(stride, padding))[0]
+        return call_forward(x, w, b, stride, padding)[0]
 
     def backward(dy, x, w, b, *, stride, padding):
-        _, cache = conv_forward(x, w, bias_or_zeros(b, w), _param(stride, padding))
-        dx, dw, db = conv_backward(dy, cache)
+        _, cache = call_forward(x, w, b, stride, padding)
+        dx, dw, db = noting_call(lambda: conv_backward(dy, cache),
+                                 lambda: call_text(names[1], [("dout", dy), "cache"]))
         return dx, dw, None if b is None else db
 
     return forward, backward, str(path.resolve().parent), one_int_api, None

@@ -15,7 +15,7 @@ for every call, so no state leaks between checks. Dilation and groups are not ex
 """
 
 from ..errors import ImplError
-from .common import bias_or_zeros, one_int_api
+from .common import ENTRY_ERRORS, bias_or_zeros, call_text, noted, noting_call, one_int_api
 
 NAMES = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "weight", "bias", "dx", "dw", "db")
 """What an `adapter:` block may rename: the constructor's argument names, then attribute names."""
@@ -41,22 +41,30 @@ def load(kind: str, target: str):
             top, bottom, left, right = padding
             arguments = {"in_channels": w.shape[1], "out_channels": w.shape[0],
                          "kernel_size": _one(tuple(w.shape[2:])), "stride": stride[0], "padding": top}
+            named = {names[key]: value for key, value in arguments.items()}
             try:
-                layer = cls(**{names[key]: value for key, value in arguments.items()})
+                layer = cls(**named)
             except TypeError as e:
-                raise TypeError(f"{e}; if the class names its arguments differently, rename them with an "
-                                "'adapter:' block in the spec (see the README)") from None
+                raise noted(TypeError(f"{e}; if the class names its arguments differently, rename them with an "
+                                      "'adapter:' block in the spec (see the README)"),
+                            lambda: call_text(class_name, kwargs=named)) from None
+            except ENTRY_ERRORS as e:
+                raise noted(e, lambda: call_text(class_name, kwargs=named))
             setattr(layer, names["weight"], w.copy())
             setattr(layer, names["bias"], bias_or_zeros(b, w))
             return layer
 
+        def run(layer, method: str, array, label: str):
+            return noting_call(lambda: getattr(layer, method)(array),
+                               lambda: call_text(f"{class_name}.{method}", [(label, array)]))
+
         def forward(x, w, b, *, stride, padding):
-            return make(w, b, stride, padding).forward(x)
+            return run(make(w, b, stride, padding), "forward", x, "x")
 
         def backward(dy, x, w, b, *, stride, padding):
             layer = make(w, b, stride, padding)
-            layer.forward(x)
-            returned = layer.backward(dy)
+            run(layer, "forward", x, "x")
+            returned = run(layer, "backward", dy, "dout")
             dx = returned if hasattr(returned, "shape") else getattr(layer, names["dx"], None)
             return dx, getattr(layer, names["dw"], None), None if b is None else getattr(layer, names["db"], None)
         return forward, backward

@@ -5,14 +5,20 @@ The forward runs it on tensors made from the check's arrays; the backward runs i
 inputs that require grad and takes dL/dX, dL/dF, dL/db from autograd, so a custom Function's
 own backward is what gets checked. MODULE is a dotted module or a path to a .py file.
 
-    a Function:  NAME.apply(x, w, b, stride, padding)      stride (s_h, s_w), padding (top, bottom, left, right)
+    a Function:  NAME.apply(x, w, b, stride, padding[, dilation[, groups]])   as F.conv2d takes them
     a function:  NAME(x, w, b, *, stride, padding)          plus dilation=, groups= when not 1, as the contract
 
-A Function gets no dilation or groups (apply takes positional arguments only): such layers
-are skipped as not expressible. torch is imported only here (`pip install 'convcheck[torch]'`).
+A Function is called the way torch code calls `torch.nn.functional.conv2d`: stride, padding
+and dilation as one int when the two axes agree, else an (h, w) pair; dilation and groups
+positionally after padding, only when not 1 (dilation as 1 when only groups needs passing).
+Padding that differs between the two sides of an axis has no such form: those layers are
+skipped as not expressible. A function of torch ops gets the plug-in contract's keywords
+(stride (s_h, s_w), padding (top, bottom, left, right)). torch is imported only here
+(`pip install 'convcheck[torch]'`).
 """
 
 from ..errors import ImplError
+from .common import call_text, noting_call
 
 
 def load(kind: str, target: str):
@@ -34,8 +40,12 @@ def load(kind: str, target: str):
 
     def run(x, w, b, stride, padding, conv):
         if is_function:
-            return op.apply(x, w, b, tuple(stride), tuple(padding))
-        return op(x, w, b, stride=stride, padding=padding, **conv)
+            args = functional_args(stride, padding, conv)
+            return noting_call(lambda: op.apply(x, w, b, *args),
+                               lambda: call_text(f"{name}.apply", [("x", x), ("w", w), ("b", b), *args]))
+        return noting_call(lambda: op(x, w, b, stride=stride, padding=padding, **conv),
+                           lambda: call_text(name, [("x", x), ("w", w), ("b", b)],
+                                             {"stride": stride, "padding": padding, **conv}))
 
     def forward(x, w, b, *, stride, padding, **conv):
         with torch.no_grad():
@@ -50,11 +60,30 @@ def load(kind: str, target: str):
         return tuple(_array(g, x) for g in grads) + ((None,) if b is None else ())
 
     def expressible(spec, geom):
-        if is_function and (spec.dilation != (1, 1) or spec.groups != 1):
-            return "not expressible in this API: a torch.autograd.Function gets (x, w, b, stride, padding) only"
+        top, bottom, left, right = geom.padding
+        if is_function and (top != bottom or left != right):
+            return (f"not expressible in this API: padding (top, bottom, left, right) = {geom.padding} differs "
+                    "between the two sides of an axis, and a Function is called as F.conv2d is: one padding per axis")
         return None
 
     return forward, backward, folder, expressible, None
+
+
+def functional_args(stride, padding, conv) -> list:
+    """(stride, padding[, dilation[, groups]]) as torch.nn.functional.conv2d takes them: an int where
+    both axes agree, else an (h, w) pair; symmetric padding (top, bottom, left, right) assumed."""
+    top, _, left, _ = padding
+    args = [_one(tuple(stride)), _one((top, left))]
+    dilation, groups = tuple(conv.get("dilation", (1, 1))), conv.get("groups", 1)
+    if groups != 1:
+        args += [_one(dilation), groups]
+    elif dilation != (1, 1):
+        args.append(_one(dilation))
+    return args
+
+
+def _one(pair: tuple):
+    return int(pair[0]) if pair[0] == pair[1] else tuple(int(v) for v in pair)
 
 
 def _tensor(torch, a, grad=False):

@@ -6,8 +6,9 @@ from .. import __version__
 from . import rerun_flags, spec_dict
 
 
-def result_dict(result) -> dict:
-    """One spec's result; tensor keys are y, dx, dw, db."""
+def result_dict(result, show_output: bool = False) -> dict:
+    """One spec's result; tensor keys are y, dx, dw, db. `output`: what the plug-in printed, for a
+    failing layer (for every layer with show_output), else null."""
     spec = result.spec
     return {
         "name": spec.name, "file": spec.source, "line": spec.line, "impl": result.impl,
@@ -16,6 +17,8 @@ def result_dict(result) -> dict:
         "passed": result.passed and not result.skipped, "skipped": result.skipped or None,
         "partial_coverage": result.partial, "forwards": round(result.forwards, 2),
         "seconds": round(result.seconds, 4), "error": result.error or None, "spec": spec_dict(result.geometry),
+        "output": {"lines": result.output_lines, "last": result.output.split("\n") if result.output else []}
+        if result.output_lines and (show_output or not result.passed) else None,
         "finite_differences_through": result.through, "rerun": result.rerun, "rerun_flags": rerun_flags(result),
         "tensors": {c.name: {
             "expected_shape": _list(c.expected_shape), "actual_shape": _list(c.actual_shape),
@@ -28,14 +31,14 @@ def result_dict(result) -> dict:
     }
 
 
-def render(results, seconds: float) -> str:
+def render(results, seconds: float, show_output: bool = False) -> str:
     failed = sum(not r.passed for r in results)
     skipped = sum(bool(r.skipped) for r in results)
     partial = sum(r.passed and r.partial for r in results)
     return json.dumps({"convcheck": __version__, "passed": len(results) - failed - skipped, "failed": failed,
                        "skipped": skipped,
                        "passed_on_partial_coverage": partial, "seconds": round(seconds, 4),
-                       "specs": [result_dict(r) for r in results]}, indent=2)
+                       "specs": [result_dict(r, show_output) for r in results]}, indent=2)
 
 
 def _list(value):

@@ -2,16 +2,16 @@
 
 One <testcase> per layer (classname: the spec file, name: the layer); failing tensors and
 their numbers in <failure>; a check that could not finish (a plug-in that crashed, exited or
-timed out) as <error>; the coverage in <system-out>.
+timed out) as <error>; the coverage, and what the plug-in printed on a failing layer, in <system-out>.
 """
 
 import xml.etree.ElementTree as ET
 
 from . import LABELS, failures
-from .table import coverage_lines
+from .table import coverage_lines, shown_output
 
 
-def render(results, seconds: float) -> str:
+def render(results, seconds: float, show_output: bool = False) -> str:
     failed = sum(not r.passed and not r.error for r in results)
     errors = sum(bool(r.error) for r in results)
     skipped = sum(bool(r.skipped) for r in results)
@@ -33,6 +33,7 @@ def render(results, seconds: float) -> str:
                        f"{c.worst_index}" for c in result.checks if not c.passed and not c.skipped]
             ET.SubElement(case, "failure", message=lines[0], type="GradientMismatch").text = "\n".join(lines + details)
         ET.SubElement(case, "system-out").text = (f"impl {result.impl}, {spec.dtype}, method {result.method}: "
-                                                  + ("; ".join(coverage_lines(result)) or "not checked"))
+                                                  + ("; ".join(coverage_lines(result)) or "not checked")
+                                                  + "".join("\n" + line for line in shown_output(result, show_output)))
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)

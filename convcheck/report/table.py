@@ -59,8 +59,9 @@ def coverage_lines(result) -> list[str]:
         [f"the same coverage on any machine: {rerun_flags(result)}"] * bool(result.rerun)
 
 
-def render_result(result, console: Console) -> None:
-    """A table of tensor, shapes, errors, worst index and verdict, then any failure messages."""
+def render_result(result, console: Console, show_output: bool = False) -> None:
+    """A table of tensor, shapes, errors, worst index and verdict, then any failure messages;
+    what the plug-in printed under a failing layer (under every layer with `show_output`)."""
     spec = result.spec
     title = f"[bold]{escape(spec.name)}[/]  [dim]{escape(spec.where)}[/]"
     lines = coverage_lines(result)
@@ -111,6 +112,19 @@ def render_result(result, console: Console) -> None:
                           soft_wrap=True)
         if check.name == "y" and judged:
             console.print(f"  [bold]{escape(JUDGED)}[/]", highlight=False, soft_wrap=True)
+    for line in shown_output(result, show_output):
+        console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def shown_output(result, always: bool = False) -> list[str]:
+    """What the plug-in printed, for a failing layer (any layer if `always`): 'plug-in output (3
+    lines):' or '(2,000 lines; the last 20):', then those lines, indented; [] for none."""
+    if not result.output_lines or not (always or not result.passed):
+        return []
+    shown = result.output.split("\n") if result.output else []
+    count = f"{result.output_lines:,} line{'s' * (result.output_lines != 1)}"
+    head = count if len(shown) >= result.output_lines else f"{count}; the last {len(shown)}"
+    return [f"plug-in output ({head}):"] + [f"  | {line}" for line in shown]
 
 
 JUDGED = ("Y failed, so every gradient was judged against the true layer (finite differences through the loop "

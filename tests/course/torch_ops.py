@@ -1,34 +1,30 @@
-"""PyTorch custom ops as their authors write them: an autograd.Function with a hand-written
-backward (as a C++/CUDA extension would have), one with a mistake, and a function of torch ops."""
+"""PyTorch custom ops as their authors write them, called the way torch code calls them
+(`NAME.apply(x, w, b, stride, padding[, dilation, groups])`, each an int or an (h, w) pair, as
+`torch.nn.functional.conv2d` takes them): an autograd.Function with a hand-written backward
+(as a C++/CUDA extension would have), one with a mistake, a course-style Function that
+asserts int arguments (unfold/fold im2col), one that prints, and a function of torch ops."""
 
 import torch
 import torch.nn.functional as F
-
-
-def _padded(x, padding):
-    top, bottom, left, right = padding
-    return F.pad(x, (left, right, top, bottom))
+from torch.nn.functional import fold, unfold
 
 
 class Conv2dOp(torch.autograd.Function):
-    """y = conv2d(x_pad, w) + b with its own backward (the transposed convolution for dL/dX)."""
+    """y = conv2d(x, w) + b with its own backward (the transposed convolution for dL/dX)."""
 
     @staticmethod
-    def forward(ctx, x, w, b, stride, padding):
+    def forward(ctx, x, w, b, stride=1, padding=0, dilation=1, groups=1):
         ctx.save_for_backward(x, w)
-        ctx.stride, ctx.padding = stride, padding
-        return F.conv2d(_padded(x, padding), w, b, stride=stride)
+        ctx.conv = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+        return F.conv2d(x, w, b, **ctx.conv)
 
     @staticmethod
     def backward(ctx, dy):
         x, w = ctx.saved_tensors
-        x_pad = _padded(x, ctx.padding)
-        dx_pad = torch.nn.grad.conv2d_input(x_pad.shape, w, dy, stride=ctx.stride)
-        top, _, left, _ = ctx.padding
-        dx = dx_pad[:, :, top:top + x.shape[2], left:left + x.shape[3]]
-        dw = torch.nn.grad.conv2d_weight(x_pad, w.shape, dy, stride=ctx.stride)
+        dx = torch.nn.grad.conv2d_input(x.shape, w, dy, **ctx.conv)
+        dw = torch.nn.grad.conv2d_weight(x, w.shape, dy, **ctx.conv)
         db = dy.sum(dim=(0, 2, 3)) if ctx.needs_input_grad[2] else None
-        return dx, dw, db, None, None
+        return dx, dw, db, None, None, None, None
 
 
 class UnrotatedOp(Conv2dOp):
@@ -36,14 +32,58 @@ class UnrotatedOp(Conv2dOp):
 
     @staticmethod
     def backward(ctx, dy):
-        dx, dw, db, _, _ = Conv2dOp.backward(ctx, dy)
+        _, dw, db, *rest = Conv2dOp.backward(ctx, dy)
         x, w = ctx.saved_tensors
-        x_pad = _padded(x, ctx.padding)
-        flipped = torch.nn.grad.conv2d_input(x_pad.shape, w.flip(2, 3), dy, stride=ctx.stride)
-        top, _, left, _ = ctx.padding
-        return flipped[:, :, top:top + x.shape[2], left:left + x.shape[3]], dw, db, None, None
+        return (torch.nn.grad.conv2d_input(x.shape, w.flip(2, 3), dy, **ctx.conv), dw, db, *rest)
+
+
+class CourseConv2DFunction(torch.autograd.Function):
+    """A homework's op: square filters, one int stride and padding, asserted at its entry."""
+
+    @staticmethod
+    def forward(ctx, input_feats, weight, bias, stride=1, padding=0):
+        assert weight.size(2) == weight.size(3)
+        assert isinstance(stride, int) and stride > 0
+        assert isinstance(padding, int) and padding >= 0
+        size = weight.size(2)
+        ctx.conv = (stride, padding, input_feats.shape[2:])
+        columns = unfold(input_feats, (size, size), padding=padding, stride=stride)     # (N, k m m, L)
+        ctx.save_for_backward(columns, weight, bias)
+        out = weight.view(weight.size(0), -1) @ columns                                   # (N, p, L)
+        if bias is not None:
+            out = out + bias.view(1, -1, 1)
+        o_h = (input_feats.size(2) + 2 * padding - size) // stride + 1
+        o_w = (input_feats.size(3) + 2 * padding - size) // stride + 1
+        return out.view(input_feats.size(0), weight.size(0), o_h, o_w)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        columns, weight, bias = ctx.saved_tensors
+        stride, padding, input_size = ctx.conv
+        size, n_batch, p = weight.size(2), grad_output.size(0), weight.size(0)
+        flat = grad_output.reshape(n_batch, p, -1)                                        # (N, p, L)
+        grad_weight = (flat @ columns.transpose(1, 2)).sum(0).view_as(weight)
+        grad_columns = weight.view(p, -1).t() @ flat                                      # (N, k m m, L)
+        grad_input = fold(grad_columns, tuple(input_size), (size, size), padding=padding, stride=stride)
+        grad_bias = grad_output.sum((0, 2, 3)) if bias is not None else None
+        return grad_input, grad_weight, grad_bias, None, None
+
+
+class TalkativeConv2dOp(Conv2dOp):
+    """Conv2dOp as lecture code writes it: it prints from its forward and its backward."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride=1, padding=0, dilation=1, groups=1):
+        print("Performing custom forward of MyConv2d")
+        return Conv2dOp.forward(ctx, x, w, b, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, dy):
+        print("Performing custom backward of MyConv2d")
+        return Conv2dOp.backward(ctx, dy)
 
 
 def conv(x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
-    """A function of torch ops: autograd supplies the backward."""
-    return F.conv2d(_padded(x, padding), w, b, stride=stride, dilation=dilation, groups=groups)
+    """A function of torch ops, in the plug-in contract: autograd supplies the backward."""
+    top, bottom, left, right = padding
+    return F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride=stride, dilation=dilation, groups=groups)
