@@ -103,9 +103,9 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
         forward = impl.forward if result.through == "implementation" else reference.forward
         problem = numerical.Problem(forward, x, w, b, g, spec.stride, geom.padding, progress, impl.describe, conv)
         if method == "auto" and channels is not None:
-            method = "full" if channels >= spec.k else "channels"
+            method = "full" if channels >= spec.k // spec.groups else "channels"
         elif method == "auto":
-            full_seconds = problem.seconds * numerical.full_forwards(shapes, spec.stride, spec.dilation)
+            full_seconds = problem.seconds * numerical.full_forwards(shapes, spec.dilation)
             method = "full" if full_seconds <= budget else "channels"
         if method == "full":
             checks.update(_full(problem, analytic, tol))
@@ -196,10 +196,10 @@ def _bias(pb, analytic, tol) -> dict:
 def _full(pb, analytic, tol) -> dict:
     """Every coordinate of every tensor, at the floor of black-box finite differences."""
     shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": None if pb.b is None else pb.b.shape}
-    pb.planned = pb.forwards + numerical.full_forwards(shapes, pb.stride, pb.dilation) - 2
+    pb.planned = pb.forwards + numerical.full_forwards(shapes, pb.dilation) - 2
     checks = _bias(pb, analytic, tol)
     if "x" in analytic:
-        checks["dx"] = _exact("dx", analytic["x"], numerical.input_channels(pb, range(pb.x.shape[1])), tol)
+        checks["dx"] = _exact("dx", analytic["x"], numerical.input_channels(pb, range(pb.w.shape[1])), tol)
     if "w" in analytic:
         checks["dw"] = _exact("dw", analytic["w"], numerical.filter_channels(pb, range(pb.w.shape[1])), tol)
     return checks
@@ -216,14 +216,14 @@ def check_pins(method: str, channels: int | None, projections: int | None) -> No
 
 
 def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) -> tuple[dict, int, int]:
-    """All of dL/db; dL/dX and dL/dF exactly on whole input channels, the first and the last
-    always, then the seed's draw while the budget lasts (exactly `pinned` of them if given);
+    """All of dL/db; dL/dX and dL/dF exactly on whole sets of input channels, the first and the
+    last always, then the seed's draw while the budget lasts (exactly `pinned` sets if given);
     random projections of dL/dX and dL/dF (per filter) for errors in the channels not covered
-    (`directions` of them if given, else as the budget allows). Input channel c covers
-    dL/dX[:, c] and dL/dF[:, c mod k'] (k' = k / groups: w's channel c sees).
-    Returns (checks, input channels covered, directions)."""
-    k, k_w = pb.x.shape[1], pb.w.shape[1]
-    order = channel_order(k, rng)
+    (`directions` of them if given, else as the budget allows). Set j is w's channel j: input
+    channel j of every group for dL/dX (one forward serves them all) and dL/dF[:, j]; without
+    groups, one input channel. Returns (checks, sets covered, directions)."""
+    k_w = pb.w.shape[1]
+    order = channel_order(k_w, rng)
     if pinned is not None:
         order, deadline = order[:pinned], float("inf")
         directions = directions or PROJECTIONS[0]
@@ -232,22 +232,24 @@ def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) ->
     found = numerical.projections(pb, tensors, rng, directions)
     checks = _bias(pb, analytic, tol)
     shapes = {"x": pb.x.shape, "w": pb.w.shape}
-    per_channel = numerical.channel_forwards(shapes, pb.stride, pb.dilation)
+    per_set = numerical.set_forwards(shapes, pb.dilation)
     fits = len(order) if pinned is not None else int(max(deadline - time.perf_counter(), 0) /
-                                                      (pb.seconds * per_channel))
-    pb.planned = pb.forwards + min(k, max(fits, min(2, k))) * per_channel
+                                                      (pb.seconds * per_set))
+    pb.planned = pb.forwards + min(k_w, max(fits, min(2, k_w))) * per_set
     values = {t: array_module(pb.x).zeros(shapes[t]) for t in tensors}
-    engines = {"x": numerical.input_channels, "w": numerical.filter_channels}
     done, covered = {"x": [], "w": []}, 0
-    seconds = pb.seconds * per_channel                            # one channel's time, measured after the first
-    for c in order if tensors else []:
+    seconds = pb.seconds * per_set                                # one set's time, measured after the first
+    for j in order if tensors else []:
         if covered >= 2 and time.perf_counter() + seconds > deadline:
             break
         begun, covered = time.perf_counter(), covered + 1
-        for t, channel in (("x", c), ("w", c % k_w)):
-            if t in tensors and channel not in done[t]:
-                values[t][:, channel] = engines[t](pb, [channel])[:, 0]
-                done[t].append(channel)
+        if "x" in tensors:
+            inputs = numerical.channels_of(pb, [j])
+            values["x"][:, inputs] = numerical.input_channels(pb, [j])[:, inputs]
+            done["x"] += inputs
+        if "w" in tensors:
+            values["w"][:, j] = numerical.filter_channels(pb, [j])[:, 0]
+            done["w"].append(j)
         synchronize(pb.xp)
         seconds = time.perf_counter() - begun
     for t in tensors:

@@ -15,11 +15,11 @@ host; no dense Jacobian is built. The unperturbed Y(t) is computed once, when a
 `Problem` is made, and every difference is taken against it.
 
 Exact engines (every coordinate of what they are asked for):
-- `input_channels`: perturbing X[n, c, i, j] changes at most ceil(m/s) outputs per axis
-  (`geometry.reached_outputs`), so pixels s*ceil(m/s) apart never share an output. A whole
-  colour class of one channel (every such row and column) is perturbed in one forward and
-  each pixel's difference is read off its own outputs (Jacobian compression by colouring,
-  Curtis-Powell-Reid): (s*ceil(m/s))^2 forwards per input channel.
+- `input_channels`: two pixels that are never taps of one window never share an output, so a
+  whole colour class of pixels (`colour`: (i div d) mod m per axis, proved there) is
+  perturbed in one forward and each pixel's difference is read off its own outputs (Jacobian
+  compression by colouring, Curtis-Powell-Reid): m_h * m_w forwards per input channel, the
+  least any colouring can do; with groups one forward serves one channel of every group.
 - `filter_channels`: output channel f depends on filter f alone, so perturbing tap
   (c, i, j) of every filter at once gives dL/dF[:, c, i, j] for all p filters in one
   forward: m_h * m_w forwards per input channel, banks of taps stacked as extra filters.
@@ -101,38 +101,69 @@ class Problem:
         return y
 
 
-def input_channels(pb: Problem, channels) -> np.ndarray:
-    """dL/dX[:, channels] at every coordinate, (N, len(channels), H, W): one forward per colour class."""
-    (s_h, s_w), (top, _, left, _) = pb.stride, pb.padding
+def colour(n: int, m: int, d: int = 1) -> np.ndarray:
+    """The colour class of each of n pixels along one axis, for windows of m taps d apart:
+    class(i) = (i div d) mod m, at most m classes, whatever the stride and the padding.
+
+    No two pixels of one class share an output. A window reads taps o s + a d - lo, a = 0 …
+    m - 1, so two pixels i1 != i2 in one window have i1 = i2 (mod d) and |i1 - i2| <= (m - 1) d.
+    Take them in one class: i1 = q1 d + r and i2 = q2 d + r with q1 != q2 and q1 = q2 (mod m),
+    so |q1 - q2| >= m and |i1 - i2| >= m d > (m - 1) d: no window holds both. Shifting every
+    pixel by the padding changes neither difference, so pixel indices serve as they are. And no
+    colouring does with fewer: the m taps of a window inside the input share its output, so
+    they need m classes. Across axes the classes multiply (a window is a product of ranges)."""
+    return (np.arange(n) // d) % m
+
+
+def tap_matrix(n: int, o: int, m: int, s: int, d: int, lo: int) -> np.ndarray:
+    """(n, o) 0/1: input pixel i is a tap of output o's window along one axis, i.e. i + lo - o s
+    is one of 0, d, …, (m - 1) d. A pixel's difference is the change summed over its taps'
+    outputs: rows of this matrix times the change map."""
+    offset = np.arange(n)[:, None] + lo - np.arange(o)[None, :] * s        # where i sits in window o
+    return ((offset >= 0) & (offset <= (m - 1) * d) & (offset % d == 0)).astype(np.float64)
+
+
+def input_channels(pb: Problem, sets) -> np.ndarray:
+    """dL/dX at every coordinate of the input channels of `sets`, (N, k, H, W), zero elsewhere.
+
+    Set j (one of w's k / groups channels) is input channel j of every group, g k' + j: a pixel
+    of one group never reaches another group's outputs, so one forward perturbs a colour class
+    (`colour`, per axis) in all of them at once and reads each group's change off its own
+    output channels. Cost: m_h m_w forwards per set (fewer where the input is smaller), the
+    floor of black-box finite differences."""
     n_batch, k, h, w_in = pb.x.shape
-    p = pb.w.shape[0]
-    (e_h, e_w), (o_h, o_w) = pb.extent, pb.g.shape[2:]                   # a window's span: d (m - 1) + 1
-    period_h, period_w = s_h * reach(e_h, s_h), s_w * reach(e_w, s_w)
-    rows, cols = np.arange(h), np.arange(w_in)
-    first_r, last_r = reached_outputs(rows + top, e_h, s_h)              # outputs whose span holds the pixel
-    first_c, last_c = reached_outputs(cols + left, e_w, s_w)
-    r0, r1 = np.clip(first_r, 0, o_h), np.clip(last_r + 1, 0, o_h)      # half-open, clipped
-    c0, c1 = np.clip(first_c, 0, o_w), np.clip(last_c + 1, 0, o_w)
-    classes = [(i, c, a, b) for i, c in enumerate(channels)
-               for a in range(min(period_h, h)) for b in range(min(period_w, w_in))]
+    p, k_w, m_h, m_w = pb.w.shape
+    (s_h, s_w), (top, _, left, _), (d_h, d_w) = pb.stride, pb.padding, pb.dilation
+    groups, (o_h, o_w) = pb.groups, pb.g.shape[2:]
     xp = pb.xp
-    values = xp.zeros((n_batch, len(channels), h, w_in))
+    row_class, col_class = colour(h, m_h, d_h), colour(w_in, m_w, d_w)
+    rows = {a: np.flatnonzero(row_class == a) for a in np.unique(row_class)}
+    cols = {b: np.flatnonzero(col_class == b) for b in np.unique(col_class)}
+    taps_h = xp.asarray(tap_matrix(h, o_h, m_h, s_h, d_h, top))           # (H, o_h)
+    taps_w = xp.asarray(tap_matrix(w_in, o_w, m_w, s_w, d_w, left))       # (W, o_w)
+    g = pb.g.reshape(n_batch, groups, p // groups, o_h, o_w)
+    y0 = pb.y0.reshape(g.shape)
+    classes = [(j, a, b) for j in sets for a in rows for b in cols]
+    values = xp.zeros(pb.x.shape)
     per_item = 16 * n_batch * (k * h * w_in + o_h * o_w * (p + pb.w[0].size))
     for chunk in _chunks(classes, per_item):
+        at = [(slice(None),) + np.ix_(np.arange(groups) * k_w + j, rows[a], cols[b]) for j, a, b in chunk]
         batch = xp.broadcast_to(pb.x, (len(chunk), *pb.x.shape)).copy()  # (B, N, k, H, W)
-        for item, (_, c, a, b) in enumerate(chunk):
-            batch[item, :, c, a::period_h, b::period_w] += pb.step
+        for item, index in enumerate(at):
+            batch[item][index] += pb.step                                   # class (a, b) of channel j, every group
         y = pb.call(batch.reshape(-1, k, h, w_in), pb.w, pb.b, pb.padding, (len(chunk) * n_batch, p, o_h, o_w))
-        y = y.reshape(len(chunk), n_batch, p, o_h, o_w)
-        change = xp.einsum("bnpij,npij->bnij", y - pb.y0, pb.g)          # (B, N, o_h, o_w)
-        box = xp.zeros((len(chunk), n_batch, o_h + 1, o_w + 1))          # integral image: box sums
-        box[:, :, 1:, 1:] = change.cumsum(axis=2).cumsum(axis=3)
-        for item, (i, _, a, b) in enumerate(chunk):
-            ri, ci = rows[a::period_h, None], cols[None, b::period_w]
-            sums = (box[item][:, r1[ri], c1[ci]] - box[item][:, r0[ri], c1[ci]]
-                    - box[item][:, r1[ri], c0[ci]] + box[item][:, r0[ri], c0[ci]])   # (N, rows, cols)
-            values[:, i, a::period_h, b::period_w] = sums / pb.step
+        y = y.reshape(len(chunk), *g.shape)
+        change = xp.einsum("bngqij,ngqij->bngij", y - y0, g)               # (B, N, groups, o_h, o_w)
+        for item, ((_, a, b), index) in enumerate(zip(chunk, at)):
+            sums = taps_h[rows[a]] @ change[item] @ taps_w[cols[b]].T       # (N, groups, rows, cols)
+            values[index] = sums / pb.step
     return values
+
+
+def channels_of(pb: Problem, sets) -> list[int]:
+    """The input channels `input_channels(pb, sets)` covers: g k' + j for every group g."""
+    k_w = pb.w.shape[1]
+    return sorted(g * k_w + j for j in sets for g in range(pb.groups))
 
 
 def filter_channels(pb: Problem, channels) -> np.ndarray:
@@ -264,23 +295,24 @@ def _chunks(items, bytes_per_item: int) -> list:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def colour_classes(shapes: dict, stride: tuple[int, int], dilation=(1, 1)) -> int:
-    """Forwards that every coordinate of one input channel of dL/dX costs: (s ceil(e/s))^2 with
-    e = d (m - 1) + 1 a window's span, per axis capped at the input size."""
+def colour_classes(shapes: dict, dilation=(1, 1)) -> int:
+    """Forwards that every coordinate of one set of input channels of dL/dX costs (`colour`):
+    m_h m_w, per axis fewer where the input holds fewer classes."""
     _, _, h, w_in = shapes["x"]
-    e_h, e_w = (effective_size(m, d) for m, d in zip(shapes["w"][2:], dilation))
-    return min(stride[0] * reach(e_h, stride[0]), h) * min(stride[1] * reach(e_w, stride[1]), w_in)
+    m_h, m_w = shapes["w"][2:]
+    return len(np.unique(colour(h, m_h, dilation[0]))) * len(np.unique(colour(w_in, m_w, dilation[1])))
 
 
-def channel_forwards(shapes: dict, stride: tuple[int, int], dilation=(1, 1)) -> int:
-    """Forwards that every coordinate of one input channel costs, in both dL/dX and dL/dF."""
-    return colour_classes(shapes, stride, dilation) + shapes["w"][2] * shapes["w"][3]
+def set_forwards(shapes: dict, dilation=(1, 1)) -> int:
+    """Forwards that every coordinate of one set (w's channel j: input channel j of every group)
+    costs, in both dL/dX and dL/dF."""
+    return colour_classes(shapes, dilation) + shapes["w"][2] * shapes["w"][3]
 
 
-def full_forwards(shapes: dict, stride: tuple[int, int], dilation=(1, 1)) -> int:
-    """Whole-layer forwards of `full`, the floor of black-box finite differences: every input
-    channel of X (colour classes), every tap of every channel of w (k / groups of them), 1 for
-    dL/db, 1 unperturbed point and 1 forward check."""
-    k, k_w = shapes["x"][1], shapes["w"][1]
-    taps = shapes["w"][2] * shapes["w"][3]
-    return k * colour_classes(shapes, stride, dilation) + k_w * taps + (1 if shapes["b"] else 0) + 2
+def full_forwards(shapes: dict, dilation=(1, 1)) -> int:
+    """Whole-layer forwards of `full`, the floor of black-box finite differences:
+    2 (k / groups) m_h m_w + 3, each axis capped where the input is smaller. Every set of
+    dL/dX (colour classes) and every tap of w's k / groups channels, 1 for dL/db (none without
+    bias), 1 unperturbed point and 1 forward check."""
+    k_w = shapes["w"][1]
+    return k_w * set_forwards(shapes, dilation) + (1 if shapes["b"] else 0) + 2

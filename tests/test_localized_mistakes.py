@@ -60,7 +60,7 @@ def test_the_default_budget_on_a_layer_too_large_for_full():
     """256 x 14 x 14: `full` needs 4,611 forwards (over 20 s here), so `auto` covers whole channels
     within DEFAULT_BUDGET_S and says so; mistakes of every tensor still fail."""
     spec = layer("256x14x14", "float32")
-    assert numerical.full_forwards({"x": (1, 256, 14, 14), "w": (256, 256, 3, 3), "b": (256,)}, (1, 1)) == 4611
+    assert numerical.full_forwards({"x": (1, 256, 14, 14), "w": (256, 256, 3, 3), "b": (256,)}) == 4611
     correct = verify(spec, "im2col")
     assert correct.method == "channels" and correct.passed and correct.partial
     assert 2 <= len(correct.check("dw").coverage.channels) < 256

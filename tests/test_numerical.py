@@ -8,18 +8,19 @@ from convcheck.impls import direct, reference
 
 
 def _problem(n=(6, 5), m=(3, 2), k=2, p=3, batch=2, stride=(1, 1), padding=(0, 0, 0, 0), bias=True,
-             forward=reference.forward, seed=0):
+             forward=reference.forward, seed=0, dilation=(1, 1), groups=1):
     rng = np.random.default_rng(seed)
-    x, w = rng.standard_normal((batch, k, *n)), rng.standard_normal((p, k, *m))
+    x, w = rng.standard_normal((batch, k, *n)), rng.standard_normal((p, k // groups, *m))
     b = rng.standard_normal(p) if bias else None
-    g = rng.standard_normal(reference.forward(x, w, b, stride=stride, padding=padding).shape)
-    return numerical.Problem(forward, x, w, b, g, stride, padding)
+    conv = {**({"dilation": dilation} if dilation != (1, 1) else {}), **({"groups": groups} if groups != 1 else {})}
+    g = rng.standard_normal(reference.forward(x, w, b, stride=stride, padding=padding, **conv).shape)
+    return numerical.Problem(forward, x, w, b, g, stride, padding, conv=conv)
 
 
 def _every(pb) -> dict:
     """Every coordinate through the exact engines: colour classes, tap banks, the bias bank."""
-    channels = range(pb.x.shape[1])
-    found = {"x": numerical.input_channels(pb, channels), "w": numerical.filter_channels(pb, channels)}
+    sets = range(pb.w.shape[1])
+    found = {"x": numerical.input_channels(pb, sets), "w": numerical.filter_channels(pb, sets)}
     if pb.b is not None:
         found["b"] = numerical.bias(pb)
     return found
@@ -35,7 +36,7 @@ def _brute_force(pb, name):
             changed = {k: (v.copy() if v is not None else None) for k, v in arrays.items()}
             changed[name].flat[i] += sign * pb.step
             values.append(np.sum(pb.g * reference.forward(changed["x"], changed["w"], changed["b"],
-                                                          stride=pb.stride, padding=pb.padding)))
+                                                          stride=pb.stride, padding=pb.padding, **pb.conv)))
         out[i] = (values[0] - values[1]) / (2 * pb.step)
     return out
 
@@ -48,6 +49,9 @@ GEOMETRIES = [
     dict(padding=(4, 4, 3, 3), n=(3, 3), m=(3, 3)),     # crops that are mostly padding
     dict(m=(1, 1), stride=(2, 3)),                      # windows that skip pixels entirely
     dict(bias=False, m=(6, 5)),                         # filter the size of the input: one output
+    dict(n=(9, 10), m=(3, 2), dilation=(2, 3), stride=(2, 1), padding=(2, 1, 1, 2)),   # dilated: classes interleave
+    dict(n=(7, 8), k=6, p=4, groups=2, stride=(1, 2), padding=(1, 1, 0, 1)),           # one forward, every group
+    dict(n=(8, 7), m=(3, 3), k=4, p=4, groups=4, dilation=(2, 1), padding=(2, 2, 1, 1)),  # depthwise, dilated
 ]
 
 
@@ -59,20 +63,23 @@ def test_exact_engines_and_samples_equal_brute_force(kwargs):
     every = _every(pb)
     subset_x, subset_w = np.arange(0, pb.x.size, 3), np.arange(1, pb.w.size, 2)
     cropped, copied = numerical.input_at(pb, subset_x), numerical.filter_at(pb, subset_w)
-    last = [pb.x.shape[1] - 1]
+    last = [pb.w.shape[1] - 1]                                          # the last set: channel k' - 1 of every group
     for name in every:
         expected = _brute_force(pb, name)
         np.testing.assert_allclose(every[name].ravel(), expected, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(cropped, _brute_force(pb, "x")[subset_x], rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(copied, _brute_force(pb, "w")[subset_w], rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(numerical.input_channels(pb, last), every["x"][:, last], rtol=1e-12, atol=1e-12)
+    inputs = numerical.channels_of(pb, last)
+    assert inputs == [g * pb.w.shape[1] + last[0] for g in range(pb.groups)]
+    np.testing.assert_allclose(numerical.input_channels(pb, last)[:, inputs], every["x"][:, inputs], rtol=1e-12,
+                               atol=1e-12)
     np.testing.assert_allclose(numerical.filter_channels(pb, last), every["w"][:, last], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs", GEOMETRIES)
 def test_numerical_matches_analytic(kwargs):
     pb = _problem(forward=direct.forward, **kwargs)
-    dx, dw, db = direct.backward(pb.g, pb.x, pb.w, pb.b, stride=pb.stride, padding=pb.padding)
+    dx, dw, db = direct.backward(pb.g, pb.x, pb.w, pb.b, stride=pb.stride, padding=pb.padding, **pb.conv)
     got = _every(pb)
     np.testing.assert_allclose(got["x"], dx, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(got["w"], dw, rtol=1e-7, atol=1e-9)
@@ -84,12 +91,50 @@ def test_every_coordinate_costs_the_floor_in_whole_layer_forwards(kwargs):
     pb = _problem(**kwargs)
     _every(pb)
     shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": None if pb.b is None else pb.b.shape}
-    assert pb.forwards == numerical.full_forwards(shapes, pb.stride) - 1   # the forward check is the caller's
+    assert pb.forwards == numerical.full_forwards(shapes, pb.dilation) - 1   # the forward check is the caller's
+
+
+def test_no_colour_class_holds_two_pixels_that_share_an_output():
+    """Brute force over small geometries (n 1-12, m 1-5, stride 1-4, dilation 1-3, padding 0-3):
+    pixels of one class are never taps of one window, and the classes are no more than m,
+    exactly m where a whole window lies inside the input."""
+    import itertools
+    for n, m, s, d, lo in itertools.product(range(1, 13), range(1, 6), range(1, 5), range(1, 4), range(4)):
+        o = (n + 2 * lo - (d * (m - 1) + 1)) // s + 1
+        if o < 1:
+            continue
+        taps = numerical.tap_matrix(n, o, m, s, d, lo)                  # (n, o)
+        shared = taps @ taps.T > 0                                      # pixel pairs with an output in common
+        classes = numerical.colour(n, m, d)
+        same = classes[:, None] == classes[None, :]
+        assert not (shared & same & ~np.eye(n, dtype=bool)).any(), (n, m, s, d, lo)
+        used = len(np.unique(classes))
+        assert used <= m and (used == m or taps.sum(axis=0).max() < m), (n, m, s, d, lo)
+
+
+@pytest.mark.parametrize("layer, forwards", [
+    (dict(n=8, m=3, k=4, stride=2, padding=1), 75),                     # 3x3 stride 2: was 103
+    (dict(n=8, m=1, k=8, stride=2), 19),                                # ResNet shortcut: was 43
+    (dict(n=10, m=4, k=3, stride=3), 99),                               # 4x4 stride 3: was 159
+    (dict(n=10, m=3, k=4, dilation=2, padding=2), 75),                  # dilation 2: was 139
+    (dict(n=10, m=3, k=4, dilation=2, stride=2, padding=2), 75),        # was 183
+    (dict(n=10, m=3, k=32, groups=32, padding=1), 21),                  # depthwise: was 300
+    (dict(n=10, m=3, k=16, groups=4, padding=1), 75),                   # groups 4: was 183
+])
+def test_full_costs_the_true_floor(layer, forwards):
+    """2 (k / groups) m_h m_w + 3 whole-layer forwards, whatever the stride, dilation and groups."""
+    from conftest import make_spec
+
+    from convcheck import verify
+    spec = make_spec(**{"p": layer["k"], **layer})
+    result = verify(spec, "im2col", method="full")
+    assert result.passed and result.forwards == forwards
+    assert forwards == 2 * (spec.k // spec.groups) * spec.m[0] * spec.m[1] + 3
 
 
 def test_seed001_floor_is_253_forwards():
     shapes = {"x": (1, 5, 100, 100), "w": (10, 5, 5, 5), "b": (10,)}
-    assert numerical.full_forwards(shapes, (1, 1)) == 5 * 25 + 5 * 25 + 1 + 1 + 1
+    assert numerical.full_forwards(shapes) == 5 * 25 + 5 * 25 + 1 + 1 + 1
 
 
 def test_small_batches_give_the_same_values(monkeypatch):
@@ -102,7 +147,7 @@ def test_small_batches_give_the_same_values(monkeypatch):
     for name in whole:
         np.testing.assert_allclose(one_by_one[name], whole[name], rtol=1e-9, atol=1e-10)  # rounding only
     shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": pb.b.shape}
-    assert len(calls) == numerical.full_forwards(shapes, pb.stride) - 2 and calls[-1][0] == pb.forwards
+    assert len(calls) == numerical.full_forwards(shapes) - 2 and calls[-1][0] == pb.forwards
 
 
 def test_a_failing_forward_is_a_numerical_error():

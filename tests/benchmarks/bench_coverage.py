@@ -1,12 +1,14 @@
-"""Issue 7's figures: what the default method covers on real layers within its budget, and what
-`full` costs against the floor of black-box finite differences.
+"""Issues 7 and 16: what the default method covers on real layers within its budget, and what
+`full` costs against the true floor of black-box finite differences.
 
     python tests/benchmarks/bench_coverage.py [--impl im2col] [--skip-full-64]
 
 References, each run side by side in this process:
-- `full`'s forwards against the floor (`numerical.full_forwards`: k (s ceil(m/s))^2 colour
-  classes + k m_h m_w taps + 1 bias + 1 unperturbed point + 1 forward check), and its time
-  against (forwards x the time of one forward of the layer, the mean of 20 back to back);
+- `full`'s forwards against the true floor, 2 (k / groups) m_h m_w + 3 (each axis capped
+  where the input is smaller: `numerical.full_forwards`), on strided, dilated, grouped and
+  depthwise layers, beside what the engine before issue 16 spent (k (s ceil(e/s))^2 colour
+  classes + (k / groups) m_h m_w taps + 3, e = d (m - 1) + 1); and its time against
+  (forwards x the time of one forward of the layer, the mean of 20 back to back);
 - the default method (`auto`) in-process and as a whole `convcheck verify` process from the
   installed entry point (interpreter start and imports included).
 """
@@ -38,16 +40,43 @@ LAYERS = {  # name: spec fields; seed 001's layer comes from configs/
 }
 
 
+FLOOR_LAYERS = {  # issue 16's layers (32 x 32 inputs), and the depthwise layer of its speed goal
+    "3x3 s2, k 4": dict(n=32, m=3, k=4, p=4, padding=1, stride=2),
+    "1x1 s2 (ResNet shortcut), k 8": dict(n=32, m=1, k=8, p=16, padding=0, stride=2),
+    "4x4 s3, k 3": dict(n=32, m=4, k=3, p=4, padding=0, stride=3),
+    "3x3 d2, k 4": dict(n=32, m=3, k=4, p=4, padding=2, stride=1, dilation=2),
+    "3x3 d2 s2, k 4": dict(n=32, m=3, k=4, p=4, padding=2, stride=2, dilation=2),
+    "depthwise 3x3, k 32": dict(n=32, m=3, k=32, p=32, padding=1, stride=1, groups=32),
+    "3x3 groups 4, k 16": dict(n=32, m=3, k=16, p=16, padding=1, stride=1, groups=4),
+    "seed 001 (5x100x100, ten 5x5)": None,
+    "depthwise 3x3, k 128, 56x56": dict(n=56, m=3, k=128, p=128, padding=1, stride=1, groups=128),
+}
+
+
+def previous_engine(spec) -> int:
+    """Forwards `full` spent before issue 16: k (s ceil(e/s))^2 per axis capped at the input size,
+    + (k / groups) m_h m_w + 3."""
+    classes = 1
+    for n, m, s, d in zip(spec.n, spec.m, spec.stride, spec.dilation):
+        e = d * (m - 1) + 1
+        classes *= min(s * -(-e // s), n)
+    return spec.k * classes + spec.k // spec.groups * spec.m[0] * spec.m[1] + (2 + spec.bias)
+
+
 def write_specs(folder: Path) -> dict:
     """One YAML file per layer, float64; returns {name: path}."""
     paths = {}
     for name, fields in LAYERS.items():
-        path = folder / (name.replace(" ", "-") + ".yaml")
-        path.write_text("".join(f"{key}: {value}\n" for key, value in {"name": name.replace(" ", "-"),
-                                                                          **fields}.items()))
-        paths[name] = path
+        paths[name] = _write(folder, name, fields)
     paths["seed 001 (5x100x100, ten 5x5)"] = ROOT / "configs" / "seed001_multichannel.yaml"
     return paths
+
+
+def _write(folder: Path, name: str, fields: dict) -> Path:
+    slug = "".join(c if c.isalnum() else "-" for c in name)
+    path = folder / f"{slug}.yaml"
+    path.write_text("".join(f"{key}: {value}\n" for key, value in {"name": slug, **fields}.items()))
+    return path
 
 
 def one_forward(spec, impl, repeat: int = 20) -> float:
@@ -56,7 +85,9 @@ def one_forward(spec, impl, repeat: int = 20) -> float:
     geom = geometry(spec)
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(geom.shapes[t]) for t in ("x", "w", "b"))
-    kwargs = {"stride": spec.stride, "padding": geom.padding}
+    kwargs = {"stride": spec.stride, "padding": geom.padding,
+              **({"dilation": spec.dilation} if spec.dilation != (1, 1) else {}),
+              **({"groups": spec.groups} if spec.groups != 1 else {})}
     impl.forward(x, w, b, **kwargs)
     start = time.perf_counter()
     for _ in range(repeat):
@@ -102,7 +133,7 @@ def main():
             spec = specs[name]
             result = verify(spec, impl)
             wall, report = process(paths[name], args.impl)
-            floor = numerical.full_forwards(geometry(spec).shapes, spec.stride)
+            floor = numerical.full_forwards(geometry(spec).shapes, spec.dilation)
             tensors = {c.name: {"coverage": c.coverage.as_dict()} for c in result.checks if c.coverage}
             rows.append((name, result.method, f"{result.seconds:.2f} s", f"{wall:.2f} s", report["method"],
                          covered(tensors, spec.k), covered(report["tensors"], spec.k),
@@ -116,7 +147,7 @@ def main():
             if name == "64x56x56 s1" and args.skip_full_64:
                 continue
             spec = specs[name]
-            floor = numerical.full_forwards(geometry(spec).shapes, spec.stride)
+            floor = numerical.full_forwards(geometry(spec).shapes, spec.dilation)
             t_forward = one_forward(spec, impl)
             result = verify(spec, impl, method="full")
             wall, report = process(paths[name], args.impl, "--method", "full")
@@ -127,6 +158,19 @@ def main():
         print("\nfull: forwards against the floor, time against forwards x one forward:")
         print(table(("layer", "forwards", "floor", "ratio", "in-process", "process", "floor x one forward",
                      "ratio"), rows))
+
+        rows = []
+        for name, fields in FLOOR_LAYERS.items():
+            spec = specs[name] if fields is None else load_specs(_write(Path(folder), name, fields))[0]
+            floor = numerical.full_forwards(geometry(spec).shapes, spec.dilation)
+            assert floor == 2 * (spec.k // spec.groups) * spec.m[0] * spec.m[1] + 2 + spec.bias
+            best = min((verify(spec, impl, method="full") for _ in range(3)), key=lambda r: r.seconds)
+            assert best.passed
+            rows.append((name, f"{best.forwards:g}", floor, f"{best.forwards / floor:.3f}x", previous_engine(spec),
+                         f"{previous_engine(spec) / best.forwards:.2f}x", f"{best.seconds:.3f} s"))
+        print("\nfull at the true floor, 2 (k / groups) m_h m_w + 3 (in-process, best of 3):")
+        print(table(("layer", "forwards", "true floor", "ratio", "before issue 16", "saved", "full, in-process"),
+                    rows))
 
 
 if __name__ == "__main__":
