@@ -24,7 +24,7 @@ from .errors import ConvcheckError, ImplError, SpecError  # noqa: E402  (light: 
 from .geometry import Geometry, geometry  # noqa: E402  (eager: the function, not the module of that name)
 from .spec import ConvSpec  # noqa: E402
 
-_EXPORTS = {"verify": "checker", "verify_all": "runner", "SpecResult": "compare", "TensorCheck": "compare",
+_EXPORTS = {"verify": "checker", "verify_all": "runner", "SpecResult": "result", "TensorCheck": "result",
             "load_specs": "loader"}
 __all__ = [*_EXPORTS, "geometry", "Geometry", "ConvSpec", "ConvcheckError", "SpecError", "ImplError",
            "__version__"]

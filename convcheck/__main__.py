@@ -1,7 +1,7 @@
 """The `convcheck` command's entry point (also `python -m convcheck`).
 
-For `verify` it starts the worker server first, so that the server's imports (numpy, the
-checker) run on another core while this process imports the command line.
+For `verify` it forks the workers first (`runner.prestart`), so that their imports (NumPy,
+the checker) run on other cores while this process imports the command line.
 """
 
 import sys
@@ -9,7 +9,7 @@ import sys
 
 def _jobs(argv: list[str]) -> int:
     """--jobs N from the raw arguments (1 if absent or not a number; 0: one per CPU); typer
-    parses them properly later, this only sizes the server's BLAS threads."""
+    parses them properly later, this only decides how many workers to fork early."""
     for i, arg in enumerate(argv):
         value = arg[len("--jobs="):] if arg.startswith("--jobs=") else argv[i + 1] if arg == "--jobs" and \
             i + 1 < len(argv) else None
@@ -21,8 +21,8 @@ def _jobs(argv: list[str]) -> int:
 
 def main():
     if sys.argv[1:2] == ["verify"]:
-        from .runner import start_server
-        start_server(_jobs(sys.argv[2:]))
+        from .runner import prestart
+        prestart(_jobs(sys.argv[2:]))
     from .cli import app
     app(prog_name="convcheck")
 

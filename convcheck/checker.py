@@ -7,21 +7,19 @@ import numpy as np
 
 from . import numerical
 from .backend import array_module, load_backend, synchronize, to_device
-from .compare import TOLERANCES, SpecResult, TensorCheck, compare, compare_projections, error_map, merge, validate
+from .compare import compare, compare_projections, error_map, merge, validate
 from .consistency import consistency, note
-from .coverage import Coverage, channel_order, stratified
-from .diagnose import Diagnosis, diagnose
+from .coverage import channel_order, stratified
+from .diagnose import diagnose
 from .errors import ConvcheckError
 from .geometry import geometry
 from .impls import Implementation, load_impl, reference
 from .impls.common import call_text, noting_call
 from .impls.layout import channels_last
+from .options import DEFAULT_BUDGET_S, DEFAULT_SAMPLES, METHODS, check_pins, tolerances
+from .result import Coverage, Diagnosis, SpecResult, TensorCheck
 from .spec import ConvSpec
 
-METHODS = ("auto", "full", "channels", "sample", "fast")
-DEFAULT_BUDGET_S = 5.0
-"""Seconds `auto` and `channels` may spend on finite differences per layer."""
-DEFAULT_SAMPLES = 64
 PROJECTIONS = (16, 64)
 """Fewest and most random directions `channels` adds for errors in the channels it does not
 cover exactly; each costs one forward for dL/dX and one for dL/dF. Between the two it spends
@@ -171,14 +169,6 @@ def _diagnosis(name, value, data, geom, rtol, atol):
         return Diagnosis(None, f"could not be compared with the known mistakes ({type(e).__name__})")
 
 
-def tolerances(spec: ConvSpec, rtol: float | None = None, atol: float | None = None) -> tuple[float, float]:
-    """(rtol, atol) in force: the caller's, else the spec's, else the dtype's defaults."""
-    default_rtol, default_atol = TOLERANCES[spec.dtype]
-    rtol = rtol if rtol is not None else spec.rtol if spec.rtol is not None else default_rtol
-    atol = atol if atol is not None else spec.atol if spec.atol is not None else default_atol
-    return rtol, atol
-
-
 def _exact(name, analytic, numeric, tol, flat=None, **coverage) -> TensorCheck:
     """compare() at flat indices (all if None), with the Coverage it amounts to."""
     check = compare(name, analytic, numeric, *tol, flat)
@@ -203,16 +193,6 @@ def _full(pb, analytic, tol) -> dict:
     if "w" in analytic:
         checks["dw"] = _exact("dw", analytic["w"], numerical.filter_channels(pb, range(pb.w.shape[1])), tol)
     return checks
-
-
-def check_pins(method: str, channels: int | None, projections: int | None) -> None:
-    """--channels pins auto and channels; --projections those and fast; both at least 1."""
-    for flag, value, methods in (("--channels", channels, ("auto", "channels")),
-                                 ("--projections", projections, ("auto", "channels", "fast"))):
-        if value is not None and (value < 1 or method not in methods):
-            what = "how many input channels" if flag == "--channels" else "how many random directions"
-            raise ConvcheckError(f"{flag} {value}: pins {what} {' and '.join(methods)} cover: at least 1, with "
-                                 f"--method {' or '.join(methods)}")
 
 
 def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) -> tuple[dict, int, int]:

@@ -16,10 +16,10 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .checker import DEFAULT_BUDGET_S, DEFAULT_SAMPLES
 from .errors import ConvcheckError
 from .geometry import geometry
 from .loader import load_specs
+from .options import DEFAULT_BUDGET_S, DEFAULT_SAMPLES, check_pins
 from .runner import DEFAULT_TIMEOUT_S
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -124,6 +124,8 @@ def verify(
     failed, 2 bad usage, spec or plug-in import, 130 interrupted (Ctrl-C).
     """
     started = time.perf_counter()
+    from . import result  # noqa: F401  (what the workers send, and rich's table: imported while they import NumPy)
+    from .report import table  # noqa: F401
     from .report.progress import LazyProgress
     from .runner import Interrupted, verify_all
     try:
@@ -158,7 +160,6 @@ def verify(
 def _check_options(method: str, budget: float, output: Optional[Path], channels, projections) -> None:
     if method in ("auto", "channels") and not budget > 0:
         raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
-    from .checker import check_pins
     check_pins(method, channels, projections)
     if output is not None and not output.parent.is_dir():
         raise ConvcheckError(f"--output {output}: no such folder {str(output.parent)!r}")

@@ -1,4 +1,4 @@
-"""Compare what an implementation returned with the reference: `TensorCheck` per tensor.
+"""Compare what an implementation returned with the reference: a `result.TensorCheck` per tensor.
 
 An element passes when |a - n| <= atol + rtol * |n| (numpy.isclose), with a the value
 under test and n the reference (loop forward for y, finite differences for gradients).
@@ -9,83 +9,10 @@ governs (|n| >= atol / rtol), so that it is at most 2 rtol on a pass and never r
 failure because of near-zero elements (None when there are none).
 """
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from .backend import array_module
-from .coverage import Coverage
-
-TOLERANCES = {"float64": (1e-6, 1e-8), "float32": (1e-3, 1e-3), "float16": (5e-2, 5e-2)}
-"""(rtol, atol) per dtype. float64: finite differences are exact to ~1e-10 for an affine L,
-so 1e-6 leaves room for accumulation order only. float32: a gradient element sums thousands
-of float32 products (dL/dF: batch x o_h x o_w of them); near-zero elements carry that
-rounding as absolute error, measured up to 7e-5 at 8,192 terms, hence atol 1e-3 (a real bug's
-error is as large as the gradient itself). float16 (eps 9.8e-4): on 300 random layers
-(tests/benchmarks/float16_tolerances.py: up to 24 channels, 24 x 24 inputs, batch 3, strides,
-dilation, groups; 840,493 elements) correct float16 gradients (both built-ins, torch's CPU
-conv2d in half precision) were off by at most 0.020 on elements below 1 in size and by at
-most 1.5% of the exact value above it, hence (5e-2, 5e-2): 2.5x and 3.4x that."""
-
-@dataclass
-class TensorCheck:
-    """The verdict on one tensor. Shapes are tuples, or None where there is no array."""
-
-    name: str                      # 'y', 'dx', 'dw', 'db'
-    expected_shape: tuple | None
-    actual_shape: tuple | None = None
-    max_abs: float | None = None
-    max_rel: float | None = None   # over the elements where rtol governs (module docstring)
-    tolerance_ratio: float | None = None  # worst error / its allowed error: <= 1 passes
-    worst_index: tuple | None = None
-    passed: bool = False
-    skipped: bool = False
-    unchecked: bool = False        # a gradient nothing could be compared with (the forward raised): 'not checked'
-    message: str = ""
-    checked: int = 0               # elements compared one by one with their own reference value
-    total: int = 0                 # elements in the tensor
-    coverage: Coverage | None = None
-    diagnosis: object = None       # diagnose.Diagnosis of a failing tensor: the known mistake it matches, if any
-    error_map: object = None       # failing 4-D tensor: |a - n| summed over its first two axes, NumPy (rows, cols)
-    own_forward: object = None     # a gradient beside a failing forward: consistency.OwnForward, else None
-
-    @property
-    def verdict(self) -> str:
-        return "skipped" if self.skipped else "not checked" if self.unchecked else "pass" if self.passed else "FAIL"
-
-
-@dataclass
-class SpecResult:
-    """Everything `verify` found for one spec."""
-
-    spec: object                   # ConvSpec
-    geometry: object               # Geometry
-    impl: str
-    method: str                    # the method that ran: 'full', 'channels', 'sample' or 'fast'
-    rtol: float
-    atol: float
-    checks: list[TensorCheck] = field(default_factory=list)
-    seconds: float = 0.0
-    forwards: float = 0.0          # whole-layer forwards: the forward check and all finite differences
-    error: str = ""                # the check could not finish: 'backward killed by signal SIGSEGV', ...
-    backend: str = "numpy"         # the array module the check ran on: 'numpy', 'cupy'
-    skipped: str = ""              # why the layer was not run: 'not expressible in this API: ...'
-    through: str = "implementation"  # the forward finite differences went through: 'implementation' or 'reference'
-    rerun: dict | None = None      # options that redo exactly this coverage on any machine: {'method': ..., ...}
-    output: str = ""               # the last lines the plug-in printed while this layer was checked (workers only)
-    output_lines: int = 0          # how many lines it printed
-
-    @property
-    def partial(self) -> bool:
-        """Some gradient was not compared at every coordinate."""
-        return any(c.coverage is not None and not c.coverage.every for c in self.checks)
-
-    @property
-    def passed(self) -> bool:
-        return not self.error and all(c.passed or c.skipped for c in self.checks)
-
-    def check(self, name: str) -> TensorCheck:
-        return next(c for c in self.checks if c.name == name)
+from .result import TensorCheck
 
 
 def validate(name: str, value, expected_shape: tuple, dtype: str) -> TensorCheck | None:

@@ -11,29 +11,17 @@ plug-in's forward, judged as `fast` judges them (compare.compare_projections), t
 answer beside the verdict (JSON: each gradient's `own_forward`).
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import numerical
 from .backend import array_module
 from .compare import compare, compare_projections
 from .report import LABELS
+from .result import OwnForward
 
 FAST_DIRECTIONS = 2
 """Random directions per tensor: an error K times its tolerance hides from both with
 probability below (4 / K)^2 (compare.compare_projections)."""
-
-
-@dataclass
-class OwnForward:
-    """How one gradient relates to the plug-in's own (failing) forward."""
-
-    consistent: bool | None   # the gradient of the plug-in's forward; None: could not be asked (see note)
-    note: str                 # in words, with what to fix
-
-    def as_dict(self) -> dict:
-        return {"consistent": self.consistent, "note": self.note}
 
 
 def consistency(forward, y, raised: bool, data: dict, analytic: dict, tol: tuple, kwargs: dict, conv: dict,

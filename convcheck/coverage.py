@@ -1,4 +1,4 @@
-"""What a check covers: `Coverage` per tensor, and the choice of coordinates to cover.
+"""The choice of coordinates to cover (what was covered is `result.Coverage`).
 
 A tensor is covered exactly (every coordinate, or every coordinate of some input
 channels), at sampled coordinates, by random projections, or by a mix of these.
@@ -7,64 +7,9 @@ the places where hand-written backprop goes wrong (borders, corners, leftover ro
 columns, stride phases, the first and last channel and filter), then the seed's draw.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .geometry import Geometry
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """How one tensor was checked. `exact` counts the elements compared one by one."""
-
-    total: int                               # elements in the tensor
-    exact: int = 0                           # elements compared with their own finite difference
-    channels: tuple[int, ...] | None = None  # every coordinate of these input channels (partial)
-    of_channels: int = 0                     # input channels in the layer
-    sampled: int = 0                         # of `exact`: coordinates chosen one by one
-    projections: int = 0                     # random directions
-    filters: bool = False                    # dL/dF: channels hold every filter; a direction tests each filter
-
-    @property
-    def every(self) -> bool:
-        """Every coordinate compared with its own finite difference."""
-        return self.exact == self.total
-
-    def text(self) -> str:
-        """'every coordinate', 'every coordinate of input channels 0, 17, 63 (3 of 64, all filters)',
-        '64 sampled of 1,000', '16 random projections (each filter on its own)', joined by ' + '."""
-        parts = []
-        if self.every:
-            parts.append("every coordinate")
-        elif self.channels is not None:
-            parts.append(f"every coordinate of input channels {ranges_text(self.channels)} "
-                         f"({len(self.channels)} of {self.of_channels}{', all filters' * self.filters})")
-        elif self.sampled:
-            parts.append(f"{self.sampled:,} sampled of {self.total:,}")
-        if self.projections and not self.every:
-            parts.append(f"{self.projections} random projection{'s' * (self.projections != 1)}"
-                         + " (each filter on its own)" * self.filters)
-        return " + ".join(parts) or "not checked"
-
-    def as_dict(self) -> dict:
-        """The JSON `coverage` object."""
-        return {"text": self.text(), "every_coordinate": self.every, "exact": self.exact, "total": self.total,
-                "channels": None if self.channels is None else list(self.channels),
-                "sampled": self.sampled, "projections": self.projections, "per_filter": self.filters}
-
-
-def ranges_text(values, most: int = 12) -> str:
-    """Sorted ints as '0-3, 7, 12, 63'; past `most` runs, the rest as a count."""
-    runs = []
-    for value in sorted(values):
-        if runs and value == runs[-1][1] + 1:
-            runs[-1][1] = value
-        else:
-            runs.append([value, value])
-    texts = [f"{a}" if a == b else f"{a}, {b}" if b == a + 1 else f"{a}-{b}" for a, b in runs]
-    shown = ", ".join(texts[:most])
-    return shown if len(texts) <= most else f"{shown}, … ({len(texts) - most} more; all in --format json)"
 
 
 def channel_order(k: int, rng) -> list[int]:

@@ -8,27 +8,16 @@ its explanation gives the seeds' right formula with the layer's numbers and the 
 `convcheck shapes --explain` that derives it. No match: mistake None.
 """
 
-from dataclasses import dataclass
-
 from .backend import array_module
-from .coverage import ranges_text
 from .impls import direct, reference
 from .impls.common import pad
 from .report import LABELS
+from .result import Diagnosis, ranges_text
 
 MISTAKES = ("filter-not-rotated", "stride-ignored", "padding-crop", "height-width-swapped", "kernel-transposed",
             "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient", "scaled",
             "forward-flipped")
 """The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`)."""
-
-
-@dataclass
-class Diagnosis:
-    mistake: str | None
-    explanation: str
-
-    def as_dict(self) -> dict:
-        return {"mistake": self.mistake, "explanation": self.explanation}
 
 
 def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Diagnosis:

@@ -115,6 +115,12 @@ def colour(n: int, m: int, d: int = 1) -> np.ndarray:
     return (np.arange(n) // d) % m
 
 
+def classes_along(n: int, m: int, d: int = 1) -> int:
+    """How many classes `colour` uses along an axis of n pixels: i div d takes ceil(n / d)
+    consecutive values, so min(m, ceil(n / d)) of them mod m."""
+    return min(m, -(-n // d))
+
+
 def tap_matrix(n: int, o: int, m: int, s: int, d: int, lo: int) -> np.ndarray:
     """(n, o) 0/1: input pixel i is a tap of output o's window along one axis, i.e. i + lo - o s
     is one of 0, d, …, (m - 1) d. A pixel's difference is the change summed over its taps'
@@ -137,8 +143,8 @@ def input_channels(pb: Problem, sets) -> np.ndarray:
     groups, (o_h, o_w) = pb.groups, pb.g.shape[2:]
     xp = pb.xp
     row_class, col_class = colour(h, m_h, d_h), colour(w_in, m_w, d_w)
-    rows = {a: np.flatnonzero(row_class == a) for a in np.unique(row_class)}
-    cols = {b: np.flatnonzero(col_class == b) for b in np.unique(col_class)}
+    rows = {a: np.flatnonzero(row_class == a) for a in range(classes_along(h, m_h, d_h))}
+    cols = {b: np.flatnonzero(col_class == b) for b in range(classes_along(w_in, m_w, d_w))}
     taps_h = xp.asarray(tap_matrix(h, o_h, m_h, s_h, d_h, top))           # (H, o_h)
     taps_w = xp.asarray(tap_matrix(w_in, o_w, m_w, s_w, d_w, left))       # (W, o_w)
     g = pb.g.reshape(n_batch, groups, p // groups, o_h, o_w)
@@ -300,7 +306,7 @@ def colour_classes(shapes: dict, dilation=(1, 1)) -> int:
     m_h m_w, per axis fewer where the input holds fewer classes."""
     _, _, h, w_in = shapes["x"]
     m_h, m_w = shapes["w"][2:]
-    return len(np.unique(colour(h, m_h, dilation[0]))) * len(np.unique(colour(w_in, m_w, dilation[1])))
+    return classes_along(h, m_h, dilation[0]) * classes_along(w_in, m_w, dilation[1])
 
 
 def set_forwards(shapes: dict, dilation=(1, 1)) -> int:

@@ -14,12 +14,18 @@ worker, never into the report: each layer's result carries what was printed whil
 checked (`SpecResult.output`: the last OUTPUT_LINES lines, `output_lines`: how many), as
 pytest captures a test's output; a worker that dies leaves its last words there too.
 
-Workers come from a fork server (spawn where there is none) that has imported convcheck
-once, so a new worker costs milliseconds, not an interpreter. With several jobs each
-worker's BLAS gets cpu_count // jobs threads. `checker.verify` is the in-process API for
-callers who want plug-in code in their own process.
+The command line forks its workers from its own process (`prestart`), before it imports
+anything heavy: they import NumPy and the checker on other cores while it imports the
+command line and reads the specs, a replacement costs milliseconds, and the process that
+writes the report never imports NumPy for a passing layer (the verdicts are NumPy-free
+data, `result.py`). It imports no user code, so its workers start clean. Other callers
+(`verify_all` from Python, which may have imported anything) get workers from a fork
+server that has imported only the checker (spawn where there is none). With several jobs
+each worker's BLAS gets cpu_count // jobs threads. `checker.verify` is the in-process API
+for callers who want plug-in code in their own process.
 """
 
+import atexit
 import math
 import multiprocessing
 import os
@@ -109,11 +115,13 @@ class _Worker:
     """One worker process, its pipe, its published phase and its layers: the one it is checking
     and at most one more waiting in its pipe, so that it never waits for the parent."""
 
-    def __init__(self, context, impl: str, output: str):
+    def __init__(self, context, impl: str | None, output: str):
+        """impl None: the worker imports the checker and waits to be told the plug-in (`adopt`)."""
         self.phase = context.RawValue("i", IMPORT)
         self.output = output          # the file its stdout and stderr go to
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_work, args=(child, impl, self.phase, output), daemon=True,
+        parent = os.getpid() if context.get_start_method() == "fork" else None   # else the fork server
+        self.process = context.Process(target=_work, args=(child, impl, self.phase, output, parent), daemon=True,
                                        name="convcheck-worker")
         self.process.start()
         child.close()
@@ -124,6 +132,11 @@ class _Worker:
     @property
     def task(self):
         return self.tasks[0] if self.tasks else None
+
+    def adopt(self, impl: str) -> None:
+        """A prestarted worker: import `impl` now; its import's time counts from here."""
+        self.since = time.monotonic()
+        self.conn.send(impl)
 
     def give(self, index: int, spec, options: dict) -> None:
         if not self.tasks:
@@ -141,20 +154,19 @@ class _Worker:
 class _Pool:
     def __init__(self, impl: str, jobs: int, timeout: float, options: dict, progress):
         self.impl, self.jobs, self.timeout, self.options, self.progress = impl, jobs, timeout, options, progress
-        self.context = start_server(jobs)
+        self.context = context(jobs)
         self.workers: list[_Worker] = []
         self.results: list = []
         self.folder = tempfile.mkdtemp(prefix="convcheck-output-")     # one captured-output file per worker
-        self.started = 0
 
     def _worker(self) -> "_Worker":
-        self.started += 1
-        return _Worker(self.context, self.impl, os.path.join(self.folder, f"worker-{self.started}.txt"))
+        return _Worker(self.context, self.impl, _output_file(self.folder))
 
     def run(self, specs: list) -> list:
         self.results = [None] * len(specs)
         pending = list(range(len(specs)))[::-1]          # a stack: pop() gives the lowest index
-        self.workers = [self._worker() for _ in range(self.jobs)]
+        self.workers = _adopt(self.impl, self.jobs)
+        self.workers += [self._worker() for _ in range(self.jobs - len(self.workers))]
         while pending or any(w.tasks for w in self.workers):
             for worker in self.workers:        # a second layer in the pipe while others remain for the rest
                 while worker.ready and pending and len(worker.tasks) < (2 if len(pending) > self.jobs else 1):
@@ -225,9 +237,9 @@ class _Pool:
                             "without crashing, exiting or hanging")
         if worker.task is None:                          # died between layers: nothing lost
             return
-        from .checker import tolerances
-        from .compare import SpecResult
         from .geometry import geometry
+        from .options import tolerances
+        from .result import SpecResult
         index, spec = worker.task
         words = f"{PHASES[phase]} {what}"
         if phase == NUMERICAL:
@@ -269,24 +281,79 @@ def _died(phase: int, exitcode: int) -> str:
     return f"exited with code {exitcode}"
 
 
-def start_server(jobs: int = 1):
-    """The multiprocessing context workers come from: a fork server that has imported the
-    checker (spawn where there is none), started now if it is not running. Its BLAS gets
-    cpu_count // jobs threads unless the user set them: the server reads them once, at start."""
+_COMMAND_LINE = False
+"""True once `prestart` has run: this process is the command line, which imports no user code."""
+
+
+def context(jobs: int = 1):
+    """The multiprocessing context workers come from: fork from the command line's own process
+    (Linux), else a fork server that has imported the checker (spawn where there is none),
+    started now if it is not running. Its BLAS gets cpu_count // jobs threads unless the user
+    set them: the server reads them once, at start."""
+    if _COMMAND_LINE and sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["convcheck.checker", __name__])
-    threads = str(max(1, (os.cpu_count() or 1) // jobs))
-    unset = [name for name in BLAS_THREADS if name not in os.environ] if jobs > 1 else []
-    os.environ.update({name: threads for name in unset})
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["convcheck.checker", __name__])
+    unset = _blas_threads(jobs)
     try:
         from multiprocessing import forkserver
         forkserver.ensure_running()
     finally:
         for name in unset:
             del os.environ[name]
-    return context
+    return ctx
+
+
+def _blas_threads(jobs: int) -> list[str]:
+    """Give BLAS cpu_count // jobs threads in processes started from now on, unless the user set
+    them; the variables set (for a caller to unset)."""
+    unset = [name for name in BLAS_THREADS if name not in os.environ] if jobs > 1 else []
+    os.environ.update({name: str(max(1, (os.cpu_count() or 1) // jobs)) for name in unset})
+    return unset
+
+
+_PRESTARTED: list = []
+"""Workers `prestart` started for the command line, waiting to be told the plug-in."""
+
+
+def prestart(jobs: int = 1) -> None:
+    """For the command line, before it imports anything heavy: from now on workers are forked
+    from this process, and `jobs` of them start now, importing NumPy and the checker while this
+    process imports the command line and reads the specs; the first `verify_all` adopts them.
+    Workers no run adopts die at exit. This process does no BLAS work: its BLAS setting is the
+    workers'."""
+    global _COMMAND_LINE
+    _COMMAND_LINE = True
+    if not sys.platform.startswith("linux"):
+        return
+    _blas_threads(jobs)
+    folder = tempfile.mkdtemp(prefix="convcheck-output-")
+    _PRESTARTED.extend(_Worker(context(jobs), None, _output_file(folder)) for _ in range(jobs))
+
+    def clean():
+        for worker in _PRESTARTED:
+            worker.kill()
+        _PRESTARTED.clear()
+        shutil.rmtree(folder, ignore_errors=True)
+    atexit.register(clean)
+
+
+def _adopt(impl: str, jobs: int) -> list:
+    """Up to `jobs` prestarted workers, told to import `impl`."""
+    adopted = _PRESTARTED[:jobs]
+    del _PRESTARTED[:jobs]
+    for worker in adopted:
+        worker.adopt(impl)
+    return adopted
+
+
+def _output_file(folder: str) -> str:
+    """A new file for one worker's captured output, in `folder`."""
+    fd, path = tempfile.mkstemp(suffix=".txt", dir=folder)
+    os.close(fd)
+    return path
 
 
 # ---- the worker side -------------------------------------------------------------------------
@@ -329,13 +396,16 @@ class _Progress:
 
 def _capture(path: str) -> int:
     """Send this process's stdout and stderr (file descriptors 1 and 2, so C code's prints too)
-    to `path`, appending; the descriptor to read it back with."""
+    to `path`, appending, Python's streams line-buffered; the descriptor to read it back with."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()
     os.dup2(fd, 1)
     os.dup2(fd, 2)
+    for stream in (sys.stdout, sys.stderr):        # a line is in the file once printed: it survives a crash
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
     return fd
 
 
@@ -364,17 +434,21 @@ def _last_lines(fd: int, chunk: int = 2**20) -> tuple[str, int]:
     return "\n".join(kept), lines
 
 
-def _work(conn, impl_name: str, phase, output: str) -> None:
-    """A worker's life: import the plug-in, then check each layer the parent sends until the pipe closes."""
-    from .checker import tolerances, verify
-    from .compare import SpecResult
+def _work(conn, impl_name: str | None, phase, output: str, parent: int | None) -> None:
+    """A worker's life: import the checker and the plug-in (its name first read from the pipe if
+    None), then check each layer the parent sends until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
+    _die_with_parent(parent)
+    captured = _capture(output)                         # a plug-in's prints go to a file, never into a report
+    from .checker import verify
     from .geometry import geometry
     from .impls import Implementation, load_impl
-    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
-    _die_with_parent()
-    captured = _capture(output)                         # a plug-in's prints go to a file, never into a report
+    from .options import tolerances
+    from .result import SpecResult
     try:
-        impl = load_impl(impl_name)
+        impl = load_impl(impl_name if impl_name is not None else conn.recv())
+    except (EOFError, OSError):                         # never adopted: the command ended first
+        return
     except ConvcheckError as e:
         conn.send(("import_error", str(e)))
         return
@@ -411,23 +485,28 @@ def _work(conn, impl_name: str, phase, output: str) -> None:
                                                    result.atol, error=f"the result could not be sent: {e}")))
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int | None) -> None:
     """Linux: SIGKILL this worker when its parent goes, so that a plug-in stuck in a loop never
-    outlives a cancelled (even SIGKILLed) run. Under a fork server the parent is the server,
-    which exits once every holder of its 'alive' pipe has closed it: convcheck's process, and
-    every worker, which inherits a copy (multiprocessing's private attribute, hence the guard)."""
+    outlives a cancelled (even SIGKILLed) run. Forked from the command line (pid `parent`): a
+    parent already gone before the request took effect ends the worker now. From a fork
+    server (parent None): the server is the parent, and it exits once every holder of its
+    'alive' pipe has closed it: convcheck's process, and every worker, which inherits a copy
+    (multiprocessing's private attribute, hence the guard)."""
     if not sys.platform.startswith("linux"):
         return
-    try:
-        from multiprocessing import forkserver
-        server = forkserver._forkserver
-        if server._forkserver_alive_fd is not None and multiprocessing.get_start_method(True) != "fork":
-            os.close(server._forkserver_alive_fd)
-            server._forkserver_alive_fd = None
-    except (AttributeError, OSError):
-        pass
+    if parent is None:
+        try:
+            from multiprocessing import forkserver
+            server = forkserver._forkserver
+            if server._forkserver_alive_fd is not None:
+                os.close(server._forkserver_alive_fd)
+                server._forkserver_alive_fd = None
+        except (AttributeError, OSError):
+            pass
     try:
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)

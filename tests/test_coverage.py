@@ -3,8 +3,9 @@
 import numpy as np
 from conftest import make_spec
 
-from convcheck.coverage import Coverage, channel_order, stratified
+from convcheck.coverage import channel_order, stratified
 from convcheck.geometry import geometry
+from convcheck.result import Coverage
 
 
 def _picked(spec, tensor, samples, seed=0):

@@ -6,7 +6,7 @@ import pytest
 from localized import MISTAKES, implementation
 
 from convcheck import numerical, verify
-from convcheck.checker import DEFAULT_BUDGET_S
+from convcheck.options import DEFAULT_BUDGET_S
 from convcheck.spec import ConvSpec
 
 LAYERS = {

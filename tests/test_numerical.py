@@ -109,6 +109,7 @@ def test_no_colour_class_holds_two_pixels_that_share_an_output():
         same = classes[:, None] == classes[None, :]
         assert not (shared & same & ~np.eye(n, dtype=bool)).any(), (n, m, s, d, lo)
         used = len(np.unique(classes))
+        assert used == numerical.classes_along(n, m, d), (n, m, d)
         assert used <= m and (used == m or taps.sum(axis=0).max() < m), (n, m, s, d, lo)
 
 

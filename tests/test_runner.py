@@ -241,3 +241,48 @@ def test_a_worker_that_dies_leaves_its_last_words_under_its_layer(tmp_path):
     result = verify_all(load_specs(CONFIGS / "seed000_general.yaml"), str(plugin))[0]
     assert result.error == "backward killed by signal SIGSEGV"
     assert "about to scatter" in result.output.split("\n")
+
+
+def command_line(tmp_path, *args, probe=False, timeout=120) -> subprocess.CompletedProcess:
+    """`convcheck ...` as a whole process, as users run it (workers forked from it); probe: report
+    on stderr whether the command's own process imported NumPy."""
+    report = "import atexit\natexit.register(lambda: print('numpy imported' if 'numpy' in sys.modules else " \
+             "'no numpy', file=sys.stderr))\n"
+    code = "import sys\n" + report * probe + "sys.argv[0] = 'convcheck'\nfrom convcheck.__main__ import main\nmain()\n"
+    return subprocess.run([sys.executable, "-c", code, *[str(a) for a in args]], capture_output=True, text=True,
+                          timeout=timeout, cwd=tmp_path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the command line forks its workers on Linux")
+def test_the_command_line_never_imports_numpy_for_a_passing_run(tmp_path):
+    (tmp_path / "plug.py").write_text("from convcheck.impls.direct import forward, backward\n")
+    done = command_line(tmp_path, "verify", CONFIGS / "seed000_general.yaml", "--impl", "plug.py", probe=True)
+    assert done.returncode == 0 and done.stderr.strip().endswith("no numpy"), done.stderr
+    failing = tmp_path / "wrong.py"
+    failing.write_text("from convcheck.impls.direct import forward, backward as right\n\n"
+                       "def backward(*a, **k):\n    dx, dw, db = right(*a, **k)\n    return 2 * dx, dw, db\n")
+    done = command_line(tmp_path, "verify", CONFIGS / "seed000_general.yaml", "--impl", "wrong.py", probe=True)
+    assert done.returncode == 1 and done.stderr.strip().endswith("numpy imported")   # the heatmap's array
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the command line forks its workers on Linux")
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_command_lines_own_workers_survive_crashes_and_hangs(tmp_path, jobs):
+    """Workers forked from the command line: a segfault and a hang each fail one layer, the fresh
+    workers that replace them check the rest, the plug-in's prints stay out of the report."""
+    plugin = tmp_path / "moody.py"
+    plugin.write_text("import ctypes, time\nfrom convcheck.impls.direct import forward, backward as right\n\n"
+                      "def backward(dy, x, w, b, **k):\n    print('backward on', x.shape)\n"
+                      "    if x.shape[2] == 8:\n        ctypes.memset(0, 0, 64)\n"
+                      "    if x.shape[2] == 7:\n        time.sleep(60)\n    return right(dy, x, w, b, **k)\n")
+    path = tmp_path / "four.yaml"
+    path.write_text("defaults: {padding: valid, stride: 1, m: 3, k: 1, p: 1}\nlayers:\n"
+                    "  - {name: a, n: 9}\n  - {name: b, n: 8}\n  - {name: c, n: 7}\n  - {name: d, n: 6}\n")
+    done = command_line(tmp_path, "verify", path, "--impl", plugin, "--timeout", 3, "--jobs", jobs, "--format",
+                        "json")
+    assert done.returncode == 1, done.stderr
+    specs = json.loads(done.stdout)["specs"]
+    assert [(s["name"], s["passed"], s["error"]) for s in specs] == [
+        ("a", True, None), ("b", False, "backward killed by signal SIGSEGV"),
+        ("c", False, "backward timed out after 3 s"), ("d", True, None)]
+    assert specs[1]["output"]["last"] == ["backward on (1, 1, 8, 8)"]

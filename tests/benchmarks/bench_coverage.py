@@ -27,10 +27,10 @@ import numpy as np
 from tables import table
 
 from convcheck import numerical, verify
-from convcheck.checker import DEFAULT_BUDGET_S
 from convcheck.geometry import geometry
 from convcheck.impls import load_impl
 from convcheck.loader import load_specs
+from convcheck.options import DEFAULT_BUDGET_S
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {  # name: spec fields; seed 001's layer comes from configs/

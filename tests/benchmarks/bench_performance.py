@@ -23,8 +23,9 @@ import torch
 from tables import table
 
 from convcheck import verify
-from convcheck.checker import DEFAULT_SAMPLES, FAST_DIRECTIONS
+from convcheck.checker import FAST_DIRECTIONS
 from convcheck.impls import direct, im2col
+from convcheck.options import DEFAULT_SAMPLES
 from convcheck.spec import ConvSpec
 
 ROOT = Path(__file__).resolve().parents[2]

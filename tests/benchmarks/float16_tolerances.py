@@ -1,5 +1,5 @@
 """How far correct float16 gradients fall from the exact ones: the measurement behind
-compare.TOLERANCES["float16"].
+options.TOLERANCES["float16"].
 
     python tests/benchmarks/float16_tolerances.py [--layers 300] [--seed 0]
 

@@ -1,0 +1,39 @@
+"""What `verify` takes and its defaults, with no NumPy: the command line reads them before any
+worker has started.
+"""
+
+from .errors import ConvcheckError
+
+METHODS = ("auto", "full", "channels", "sample", "fast")
+DEFAULT_BUDGET_S = 5.0
+"""Seconds `auto` and `channels` may spend on finite differences per layer."""
+DEFAULT_SAMPLES = 64
+
+TOLERANCES = {"float64": (1e-6, 1e-8), "float32": (1e-3, 1e-3), "float16": (5e-2, 5e-2)}
+"""(rtol, atol) per dtype. float64: finite differences are exact to ~1e-10 for an affine L,
+so 1e-6 leaves room for accumulation order only. float32: a gradient element sums thousands
+of float32 products (dL/dF: batch x o_h x o_w of them); near-zero elements carry that
+rounding as absolute error, measured up to 7e-5 at 8,192 terms, hence atol 1e-3 (a real bug's
+error is as large as the gradient itself). float16 (eps 9.8e-4): on 300 random layers
+(tests/benchmarks/float16_tolerances.py: up to 24 channels, 24 x 24 inputs, batch 3, strides,
+dilation, groups; 840,493 elements) correct float16 gradients (both built-ins, torch's CPU
+conv2d in half precision) were off by at most 0.020 on elements below 1 in size and by at
+most 1.5% of the exact value above it, hence (5e-2, 5e-2): 2.5x and 3.4x that."""
+
+
+def tolerances(spec, rtol: float | None = None, atol: float | None = None) -> tuple[float, float]:
+    """(rtol, atol) in force: the caller's, else the spec's, else the dtype's defaults."""
+    default_rtol, default_atol = TOLERANCES[spec.dtype]
+    rtol = rtol if rtol is not None else spec.rtol if spec.rtol is not None else default_rtol
+    atol = atol if atol is not None else spec.atol if spec.atol is not None else default_atol
+    return rtol, atol
+
+
+def check_pins(method: str, channels: int | None, projections: int | None) -> None:
+    """--channels pins auto and channels; --projections those and fast; both at least 1."""
+    for flag, value, methods in (("--channels", channels, ("auto", "channels")),
+                                 ("--projections", projections, ("auto", "channels", "fast"))):
+        if value is not None and (value < 1 or method not in methods):
+            what = "how many input channels" if flag == "--channels" else "how many random directions"
+            raise ConvcheckError(f"{flag} {value}: pins {what} {' and '.join(methods)} cover: at least 1, with "
+                                 f"--method {' or '.join(methods)}")

@@ -1,0 +1,142 @@
+"""The verdicts as data: what `verify` found, per tensor and per layer.
+
+Plain dataclasses, no NumPy: a worker process computes them and sends them to the process
+that writes the report, which therefore never imports NumPy for a passing layer (a failing
+tensor's `error_map` is the one NumPy array, and only it brings NumPy in).
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How one tensor was checked. `exact` counts the elements compared one by one."""
+
+    total: int                               # elements in the tensor
+    exact: int = 0                           # elements compared with their own finite difference
+    channels: tuple[int, ...] | None = None  # every coordinate of these input channels (partial)
+    of_channels: int = 0                     # input channels in the layer
+    sampled: int = 0                         # of `exact`: coordinates chosen one by one
+    projections: int = 0                     # random directions
+    filters: bool = False                    # dL/dF: channels hold every filter; a direction tests each filter
+
+    @property
+    def every(self) -> bool:
+        """Every coordinate compared with its own finite difference."""
+        return self.exact == self.total
+
+    def text(self) -> str:
+        """'every coordinate', 'every coordinate of input channels 0, 17, 63 (3 of 64, all filters)',
+        '64 sampled of 1,000', '16 random projections (each filter on its own)', joined by ' + '."""
+        parts = []
+        if self.every:
+            parts.append("every coordinate")
+        elif self.channels is not None:
+            parts.append(f"every coordinate of input channels {ranges_text(self.channels)} "
+                         f"({len(self.channels)} of {self.of_channels}{', all filters' * self.filters})")
+        elif self.sampled:
+            parts.append(f"{self.sampled:,} sampled of {self.total:,}")
+        if self.projections and not self.every:
+            parts.append(f"{self.projections} random projection{'s' * (self.projections != 1)}"
+                         + " (each filter on its own)" * self.filters)
+        return " + ".join(parts) or "not checked"
+
+    def as_dict(self) -> dict:
+        """The JSON `coverage` object."""
+        return {"text": self.text(), "every_coordinate": self.every, "exact": self.exact, "total": self.total,
+                "channels": None if self.channels is None else list(self.channels),
+                "sampled": self.sampled, "projections": self.projections, "per_filter": self.filters}
+
+
+def ranges_text(values, most: int = 12) -> str:
+    """Sorted ints as '0-3, 7, 12, 63'; past `most` runs, the rest as a count."""
+    runs = []
+    for value in sorted(values):
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    texts = [f"{a}" if a == b else f"{a}, {b}" if b == a + 1 else f"{a}-{b}" for a, b in runs]
+    shown = ", ".join(texts[:most])
+    return shown if len(texts) <= most else f"{shown}, … ({len(texts) - most} more; all in --format json)"
+
+
+@dataclass
+class Diagnosis:
+    mistake: str | None
+    explanation: str
+
+    def as_dict(self) -> dict:
+        return {"mistake": self.mistake, "explanation": self.explanation}
+
+
+@dataclass
+class OwnForward:
+    """How one gradient relates to the plug-in's own (failing) forward."""
+
+    consistent: bool | None   # the gradient of the plug-in's forward; None: could not be asked (see note)
+    note: str                 # in words, with what to fix
+
+    def as_dict(self) -> dict:
+        return {"consistent": self.consistent, "note": self.note}
+
+
+@dataclass
+class TensorCheck:
+    """The verdict on one tensor. Shapes are tuples, or None where there is no array."""
+
+    name: str                      # 'y', 'dx', 'dw', 'db'
+    expected_shape: tuple | None
+    actual_shape: tuple | None = None
+    max_abs: float | None = None
+    max_rel: float | None = None   # over the elements where rtol governs (module docstring)
+    tolerance_ratio: float | None = None  # worst error / its allowed error: <= 1 passes
+    worst_index: tuple | None = None
+    passed: bool = False
+    skipped: bool = False
+    unchecked: bool = False        # a gradient nothing could be compared with (the forward raised): 'not checked'
+    message: str = ""
+    checked: int = 0               # elements compared one by one with their own reference value
+    total: int = 0                 # elements in the tensor
+    coverage: Coverage | None = None
+    diagnosis: object = None       # diagnose.Diagnosis of a failing tensor: the known mistake it matches, if any
+    error_map: object = None       # failing 4-D tensor: |a - n| summed over its first two axes, NumPy (rows, cols)
+    own_forward: object = None     # a gradient beside a failing forward: consistency.OwnForward, else None
+
+    @property
+    def verdict(self) -> str:
+        return "skipped" if self.skipped else "not checked" if self.unchecked else "pass" if self.passed else "FAIL"
+
+
+@dataclass
+class SpecResult:
+    """Everything `verify` found for one spec."""
+
+    spec: object                   # ConvSpec
+    geometry: object               # Geometry
+    impl: str
+    method: str                    # the method that ran: 'full', 'channels', 'sample' or 'fast'
+    rtol: float
+    atol: float
+    checks: list[TensorCheck] = field(default_factory=list)
+    seconds: float = 0.0
+    forwards: float = 0.0          # whole-layer forwards: the forward check and all finite differences
+    error: str = ""                # the check could not finish: 'backward killed by signal SIGSEGV', ...
+    backend: str = "numpy"         # the array module the check ran on: 'numpy', 'cupy'
+    skipped: str = ""              # why the layer was not run: 'not expressible in this API: ...'
+    through: str = "implementation"  # the forward finite differences went through: 'implementation' or 'reference'
+    rerun: dict | None = None      # options that redo exactly this coverage on any machine: {'method': ..., ...}
+    output: str = ""               # the last lines the plug-in printed while this layer was checked (workers only)
+    output_lines: int = 0          # how many lines it printed
+
+    @property
+    def partial(self) -> bool:
+        """Some gradient was not compared at every coordinate."""
+        return any(c.coverage is not None and not c.coverage.every for c in self.checks)
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and all(c.passed or c.skipped for c in self.checks)
+
+    def check(self, name: str) -> TensorCheck:
+        return next(c for c in self.checks if c.name == name)
