@@ -6,9 +6,12 @@ The flow, one direction (each a module):
     geometry  ConvSpec -> Geometry: every size, from the seeds' formulas
     impls     plug-ins with forward/backward: direct, im2col, user files; reference loops
     numerical finite differences of L = sum(G * Y) through a forward only
-    compare   TensorCheck per tensor, SpecResult per spec
+    compare   the comparison; result: TensorCheck per tensor, SpecResult per spec (no NumPy)
+    diagnose  the known mistake a failing tensor matches; consistency: beside a failing
+              forward, whether each gradient is that forward's
     explain   the seeds' derivations of every size, as data, for `convcheck shapes`
-    checker   verify(spec, impl): the API that ties them together, in this process
+    checker   verify(spec, impl): the API that ties them together, in this process (options:
+              its options and defaults)
     runner    verify_all(specs, impl): every layer in worker processes (the CLI's way)
     report    rich tables, Markdown and JSON; cli: the Typer app, exit codes
 
@@ -32,7 +35,7 @@ __all__ = [*_EXPORTS, "geometry", "Geometry", "ConvSpec", "ConvcheckError", "Spe
 
 def __getattr__(name: str):
     """The API, imported on first use (PEP 562): `import convcheck` stays light, so that the
-    command can start its worker server before numpy loads."""
+    command can fork its workers before NumPy loads."""
     if name not in _EXPORTS:
         raise AttributeError(f"module 'convcheck' has no attribute {name!r}")
     import importlib

@@ -204,7 +204,7 @@ def _report(results, seconds: float, format: Format, output: Optional[Path], qui
     if format is Format.table and output is not None:
         from rich.console import Console
         with open(os.devnull, "w") as sink:
-            plain = Console(file=sink, width=120, color_system=None, record=True)
+            plain = Console(file=sink, width=120, color_system=None, record=True, emoji=False)
             for result in results:
                 render_result(result, plain, show_output)
             render_summary(results, seconds, plain)

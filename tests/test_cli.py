@@ -279,3 +279,10 @@ def test_pins_for_a_method_without_them_are_usage_errors():
     assert result.exit_code == 2 and "--channels 2: pins how many input channels" in result.stderr
     result = run("verify", CONFIGS / "seed000_general.yaml", "--method", "sample", "--projections", 2)
     assert result.exit_code == 2 and "--projections 2" in result.stderr
+
+
+def test_names_with_colons_print_as_they_are(tmp_path):
+    spec = tmp_path / "colon.yaml"
+    spec.write_text("name: conv:smile:1\nn: 5\nm: 3\nk: 1\np: 1\npadding: 0\nstride: 1\n")
+    result = run("verify", spec)
+    assert result.exit_code == 0 and "conv:smile:1" in result.stdout

@@ -16,7 +16,6 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from ..errors import ImplError
@@ -82,8 +81,8 @@ def load_module(impl: str, label: str | None = None):
     """(module, the folder of its own files) for a path to a .py file or a dotted module name;
     any failure is one ImplError line starting with `--impl LABEL`."""
     label = label or impl
-    if impl.endswith(".py") or Path(impl).is_file():
-        return _import_file(Path(impl), label), str(Path(impl).resolve().parent)
+    if impl.endswith(".py") or os.path.isfile(impl):       # os.path, not pathlib: workers import this module
+        return _import_file(impl, label), os.path.dirname(os.path.realpath(impl))
     if os.getcwd() not in sys.path:  # like `python -m`: modules under the current folder import
         sys.path.insert(0, os.getcwd())
     try:
@@ -96,15 +95,15 @@ def load_module(impl: str, label: str | None = None):
     except Exception as e:
         raise ImplError(f"--impl {label}: importing it failed: {type(e).__name__}: {e}") from None
     origin = getattr(module, "__file__", None)
-    return module, str(Path(origin).resolve().parent) if origin else None
+    return module, os.path.dirname(os.path.realpath(origin)) if origin else None
 
 
-def _import_file(path: Path, label: str):
+def _import_file(path: str, label: str):
     """Execute a .py file as a fresh module, its folder importable; any failure is one ImplError line."""
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise ImplError(f"--impl {label}: no such file")
-    name = f"convcheck_plugin_{abs(hash(str(path.resolve())))}"
-    folder = str(path.resolve().parent)
+    name = f"convcheck_plugin_{abs(hash(os.path.realpath(path)))}"
+    folder = os.path.dirname(os.path.realpath(path))
     if folder not in sys.path:  # like `python my_conv.py`: its own folder's modules import
         sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(name, path)

@@ -14,7 +14,7 @@ class LazyProgress:
     counts finished layers. Keys tell apart layers checked at the same time."""
 
     def __init__(self, console: Console | None = None, delay: float = 1.0, enabled: bool | None = None):
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, emoji=False)
         self.enabled = self.console.is_terminal if enabled is None else enabled
         self.delay = delay
         self.bar = None

@@ -13,9 +13,9 @@ from . import LABELS, rerun_flags, shape_text
 def make_console() -> Console:
     """stdout console; when piped or written to a file (CI logs) 120 columns wide so that tables
     never truncate, and without the trailing spaces rich pads table lines with."""
-    console = Console()
+    console = Console(emoji=False)             # ':name:' in a path or message prints as it is
     if not console.is_terminal:
-        console = Console(file=TrimmedLines(sys.stdout), width=max(console.width, 120))
+        console = Console(file=TrimmedLines(sys.stdout), width=max(console.width, 120), emoji=False)
     return console
 
 

@@ -76,7 +76,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     before = args.before or install_before(BEFORE)
-    now = shutil.which("convcheck")
+    now = shutil.which("convcheck", path=str(Path(sys.executable).parent)) or shutil.which("convcheck")
     tiny = str(ROOT / "configs" / "seed000_general.yaml")
     print(f"cpus {os.cpu_count()}; reference: convcheck at commit {BEFORE} ({before}); best of {args.repeats}")
     with tempfile.TemporaryDirectory() as folder:
