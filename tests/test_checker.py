@@ -205,3 +205,16 @@ def test_no_false_failures_on_random_correct_layers_of_every_kind():
     counts, checks, false_failures = stress_correct.stress(layers=150, seed=2026, report=lambda line: None)
     assert min(counts.values()) > 30 and checks == 150 * 8
     assert false_failures == []
+
+
+def test_channels_covers_one_channel_of_every_group_per_set():
+    """With groups, one forward set is w's channel j: input channel j of every group."""
+    spec = make_spec(n=9, m=3, k=8, p=4, groups=2, padding=1, batch=2)
+    result = verify(spec, "im2col", method="channels", channels=2)
+    assert result.passed and result.rerun == {"method": "channels", "channels": 2, "projections": 16}
+    assert result.check("dx").coverage.channels == (0, 3, 4, 7)      # sets 0 and 3 (the first and last) in both groups
+    assert result.check("dw").coverage.channels == (0, 3)
+    per_set = 3 * 3 + 3 * 3                                           # colour classes + taps
+    assert result.forwards == 3 + 2 * per_set + 2 * 16                # + x's and w's projections
+    full = verify(spec, "im2col", channels=4)                         # every set: full
+    assert full.method == "full" and full.forwards == 2 * 4 * 9 + 3
