@@ -2,9 +2,12 @@
 compared tensor by tensor. This is the Python API the CLI is a thin layer over."""
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.random import default_rng
 
+from . import budget as costs
 from . import numerical
 from .backend import array_module, load_backend, synchronize, to_device
 from .compare import compare, compare_projections, error_map, merge, validate
@@ -17,15 +20,9 @@ from .impls import Implementation, load_impl, reference
 from .impls.common import call_text, noting_call
 from .impls.layout import channels_last
 from .options import DEFAULT_BUDGET_S, DEFAULT_SAMPLES, METHODS, check_pins, tolerances
-from .result import Coverage, Diagnosis, SpecResult, TensorCheck
+from .result import Coverage, Diagnosis, LayerPlan, SpecResult, TensorCheck
 from .spec import ConvSpec
 
-PROJECTIONS = (16, 64)
-"""Fewest and most random directions `channels` adds for errors in the channels it does not
-cover exactly; each costs one forward for dL/dX and one for dL/dF. Between the two it spends
-PROJECTION_SHARE of the budget, with u (d, *shape) kept under PROJECTION_BYTES."""
-PROJECTION_SHARE = 0.1
-PROJECTION_BYTES = 2**27
 FAST_DIRECTIONS = 2
 """Random directions of `fast`."""
 
@@ -33,7 +30,8 @@ FAST_DIRECTIONS = 2
 def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: str = "auto",
            samples: int = DEFAULT_SAMPLES, budget: float = DEFAULT_BUDGET_S, rtol: float | None = None,
            atol: float | None = None, seed: int | None = None, progress=None, backend="numpy",
-           layout: str | None = None, channels: int | None = None, projections: int | None = None) -> SpecResult:
+           layout: str | None = None, channels: int | None = None, projections: int | None = None,
+           notify=None) -> SpecResult:
     """Check `impl`'s forward against the loop reference and its backward against finite
     differences of L = sum(G * Y), on seeded random x, w, b and G of the spec's shapes.
     Finite differences go through the plug-in's forward when it passed its check, else through
@@ -43,14 +41,18 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
 
     method: 'full' (every coordinate), 'channels' (all of dL/db, every coordinate of dL/dX
     and dL/dF on as many input channels as fit `budget` seconds, the first and last always,
-    plus random projections of each: see PROJECTIONS), 'sample' (`samples` stratified coordinates
+    plus random projections of each: see budget.PROJECTIONS), 'sample' (`samples` stratified coordinates
     of dL/dX and dL/dF, all of dL/db), 'fast' (FAST_DIRECTIONS random projections, all of
     dL/db), or 'auto' (full if its estimate fits `budget`, else channels).
 
     channels, projections: pin what `auto` and `channels` cover, whatever the machine's speed:
     exactly `channels` input channels (the first, the last, then the seed's draw; full when
-    that is all of them) and `projections` random directions (PROJECTIONS[0] if not given; also
+    that is all of them) and `projections` random directions (budget.PROJECTIONS[0] if not given; also
     `fast`'s count). `result.rerun` holds the options that redo a run's coverage exactly.
+
+    When the budget decides (auto and channels, unpinned), `notify(line)`, if given, is told
+    before finite differences start that even the minimum `channels` keeps (budget.minimum)
+    will not fit, with the numbers; `result.budget` says afterwards what was spent.
 
     rtol/atol/seed override the spec's, which override the dtype's defaults.
     `progress(done, total)` is told the forwards computed while finite differences run.
@@ -66,25 +68,14 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     if not budget > 0:
         raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
     check_pins(method, channels, projections)
-    xp = load_backend(backend)
-    impl = load_impl(impl).for_spec(spec)
-    if (layout or spec.layout) == "nhwc":
-        impl = channels_last(impl)
-    elif layout not in (None, "nchw"):
-        raise ConvcheckError(f"--layout {layout}: unknown; valid: nchw, nhwc")
-    geom = geometry(spec)
+    layer = _prepare(spec, impl, backend, layout, seed)
+    impl, geom, xp, rng = layer.impl, layer.geom, layer.xp, layer.rng
     shapes = geom.shapes
     rtol, atol = tolerances(spec, rtol, atol)
-    reason = impl.expressible(spec, geom) if impl.expressible else None
-    if reason:
-        return SpecResult(spec, geom, impl.name, method, rtol, atol, backend=xp.__name__, skipped=reason)
-    rng = np.random.default_rng(spec.seed if seed is None else seed)
-    data64 = {name: to_device(xp, _draw(rng, shapes[name], spec.dtype)) for name in ("x", "w", "b", "y")}
-    x, w, b, g = data64["x"], data64["w"], data64["b"], data64["y"]   # g: G = dL/dY
-    cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data64.items()}
-    conv = {**({"dilation": spec.dilation} if spec.dilation != (1, 1) else {}),
-            **({"groups": spec.groups} if spec.groups != 1 else {})}   # passed only when not 1: old plug-ins work
-    kwargs = {"stride": spec.stride, "padding": geom.padding, **conv}
+    if layer.skipped:
+        return SpecResult(spec, geom, impl.name, method, rtol, atol, backend=xp.__name__, skipped=layer.skipped)
+    x, w, b, g = (layer.data[name] for name in ("x", "w", "b", "y"))   # float64 on the device; g: G = dL/dY
+    cast, conv, kwargs = layer.cast, layer.conv, layer.kwargs
     result = SpecResult(spec, geom, impl.name, method, rtol, atol, backend=xp.__name__)
 
     y = _call(impl, "forward", {"x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
@@ -96,15 +87,18 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     result.through = through(spec, forward_check)
 
     tol = (rtol, atol)
+    governed = method in ("auto", "channels") and channels is None      # the budget decides the coverage
     try:
-        deadline = time.perf_counter() + budget
+        begun = time.perf_counter()
+        deadline = begun + budget
         forward = impl.forward if result.through == "implementation" else reference.forward
         problem = numerical.Problem(forward, x, w, b, g, spec.stride, geom.padding, progress, impl.describe, conv)
-        if method == "auto" and channels is not None:
-            method = "full" if channels >= spec.k // spec.groups else "channels"
-        elif method == "auto":
-            full_seconds = problem.seconds * numerical.full_forwards(shapes, spec.dilation)
-            method = "full" if full_seconds <= budget else "channels"
+        if method == "auto":
+            method = costs.choose(shapes, spec.dilation, problem.seconds, budget, channels, projections).method
+        if method == "channels" and governed and notify is not None:
+            least = costs.minimum(shapes, spec.dilation, problem.seconds)
+            if least.seconds > budget:
+                notify(over_budget(spec, problem, least, budget))
         if method == "full":
             checks.update(_full(problem, analytic, tol))
             result.rerun = {"method": "full"}
@@ -119,6 +113,10 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
             checks.update(_fast(problem, analytic, tol, rng, projections or FAST_DIRECTIONS))
             result.rerun = {"method": "fast", "projections": projections or FAST_DIRECTIONS}
         result.forwards = 1 + problem.forwards
+        if governed:
+            spent = time.perf_counter() - begun
+            result.budget = {"budget_seconds": budget, "finite_differences_seconds": round(spent, 3),
+                             "over_seconds": round(spent - budget, 3) if spent > OVER * budget else 0.0}
     except numerical.NumericalError as e:
         failure = f"not checked: finite differences need a working forward, and {e}"
         for tensor, value in analytic.items():
@@ -135,6 +133,29 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
         _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, spec.seed if seed is None else seed)
     result.seconds = time.perf_counter() - started
     return result
+
+
+BACKWARD_FORWARDS = 2
+"""`plan` counts the plug-in's backward as this many forwards (dL/dX and dL/dF each cost about
+one forward's multiply-adds)."""
+OVER = 1.1
+"""A layer is said to have run over its budget past this multiple of it (finite differences
+only): `channels` stops when the next set would not fit, so a run ends a little past it."""
+
+
+def over_budget(spec: ConvSpec, pb, least, budget: float) -> str:
+    """The line said before finite differences start when even the minimum coverage does not fit."""
+    k_w = pb.w.shape[1]
+    inputs = numerical.channels_of(pb, sorted({0, k_w - 1}))
+    fast = 2 + 2 * FAST_DIRECTIONS + (pb.b is not None)
+    return (f"layer '{spec.name}': the minimum exact coverage (input channels {_words(inputs)} and "
+            f"{least.projections} random projections per tensor, {least.forwards:g} forwards) takes about "
+            f"{least.seconds:.3g} s at {pb.seconds:.2g} s a forward; --budget is {budget:g} s. convcheck keeps that "
+            f"minimum; --method fast would take about {fast * pb.seconds:.2g} s (which tensor is wrong, not where)")
+
+
+def _words(values: list) -> str:
+    return " and ".join(str(v) for v in values) if len(values) <= 2 else ", ".join(str(v) for v in values)
 
 
 def through(spec: ConvSpec, forward_check: TensorCheck) -> str:
@@ -156,6 +177,82 @@ def _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, seed) -> No
         check = result.check("d" + tensor)
         if not check.unchecked:
             check.own_forward = note(check.name, check.passed, consistent, reason, mistake)
+
+
+def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: float = DEFAULT_BUDGET_S,
+         backend="numpy", layout: str | None = None, channels: int | None = None, projections: int | None = None,
+         seed: int | None = None, **_) -> LayerPlan:
+    """What `verify` would cost on this layer, from one timed forward of `impl` on the layer's
+    seeded data (as verify times it): `full` at the floor, what `auto` runs within `budget`
+    (or as --channels/--projections pin it), and the minimum `channels` keeps. Checks nothing.
+    Options verify takes and planning does not need (method, rtol, ...) are accepted and ignored."""
+    started = time.perf_counter()
+    if not budget > 0:
+        raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
+    check_pins("auto", channels, projections)
+    layer = _prepare(spec, impl, backend, layout, seed)
+    planned = LayerPlan(spec, layer.geom, layer.impl.name, budget, skipped=layer.skipped)
+    if layer.skipped:
+        return planned
+    x, w, b, g = (layer.data[name] for name in ("x", "w", "b", "y"))
+    begun = time.perf_counter()
+    y = _call(layer.impl, "forward", {"x": layer.cast["x"], "w": layer.cast["w"], "b": layer.cast["b"]},
+              layer.kwargs)                                     # as verify's forward check: the timing below is warm
+    if isinstance(y, Raised):
+        planned.error = "forward " + y
+        return planned
+    reference.forward(x, w, b, **layer.kwargs)                  # verify's forward check compares with it
+    checked = time.perf_counter() - begun
+    try:
+        problem = numerical.Problem(layer.impl.forward, x, w, b, g, spec.stride, layer.geom.padding,
+                                    describe=layer.impl.describe, conv=layer.conv)
+    except numerical.NumericalError as e:
+        planned.error = str(e)
+        return planned
+    shapes, seconds = layer.geom.shapes, problem.seconds
+    planned.forward_seconds = seconds
+    planned.overhead = checked + BACKWARD_FORWARDS * seconds
+    planned.full = costs.full(shapes, spec.dilation, seconds)
+    planned.auto = costs.choose(shapes, spec.dilation, seconds, budget, channels, projections)
+    planned.minimum = costs.minimum(shapes, spec.dilation, seconds)
+    planned.seconds = time.perf_counter() - started
+    return planned
+
+
+@dataclass
+class _Layer:
+    """A layer as `verify` and `plan` both start from: the implementation bound to it, its
+    geometry, the array module, the seeded draws (float64 on the device, and `cast` to the
+    spec's dtype, what the plug-in gets), the plug-in's keyword arguments."""
+
+    impl: Implementation
+    geom: object
+    xp: object
+    rng: object
+    data: dict                 # x, w, b, y (= G): float64 on the device
+    cast: dict                 # the same in the spec's dtype
+    conv: dict                 # dilation=, groups= when not 1 (old plug-ins keep working)
+    kwargs: dict               # stride=, padding=, **conv
+    skipped: str               # why the implementation's API cannot express the layer, or ''
+
+
+def _prepare(spec: ConvSpec, impl, backend, layout, seed) -> _Layer:
+    xp = load_backend(backend)
+    impl = load_impl(impl).for_spec(spec)
+    if (layout or spec.layout) == "nhwc":
+        impl = channels_last(impl)
+    elif layout not in (None, "nchw"):
+        raise ConvcheckError(f"--layout {layout}: unknown; valid: nchw, nhwc")
+    geom = geometry(spec)
+    reason = impl.expressible(spec, geom) if impl.expressible else None
+    rng = default_rng(spec.seed if seed is None else seed)
+    data = {} if reason else {name: to_device(xp, _draw(rng, geom.shapes[name], spec.dtype))
+                              for name in ("x", "w", "b", "y")}
+    cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data.items()}
+    conv = {**({"dilation": spec.dilation} if spec.dilation != (1, 1) else {}),
+            **({"groups": spec.groups} if spec.groups != 1 else {})}
+    kwargs = {"stride": spec.stride, "padding": geom.padding, **conv}
+    return _Layer(impl, geom, xp, rng, data, cast, conv, kwargs, reason or "")
 
 
 def _diagnosis(name, value, data, geom, rtol, atol):
@@ -206,12 +303,12 @@ def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) ->
     order = channel_order(k_w, rng)
     if pinned is not None:
         order, deadline = order[:pinned], float("inf")
-        directions = directions or PROJECTIONS[0]
+        directions = directions or costs.PROJECTIONS[0]
     tensors = [t for t in ("x", "w") if t in analytic]
-    directions = directions or _directions(pb, deadline - time.perf_counter())
+    shapes = {"x": pb.x.shape, "w": pb.w.shape}
+    directions = directions or costs.directions(shapes, pb.seconds, deadline - time.perf_counter())
     found = numerical.projections(pb, tensors, rng, directions)
     checks = _bias(pb, analytic, tol)
-    shapes = {"x": pb.x.shape, "w": pb.w.shape}
     per_set = numerical.set_forwards(shapes, pb.dilation)
     fits = len(order) if pinned is not None else int(max(deadline - time.perf_counter(), 0) /
                                                       (pb.seconds * per_set))
@@ -239,15 +336,6 @@ def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) ->
                        of_channels=shapes[t][1], projections=directions, filters=t == "w")
         checks[name] = merge(exact, compare_projections(name, analytic[t], *found[t], *tol))
     return checks, covered, directions
-
-
-def _directions(pb, seconds: float) -> int:
-    """Random directions for `channels`: PROJECTION_SHARE of `seconds` (two forwards a direction),
-    within PROJECTIONS and the memory PROJECTION_BYTES allows."""
-    fewest, most = PROJECTIONS
-    share = int(PROJECTION_SHARE * seconds / (2 * max(pb.seconds, 1e-9)))
-    memory = PROJECTION_BYTES // (8 * max(pb.x.size, pb.w.size))
-    return max(fewest, min(share, most, memory))
 
 
 def _sample(pb, analytic, tol, geom, rng, samples) -> dict:

@@ -52,6 +52,29 @@ class Format(str, Enum):
     github = "github"
 
 
+Paths = Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")]
+ImplOption = Annotated[str, typer.Option(help="direct, im2col, a path to a .py file, a dotted module, or KIND:TARGET "
+                                              "(cs231n:PATH, cs231n-fast:PATH, torch:MODULE:NAME, "
+                                              "layer:PATH.py:ClassName).")]
+BudgetOption = Annotated[float, typer.Option(help="Seconds auto and channels may spend on finite differences per "
+                                                  "layer.")]
+ChannelsOption = Annotated[Optional[int], typer.Option(min=1, help="Pin auto and channels to exactly this many "
+                                                                   "input-channel sets (full when that is all), "
+                                                                   "whatever the machine's speed: the same report "
+                                                                   "on any machine.")]
+ProjectionsOption = Annotated[Optional[int], typer.Option(min=1, help="Pin the random directions of auto, channels "
+                                                                      "and fast.")]
+SeedOption = Annotated[Optional[int], typer.Option(min=0, help="Seed for x, w, b, G (overrides the spec's).")]
+JobsOption = Annotated[int, typer.Option(min=0, help="Worker processes running layers in parallel; 0: one per CPU.")]
+TimeoutOption = Annotated[float, typer.Option(help="Seconds one layer may take (the plug-in's import included) "
+                                                   "before it fails; 0: no limit.")]
+BackendOption = Annotated[Backend, typer.Option(help="Where the check runs: numpy (CPU) or cupy (a CUDA GPU; "
+                                                     "pip install 'convcheck[cupy]').")]
+LayoutOption = Annotated[Optional[Layout], typer.Option(help="The implementation's array layout, overriding the "
+                                                             "specs': nchw, or nhwc (x (N, H, W, k), w (m_h, m_w, k, "
+                                                             "p)).")]
+
+
 def _version(value: bool):
     if value:
         print(f"convcheck {__version__}")
@@ -71,43 +94,31 @@ def _fail(error: ConvcheckError):
 
 @app.command()
 def verify(
-    paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")],
-    impl: Annotated[str, typer.Option(help="direct, im2col, a path to a .py file, a dotted module, or KIND:TARGET "
-                                           "(cs231n:PATH, cs231n-fast:PATH, torch:MODULE:NAME, "
-                                           "layer:PATH.py:ClassName).")] = "direct",
+    paths: Paths,
+    impl: ImplOption = "direct",
     method: Annotated[Method, typer.Option(help="full: every coordinate; channels: every coordinate of as many "
                                                 "input channels as fit --budget (first and last always) plus "
                                                 "random projections; sample: --samples per tensor; fast: random "
                                                 "projections only; auto: full when it fits --budget, else "
                                                 "channels.")] = Method.auto,
-    budget: Annotated[float, typer.Option(help="Seconds auto and channels may spend on finite "
-                                                          "differences per layer.")] = DEFAULT_BUDGET_S,
+    budget: BudgetOption = DEFAULT_BUDGET_S,
     samples: Annotated[int, typer.Option(min=1, help="Coordinates per tensor for --method sample.")] = DEFAULT_SAMPLES,
-    channels: Annotated[Optional[int], typer.Option(min=1, help="Pin auto and channels to exactly this many input "
-                                                                "channels (full when that is all), whatever the "
-                                                                "machine's speed: the same report on any machine.")
-                        ] = None,
-    projections: Annotated[Optional[int], typer.Option(min=1, help="Pin the random directions of auto, channels "
-                                                                   "and fast.")] = None,
+    channels: ChannelsOption = None,
+    projections: ProjectionsOption = None,
     rtol: Annotated[Optional[float], typer.Option(min=0, help="Relative tolerance (overrides the spec's).")] = None,
     atol: Annotated[Optional[float], typer.Option(min=0, help="Absolute tolerance (overrides the spec's).")] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Seed for x, w, b, G (overrides the spec's).")] = None,
+    seed: SeedOption = None,
     format: Annotated[Format, typer.Option("--format", help="table for people; json, junit (XML) or github "
                                                             "(workflow commands) for CI.")] = Format.table,
     output: Annotated[Optional[Path], typer.Option(help="Write the --format report to this file; the table "
                                                         "still goes to the terminal.")] = None,
-    jobs: Annotated[int, typer.Option(min=0, help="Worker processes checking layers in parallel; 0: one per "
-                                                  "CPU.")] = 1,
+    jobs: JobsOption = 1,
     shard: Annotated[Optional[str], typer.Option(help="i/N: check only the i-th of N disjoint parts of the "
                                                       "layers found (every N-th layer from the i-th), for CI "
                                                       "matrices.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds one layer may take (the plug-in's import "
-                                                 "included) before it fails; 0: no limit.")] = DEFAULT_TIMEOUT_S,
-    backend: Annotated[Backend, typer.Option(help="Where the check runs: numpy (CPU) or cupy (a CUDA GPU; "
-                                                  "pip install 'convcheck[cupy]').")] = Backend.numpy,
-    layout: Annotated[Optional[Layout], typer.Option(help="The implementation's array layout, overriding the "
-                                                          "specs': nchw, or nhwc (x (N, H, W, k), w (m_h, m_w, k, "
-                                                          "p)).")] = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
+    backend: BackendOption = Backend.numpy,
+    layout: LayoutOption = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG heatmap of |analytic − numerical| of each "
                                                       "failing tensor into this folder (pip install "
                                                       "'convcheck[plot]').")] = None,
@@ -216,6 +227,63 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as e:
         _fail(ConvcheckError(f"--output {path}: cannot write it: {e.strerror}"))
+
+
+class PlanFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+DEFAULT_TARGET_S = 600.0
+"""`plan --target`: the wall time a CI job's shard should stay within (a common step limit)."""
+
+
+@app.command()
+def plan(
+    paths: Paths,
+    impl: ImplOption = "direct",
+    budget: BudgetOption = DEFAULT_BUDGET_S,
+    target: Annotated[float, typer.Option(help="Seconds one CI shard should take: the --shard count suggested "
+                                                "keeps every shard's estimate within it.")] = DEFAULT_TARGET_S,
+    channels: ChannelsOption = None,
+    projections: ProjectionsOption = None,
+    seed: SeedOption = None,
+    format: Annotated[PlanFormat, typer.Option("--format", help="table for people, json for CI.")] = PlanFormat.table,
+    jobs: JobsOption = 1,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
+    backend: BackendOption = Backend.numpy,
+    layout: LayoutOption = None,
+):
+    """Estimate what `verify` will cost on every layer in PATHS, before a run: one timed forward
+    per layer (in worker processes, as verify runs the plug-in), then per layer the forwards and
+    time of full, what auto runs within --budget and its time, and the total with a --shard
+    count for --target. Checks nothing. Exit codes: 0 estimated, 1 a layer's forward failed, 2 bad
+    usage, spec or plug-in import."""
+    from .budget import shards
+    from .report.progress import LazyProgress
+    from .runner import Interrupted, plan_all
+    try:
+        if not target > 0:
+            raise ConvcheckError(f"--target {target}: must be a positive number of seconds")
+        _check_options("auto", budget, None, channels, projections)
+        specs = load_specs(paths)
+        plans = plan_all(specs, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
+                         progress=LazyProgress(enabled=None), budget=budget, channels=channels,
+                         projections=projections, seed=seed, backend=backend.value,
+                         layout=None if layout is None else layout.value)
+    except ConvcheckError as e:
+        _fail(e)
+    except Interrupted as e:
+        print(f"convcheck: {e}", file=sys.stderr)
+        raise typer.Exit(128 + e.signum)
+    from .report.plan import render_json, render_table, summary
+    totals = summary(plans, shards([p.estimate(p.auto) for p in plans], target), target)
+    if format is PlanFormat.json:
+        print(render_json(plans, totals))
+    else:
+        from .report.table import make_console
+        render_table(plans, totals, budget, make_console())
+    raise typer.Exit(1 if any(p.error for p in plans) else 0)
 
 
 class View(str, Enum):

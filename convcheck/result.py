@@ -126,6 +126,7 @@ class SpecResult:
     skipped: str = ""              # why the layer was not run: 'not expressible in this API: ...'
     through: str = "implementation"  # the forward finite differences went through: 'implementation' or 'reference'
     rerun: dict | None = None      # options that redo exactly this coverage on any machine: {'method': ..., ...}
+    budget: dict | None = None     # where the budget decided: budget_seconds, finite_differences_seconds, over_seconds
     output: str = ""               # the last lines the plug-in printed while this layer was checked (workers only)
     output_lines: int = 0          # how many lines it printed
 
@@ -140,3 +141,26 @@ class SpecResult:
 
     def check(self, name: str) -> TensorCheck:
         return next(c for c in self.checks if c.name == name)
+
+
+@dataclass
+class LayerPlan:
+    """What `convcheck plan` found for one layer: one timed forward and what it predicts."""
+
+    spec: object                   # ConvSpec
+    geometry: object               # Geometry
+    impl: str
+    budget: float                  # seconds auto may spend on finite differences
+    forward_seconds: float = 0.0   # one forward of the layer, timed as verify times it
+    full: object = None            # budget.Choice of `full` at the floor
+    auto: object = None            # budget.Choice of what auto runs within `budget`
+    minimum: object = None         # budget.Choice of the least `channels` keeps whatever the budget
+    skipped: str = ""              # not expressible in the implementation's API
+    error: str = ""                # the forward raised or crashed: nothing to estimate
+    overhead: float = 0.0          # seconds verify spends besides finite differences: the forward check
+                                   # (the plug-in's forward and the loop reference, timed) and a backward
+    seconds: float = 0.0           # what planning this layer took
+
+    def estimate(self, choice) -> float:
+        """Seconds verify should take on the layer running `choice` (self.full, self.auto)."""
+        return choice.seconds + self.overhead if choice is not None else 0.0

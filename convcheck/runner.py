@@ -68,12 +68,24 @@ def verify_all(specs, impl: str = "direct", *, jobs: int = 1, timeout: float = D
                **options) -> list:
     """`checker.verify(spec, impl, **options)` for every spec, in `jobs` worker processes, the
     results in spec order. timeout: seconds per layer, 0 (or inf) for none. progress: an object with
-    start(key, label), update(key, done, total), stop(key) and layers(done, total), or None.
+    start(key, label), update(key, done, total), stop(key), layers(done, total) and notice(line),
+    or None (notices then go to stderr).
 
     Raises ImplError (the plug-in cannot be imported, its import crashes or hangs),
     ConvcheckError (bad options) and Interrupted. Like any multiprocessing code, a script
     calling this must guard its top level with `if __name__ == "__main__":`.
     """
+    return _run_all("verify", specs, impl, jobs, timeout, progress, options)
+
+
+def plan_all(specs, impl: str = "direct", *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT_S, progress=None,
+             **options) -> list:
+    """`checker.plan(spec, impl, **options)` for every spec, in worker processes as `verify_all`
+    runs them (a plug-in that crashes or hangs fails one layer's estimate): LayerPlans in spec order."""
+    return _run_all("plan", specs, impl, jobs, timeout, progress, options)
+
+
+def _run_all(action: str, specs, impl, jobs: int, timeout: float, progress, options: dict) -> list:
     if not isinstance(impl, str):
         raise ConvcheckError("verify_all takes the plug-in by name, for its workers to import: "
                              "a built-in, a path or a module")
@@ -83,7 +95,7 @@ def verify_all(specs, impl: str = "direct", *, jobs: int = 1, timeout: float = D
         raise ConvcheckError(f"--timeout {timeout}: must be a number of seconds, 0 for none")
     if not specs:
         return []
-    pool = _Pool(impl, min(jobs, len(specs)), timeout if math.isfinite(timeout) else 0, options, progress)
+    pool = _Pool(action, impl, min(jobs, len(specs)), timeout if math.isfinite(timeout) else 0, options, progress)
     previous = _catch_sigterm()
     try:
         return pool.run(list(specs))
@@ -138,11 +150,11 @@ class _Worker:
         self.since = time.monotonic()
         self.conn.send(impl)
 
-    def give(self, index: int, spec, options: dict) -> None:
+    def give(self, index: int, spec, action: str, options: dict) -> None:
         if not self.tasks:
             self.since = time.monotonic()
         self.tasks.append((index, spec))
-        self.conn.send((index, spec, options))
+        self.conn.send((index, spec, action, options))
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -152,8 +164,9 @@ class _Worker:
 
 
 class _Pool:
-    def __init__(self, impl: str, jobs: int, timeout: float, options: dict, progress):
-        self.impl, self.jobs, self.timeout, self.options, self.progress = impl, jobs, timeout, options, progress
+    def __init__(self, action: str, impl: str, jobs: int, timeout: float, options: dict, progress):
+        self.action, self.impl, self.jobs, self.timeout, self.options = action, impl, jobs, timeout, options
+        self.progress = progress
         self.context = context(jobs)
         self.workers: list[_Worker] = []
         self.results: list = []
@@ -171,9 +184,9 @@ class _Pool:
             for worker in self.workers:        # a second layer in the pipe while others remain for the rest
                 while worker.ready and pending and len(worker.tasks) < (2 if len(pending) > self.jobs else 1):
                     index = pending.pop()
-                    worker.give(index, specs[index], self.options)
+                    worker.give(index, specs[index], self.action, self.options)
                     if self.progress and len(worker.tasks) == 1:
-                        self.progress.start(index, f"{specs[index].name}: finite differences")
+                        self.progress.start(index, self._label(specs[index]))
             wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers], self._until_deadline())
             for number, worker in enumerate(self.workers):
                 if not self._read(worker) or self._overdue(worker):
@@ -206,8 +219,16 @@ class _Pool:
             raise ConvcheckError(message[1])
         elif kind == "progress" and self.progress and worker.task:
             self.progress.update(worker.task[0], *message[1:])
+        elif kind == "notice":
+            if self.progress:
+                self.progress.notice(message[1])
+            else:
+                print(f"convcheck: {message[1]}", file=sys.stderr)
         elif kind == "result":
             self._finish(worker, message[2])
+
+    def _label(self, spec) -> str:
+        return f"{spec.name}: {'finite differences' if self.action == 'verify' else 'timing a forward'}"
 
     def _finish(self, worker: _Worker, result) -> None:
         """Record the result of the worker's current layer; the next in its pipe starts now."""
@@ -218,7 +239,7 @@ class _Pool:
             self.progress.layers(sum(r is not None for r in self.results), len(self.results))
             if worker.tasks:
                 following, spec = worker.task
-                self.progress.start(following, f"{spec.name}: finite differences")
+                self.progress.start(following, self._label(spec))
 
     def _overdue(self, worker: _Worker) -> bool:
         """Past the timeout: its layer fails (its import, if it had not finished: ImplError)."""
@@ -237,19 +258,13 @@ class _Pool:
                             "without crashing, exiting or hanging")
         if worker.task is None:                          # died between layers: nothing lost
             return
-        from .geometry import geometry
-        from .options import tolerances
-        from .result import SpecResult
         index, spec = worker.task
         words = f"{PHASES[phase]} {what}"
         if phase == NUMERICAL:
             words += " during finite differences"
         if phase in (NUMERICAL, IDLE) and what.startswith("timed out"):
             words += "; raise --timeout or choose a cheaper --method"
-        rtol, atol = tolerances(spec, self.options.get("rtol"), self.options.get("atol"))
-        result = SpecResult(spec, geometry(spec), self.impl, self.options.get("method", "auto"), rtol, atol,
-                            seconds=time.monotonic() - worker.since, error=words,
-                            backend=self.options.get("backend", "numpy"))
+        result = _failed(self.action, spec, self.impl, self.options, words, time.monotonic() - worker.since)
         try:                                             # what it printed before it died
             with open(worker.output, "rb") as file:
                 result.output, result.output_lines = _last_lines(file.fileno())
@@ -271,6 +286,18 @@ class _Pool:
         shutil.rmtree(self.folder, ignore_errors=True)
         if self.progress:
             self.progress.close()
+
+
+def _failed(action: str, spec, impl_name: str, options: dict, error: str, seconds: float = 0.0):
+    """The result of a layer whose check (or plan) could not finish: `error` says why."""
+    from .geometry import geometry
+    from .result import LayerPlan, SpecResult
+    if action == "plan":
+        return LayerPlan(spec, geometry(spec), impl_name, options.get("budget", 0.0), error=error, seconds=seconds)
+    from .options import tolerances
+    rtol, atol = tolerances(spec, options.get("rtol"), options.get("atol"))
+    return SpecResult(spec, geometry(spec), impl_name, options.get("method", "auto"), rtol, atol, seconds=seconds,
+                      error=error, backend=options.get("backend", "numpy"))
 
 
 def _died(phase: int, exitcode: int) -> str:
@@ -382,7 +409,8 @@ class _Tracked:
 
 
 class _Progress:
-    """progress(done, total) for `verify`, sent to the parent at most every PROGRESS_EVERY_S."""
+    """progress(done, total) for `verify`, sent to the parent at most every PROGRESS_EVERY_S;
+    notice(line) sent at once (the parent prints it on stderr)."""
 
     def __init__(self, conn):
         self.conn, self.last = conn, time.monotonic()     # nothing for layers shorter than that
@@ -392,6 +420,9 @@ class _Progress:
         if now - self.last >= PROGRESS_EVERY_S:
             self.last = now
             self.conn.send(("progress", float(done), float(total)))
+
+    def notice(self, line: str) -> None:
+        self.conn.send(("notice", line))
 
 
 def _capture(path: str) -> int:
@@ -440,11 +471,8 @@ def _work(conn, impl_name: str | None, phase, output: str, parent: int | None) -
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
     _die_with_parent(parent)
     captured = _capture(output)                         # a plug-in's prints go to a file, never into a report
-    from .checker import verify
-    from .geometry import geometry
+    from .checker import plan, verify
     from .impls import Implementation, load_impl
-    from .options import tolerances
-    from .result import SpecResult
     try:
         impl = load_impl(impl_name if impl_name is not None else conn.recv())
     except (EOFError, OSError):                         # never adopted: the command ended first
@@ -463,26 +491,28 @@ def _work(conn, impl_name: str | None, phase, output: str, parent: int | None) -
     conn.send(("ready",))
     while True:
         try:
-            index, spec, options = conn.recv()
+            index, spec, action, options = conn.recv()
         except (EOFError, OSError):
             return
         tracked.forwards = 0
         try:
-            result = verify(spec, wrapped, progress=_Progress(conn), **options)
+            if action == "plan":
+                result = plan(spec, wrapped, **options)
+            else:
+                progress = _Progress(conn)
+                result = verify(spec, wrapped, progress=progress, notify=progress.notice, **options)
         except ConvcheckError as e:
             conn.send(("fatal", str(e)))
             return
         except BaseException as e:   # a plug-in's KeyboardInterrupt, a returned object that broke the check
-            rtol, atol = tolerances(spec, options.get("rtol"), options.get("atol"))
-            result = SpecResult(spec, geometry(spec), impl.name, options.get("method", "auto"), rtol, atol,
-                                error=f"the check could not finish: {impl.describe(e)}")
+            result = _failed(action, spec, impl.name, options, f"the check could not finish: {impl.describe(e)}")
         phase.value = IDLE
         result.output, result.output_lines = _collect(captured)
         try:
             conn.send(("result", index, result))
         except Exception as e:                          # e.g. a returned object that cannot be pickled
-            conn.send(("result", index, SpecResult(spec, result.geometry, impl.name, result.method, result.rtol,
-                                                   result.atol, error=f"the result could not be sent: {e}")))
+            conn.send(("result", index, _failed(action, spec, impl.name, options,
+                                                f"the result could not be sent: {e}")))
 
 
 def _die_with_parent(parent: int | None) -> None:

@@ -20,6 +20,7 @@ def result_dict(result, show_output: bool = False) -> dict:
         "output": {"lines": result.output_lines, "last": result.output.split("\n") if result.output else []}
         if result.output_lines and (show_output or not result.passed) else None,
         "finite_differences_through": result.through, "rerun": result.rerun, "rerun_flags": rerun_flags(result),
+        "budget": result.budget,
         "tensors": {c.name: {
             "expected_shape": _list(c.expected_shape), "actual_shape": _list(c.actual_shape),
             "max_abs_err": c.max_abs, "max_rel_err": c.max_rel, "tolerance_ratio": _finite(c.tolerance_ratio),

@@ -8,7 +8,7 @@ timed out) as <error>; the coverage, and what the plug-in printed on a failing l
 import xml.etree.ElementTree as ET
 
 from . import LABELS, failures
-from .table import coverage_lines, shown_output
+from .table import budget_line, coverage_lines, shown_output
 
 
 def render(results, seconds: float, show_output: bool = False) -> str:
@@ -34,6 +34,7 @@ def render(results, seconds: float, show_output: bool = False) -> str:
             ET.SubElement(case, "failure", message=lines[0], type="GradientMismatch").text = "\n".join(lines + details)
         ET.SubElement(case, "system-out").text = (f"impl {result.impl}, {spec.dtype}, method {result.method}: "
                                                   + ("; ".join(coverage_lines(result)) or "not checked")
+                                                  + "".join("\n" + line for line in [budget_line(result)] if line)
                                                   + "".join("\n" + line for line in shown_output(result, show_output)))
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)

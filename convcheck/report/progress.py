@@ -5,13 +5,15 @@ has run for `delay` seconds, only on a terminal, and the display vanishes when t
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 
 class LazyProgress:
     """`start(key, label)` when a layer starts, `update(key, done, total)` as its finite
     differences run, `stop(key)` when it ends; `close()` after the run. `layers(done, total)`
-    counts finished layers. Keys tell apart layers checked at the same time."""
+    counts finished layers, `notice(line)` prints a line. Keys tell apart layers checked at
+    the same time."""
 
     def __init__(self, console: Console | None = None, delay: float = 1.0, enabled: bool | None = None):
         self.console = console or Console(stderr=True, emoji=False)
@@ -45,6 +47,10 @@ class LazyProgress:
         if self.run_task is None:
             self.run_task = self._display().add_task("layers", total=total)
         self.bar.update(self.run_task, completed=done, total=total)
+
+    def notice(self, line: str) -> None:
+        """A line for the user on stderr now, above any bar: with or without a terminal, quiet or not."""
+        self.console.print(f"convcheck: {escape(line)}", highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -59,6 +59,16 @@ def coverage_lines(result) -> list[str]:
         [f"the same coverage on any machine: {rerun_flags(result)}"] * bool(result.rerun)
 
 
+def budget_line(result) -> str:
+    """'over budget: ...' when finite differences ran past OVER times the budget, else ''."""
+    spent = result.budget or {}
+    if not spent.get("over_seconds"):
+        return ""
+    return (f"over budget: finite differences took {spent['finite_differences_seconds']:.1f} s, "
+            f"{spent['over_seconds']:.1f} s past --budget {spent['budget_seconds']:g} s: the minimum exact coverage "
+            "does not fit it (`convcheck plan` estimates layers before a run; --method fast costs a few forwards)")
+
+
 def render_result(result, console: Console, show_output: bool = False) -> None:
     """A table of tensor, shapes, errors, worst index and verdict, then any failure messages;
     what the plug-in printed under a failing layer (under every layer with `show_output`)."""
@@ -93,6 +103,8 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
         for number, line in enumerate(lines):
             console.print(f"  [yellow]{'coverage' if number == 0 else '':8}[/] {escape(line)}",
                           highlight=False, soft_wrap=True)
+    if budget_line(result):
+        console.print(f"  [yellow]{escape(budget_line(result))}[/]", highlight=False, soft_wrap=True)
     if result.error:
         console.print(f"  [bold red]error[/]: {escape(result.error)}", highlight=False, soft_wrap=True)
     judged = any(c.own_forward is not None for c in result.checks)

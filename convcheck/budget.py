@@ -1,0 +1,100 @@
+"""What a check costs before it runs, from one timed forward of the layer: `full` at the floor,
+the minimum `channels` always covers, and what `auto` chooses within a budget. `verify`
+decides with it and says when even the minimum does not fit; `convcheck plan` prints it.
+
+Costs are whole-layer forwards (numerical.py: output elements computed over one layer's
+output), the forward check and the unperturbed point included, times the seconds of one
+forward. A set is one of w's k / groups channels: input channel j of every group for dL/dX
+and dL/dF[:, j] (numerical.input_channels), `numerical.set_forwards` forwards.
+"""
+
+import math
+from dataclasses import dataclass
+
+from . import numerical
+
+PROJECTIONS = (16, 64)
+"""Fewest and most random directions `channels` adds for errors in the channels it does not
+cover exactly; each costs one forward for dL/dX and one for dL/dF. Between the two it spends
+PROJECTION_SHARE of the budget, with u (d, *shape) kept under PROJECTION_BYTES."""
+PROJECTION_SHARE = 0.1
+PROJECTION_BYTES = 2**27
+MINIMUM_SETS = 2
+"""Sets `channels` always covers exactly: the first and the last."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a method covers and what it costs."""
+
+    method: str              # 'full' or 'channels'
+    sets: int                # sets covered exactly (k / groups of them for full)
+    of_sets: int             # k / groups
+    projections: int         # random directions per tensor (channels), 0 for full
+    forwards: float          # whole-layer forwards, the forward check included
+    seconds: float           # forwards x one forward
+
+    def coverage(self) -> str:
+        """'every coordinate' or '2 of 64 sets exactly + 16 random projections'."""
+        if self.method == "full" or self.sets >= self.of_sets and not self.projections:
+            return "every coordinate"
+        return f"{self.sets} of {self.of_sets} input-channel sets exactly + {self.projections} random projections"
+
+
+def full(shapes: dict, dilation, forward_seconds: float) -> Choice:
+    """`full`: every coordinate, at the floor."""
+    forwards = numerical.full_forwards(shapes, dilation)
+    k_w = shapes["w"][1]
+    return Choice("full", k_w, k_w, 0, forwards, forwards * forward_seconds)
+
+
+def channels(shapes: dict, dilation, forward_seconds: float, sets: int, projections: int) -> Choice:
+    """`channels` covering `sets` sets exactly and `projections` directions per tensor."""
+    k_w = shapes["w"][1]
+    sets = min(sets, k_w)
+    forwards = 2 + (1 if shapes["b"] else 0) + 2 * projections + sets * numerical.set_forwards(shapes, dilation)
+    return Choice("channels", sets, k_w, projections, forwards, forwards * forward_seconds)
+
+
+def minimum(shapes: dict, dilation, forward_seconds: float) -> Choice:
+    """What `channels` covers whatever the budget: the first and the last set, PROJECTIONS[0]
+    directions per tensor."""
+    return channels(shapes, dilation, forward_seconds, MINIMUM_SETS, PROJECTIONS[0])
+
+
+def directions(shapes: dict, forward_seconds: float, seconds: float) -> int:
+    """Random directions for `channels`: PROJECTION_SHARE of `seconds` (two forwards a
+    direction), within PROJECTIONS and the memory PROJECTION_BYTES allows."""
+    fewest, most = PROJECTIONS
+    share = int(PROJECTION_SHARE * seconds / (2 * max(forward_seconds, 1e-9)))
+    memory = PROJECTION_BYTES // (8 * max(math.prod(shapes["x"]), math.prod(shapes["w"])))
+    return max(fewest, min(share, most, memory))
+
+
+def choose(shapes: dict, dilation, forward_seconds: float, budget: float, sets: int | None = None,
+           projections: int | None = None) -> Choice:
+    """What `auto` runs: `full` when it fits `budget` seconds, else `channels` with as many sets
+    as fit after its projections, never fewer than the minimum. `sets` and `projections` pin
+    it instead (--channels, --projections): full when `sets` covers them all."""
+    k_w = shapes["w"][1]
+    whole = full(shapes, dilation, forward_seconds)
+    if sets is not None:
+        return whole if sets >= k_w else channels(shapes, dilation, forward_seconds, sets,
+                                                  projections or PROJECTIONS[0])
+    if whole.seconds <= budget:
+        return whole
+    d = projections or directions(shapes, forward_seconds, budget)
+    base = channels(shapes, dilation, forward_seconds, 0, d)
+    per_set = numerical.set_forwards(shapes, dilation) * forward_seconds
+    fits = int(max(budget - base.seconds, 0) / max(per_set, 1e-12))
+    return channels(shapes, dilation, forward_seconds, max(fits, min(MINIMUM_SETS, k_w)), d)
+
+
+def shards(seconds: list[float], target: float) -> int:
+    """The fewest N for which `--shard i/N` (layers i, i + N, i + 2N, ... in loader order) keeps
+    every shard's estimated seconds within `target`; len(seconds) when even one layer per shard
+    does not (a layer alone over the target cannot be split)."""
+    for count in range(1, len(seconds) + 1):
+        if max(sum(seconds[i::count]) for i in range(count)) <= target:
+            return count
+    return max(len(seconds), 1)
