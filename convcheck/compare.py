@@ -72,14 +72,16 @@ def compare(name: str, actual, reference, rtol: float, atol: float, flat: np.nda
 
 def error_map(actual, reference, flat=None):
     """|actual - reference| at the compared coordinates (flat indices of actual, all if None;
-    others count 0), summed over the first two axes: (N, k, H, W) -> (H, W) for dL/dX, (p, k,
-    m_h, m_w) -> (m_h, m_w) for dL/dF. A report figure: on the host, as NumPy."""
+    others count 0) as a 2-D map: summed over the first two axes, (N, k, H, W) -> (H, W) for
+    dL/dX and (p, k, m_h, m_w) -> (m_h, m_w) for dL/dF; a 1-D layer's is one row, (1, n); a 3-D
+    layer's is summed over depth too, (D, H, W) -> (H, W). A report figure: on the host, as NumPy."""
     xp = array_module(actual, reference)
     a = xp.asarray(actual, dtype=xp.float64)
     diff = xp.zeros(a.size)
     at = slice(None) if flat is None else flat
     diff[at] = xp.abs(a.ravel()[at] - xp.asarray(reference, dtype=xp.float64).ravel())
     summed = diff.reshape(a.shape).sum(axis=(0, 1))
+    summed = summed.reshape(1, -1) if summed.ndim == 1 else summed.reshape(-1, *summed.shape[-2:]).sum(axis=0)
     return summed if xp is np else xp.asnumpy(summed)
 
 

@@ -7,6 +7,8 @@ the places where hand-written backprop goes wrong (borders, corners, leftover ro
 columns, stride phases, the first and last channel and filter), then the seed's draw.
 """
 
+import itertools
+
 import numpy as np
 
 from .geometry import Geometry
@@ -33,18 +35,22 @@ def stratified(tensor: str, geom: Geometry, samples: int, rng) -> np.ndarray:
 
 
 def _places_x(geom: Geometry) -> list[tuple]:
-    """(n, c, i, j) in priority order: for the first and last channel (and sample), the four
-    corners, every stride phase, the middle of each side, the first leftover row and column."""
-    n_batch, k, h, w = geom.shapes["x"]
-    (s_h, s_w), (top, _, left, _) = geom.stride, geom.padding
-    m_h, m_w = geom.spec.m
-    phases = [(_phase(h, s_h, top, a), _phase(w, s_w, left, b)) for a in range(s_h) for b in range(s_w)]
-    sides = [(0, w // 2), (h - 1, w // 2), (h // 2, 0), (h // 2, w - 1)]
-    row, col = (geom.out[0] - 1) * s_h + m_h - top, (geom.out[1] - 1) * s_w + m_w - left  # first unread
-    leftover = [(max(row, 0), w // 2)] * (row < h) + [(h // 2, max(col, 0))] * (col < w)
-    places = [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), *phases, *sides, *leftover]
+    """(n, c, *position) in priority order: for the first and last channel (and sample), the
+    corners, every stride phase, the middle of each side, the first leftover row of each axis."""
+    n_batch, k, *sizes = geom.shapes["x"]
+    dims, middle = len(sizes), tuple(n // 2 for n in sizes)
+    corners = list(itertools.product(*((0, n - 1) for n in sizes)))
+    phases = list(itertools.product(*([_phase(sizes[a], geom.stride[a], geom.padding[2 * a], phase)
+                                       for phase in range(geom.stride[a])] for a in range(dims))))
+    sides = [middle[:a] + (end,) + middle[a + 1:] for a in range(dims) for end in (0, sizes[a] - 1)]
+    leftover = []
+    for a in range(dims):                                         # the first row no window reads, if any
+        row = (geom.out[a] - 1) * geom.stride[a] + geom.extent[a] - geom.padding[2 * a]
+        if row < sizes[a]:
+            leftover.append(middle[:a] + (max(row, 0),) + middle[a + 1:])
+    places = corners + phases + sides + leftover
     planes = list(dict.fromkeys([(0, 0), (n_batch - 1, k - 1), (0, k - 1), (n_batch - 1, 0)]))
-    return [(n, c, i, j) for i, j in places for n, c in planes]
+    return [(n, c, *place) for place in places for n, c in planes]
 
 
 def _phase(n: int, s: int, lo: int, phase: int) -> int:
@@ -54,8 +60,8 @@ def _phase(n: int, s: int, lo: int, phase: int) -> int:
 
 
 def _places_w(shape) -> list[tuple]:
-    """(f, c, a, b): the corner and middle taps of the first and last filter and channel."""
-    p, k, m_h, m_w = shape
-    taps = [(0, 0), (m_h - 1, m_w - 1), (0, m_w - 1), (m_h - 1, 0), (m_h // 2, m_w // 2)]
+    """(f, c, *tap): the corner and middle taps of the first and last filter and channel."""
+    p, k, *m = shape
+    taps = list(itertools.product(*((0, t - 1) for t in m))) + [tuple(t // 2 for t in m)]
     planes = list(dict.fromkeys([(0, 0), (p - 1, k - 1), (0, k - 1), (p - 1, 0)]))
-    return [(f, c, a, b) for a, b in taps for f, c in planes]
+    return [(f, c, *tap) for tap in taps for f, c in planes]

@@ -8,6 +8,9 @@ its explanation gives the seeds' right formula with the layer's numbers and the 
 `convcheck shapes --explain` that derives it. No match: mistake None.
 """
 
+import itertools
+import math
+
 from .backend import array_module
 from .impls import direct, reference
 from .impls.common import pad
@@ -60,54 +63,56 @@ def _candidates(name, value, truth, data, conv, geom):
     """(mistake, the array it gives or None, explanation) for tensor `name`, most specific first."""
     s = geom.spec
     x, w, b, g = data["x"], data["w"], data["b"], data["g"]
-    span = geom.extent
-    (top, bottom, left, right), n = geom.padding, s.batch
+    span, n, dims = geom.extent, s.batch, s.dims
     step = "`convcheck shapes --explain`, step"
 
     def grads(**change):
         return dict(zip(("dx", "dw", "db"), direct.backward(change.get("g", g), change.get("x", x), change.get("w", w),
                                                              change.get("b", b), **{**conv, **change.get("conv", {})})))
     if name == "y":
-        yield ("forward-flipped", reference.forward(x, w[:, :, ::-1, ::-1], b, **conv),
+        yield ("forward-flipped", reference.forward(x, _turned(w), b, **conv),
                "Y is a true convolution (the filter turned by 180°), but the layer is a correlation: y[n, f, r, c] = "
                "Σ_i,a,b X_pad[n, i, r·s_h + a, c·s_w + b] · F[f, i, a, b] + b[f], the filter not flipped (seed "
                f"004; {step} 'Output Y')")
         return
     if name == "dx":
-        yield ("filter-not-rotated", grads(w=w[:, :, ::-1, ::-1])["dx"],
+        yield ("filter-not-rotated", grads(w=_turned(w))["dx"],
                "dL/dX is the full convolution with F itself; the right one turns each filter by 180°: dL/dX^(i) = "
                f"Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j)), dL/dY padded by m − 1 = {_pair(e - 1 for e in span)} "
                f"on every side (seeds 000/004; {step} 'dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))')")
-    if s.stride != (1, 1) and name in ("dx", "dw"):
-        yield ("stride-ignored", grads(conv={"stride": (1, 1)})[name],
+    if any(v != 1 for v in s.stride) and name in ("dx", "dw"):
+        yield ("stride-ignored", grads(conv={"stride": (1,) * dims})[name],
                f"{_label(name)} is the backward of the same layer at stride 1: dL/dY must first be dilated by s = "
                f"{_pair(s.stride)} (s − 1 zeros between neighbours, to {_pair(geom.dilated)}) so that each gradient "
                f"sits where its window started (seed 000; {step} 'Upstream gradient dL/dY')")
     if name == "dx":
-        padded = grads(x=pad(x, geom.padding), conv={"padding": (0, 0, 0, 0)})["dx"]
-        h, w_in = s.n
-        for r in sorted({0, top, bottom, left, right}):
-            for c in sorted({0, top, bottom, left, right}):
-                if (r, c) != (top, left) and r + h <= padded.shape[2] and c + w_in <= padded.shape[3]:
-                    yield ("padding-crop", padded[:, :, r:r + h, c:c + w_in],
-                           f"dL/dX is the padded gradient cropped at row {r}, column {c}; the right crop starts at "
-                           f"(top, left) = ({top}, {left}) and keeps n = {h} × {w_in}: dL/dX = dL/dX_pad[top : top "
-                           f"+ n_h, left : left + n_w] (hard-coded or swapped padding; {step} 'dL/dX^(i) = Σ_j "
-                           "rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))', the crop)")
-    if s.n[0] == s.n[1] and name == "dx":
-        yield ("height-width-swapped", truth.swapaxes(2, 3),
-               "dL/dX is the right one with rows and columns exchanged: H and W (or m_h and m_w) swapped somewhere "
-               "in the backward")
-    if s.m[0] == s.m[1] and name == "dw":
-        yield ("kernel-transposed", truth.swapaxes(2, 3),
-               f"dL/dF is the right one with its two spatial axes (m_h, m_w) transposed: dL/dF[f, i, a, b] belongs "
-               f"to tap (a, b), row a of the {_pair(s.m)} filter ({step} 'dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)')")
+        padded = grads(x=pad(x, geom.padding), conv={"padding": (0,) * (2 * dims)})["dx"]
+        right = tuple(geom.padding[0::2])                           # where the crop starts per axis: before
+        offsets = sorted({0, *geom.padding})
+        for start in itertools.product(offsets, repeat=dims):
+            if start != right and all(start[a] + s.n[a] <= padded.shape[2 + a] for a in range(dims)):
+                yield ("padding-crop", padded[(slice(None), slice(None)) + tuple(slice(start[a], start[a] + s.n[a])
+                                                                                 for a in range(dims))],
+                       f"dL/dX is the padded gradient cropped at {_at(start)}; the right crop starts at the padding "
+                       f"before each axis, {_at(right)}, and keeps n = {_pair(s.n)}: dL/dX = dL/dX_pad[before : "
+                       f"before + n] per axis, dL/dX_pad[top : top + n_h, left : left + n_w] in 2-D (hard-coded or "
+                       f"swapped padding; {step} 'dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))', the crop)")
+    for a, c in itertools.combinations(range(dims), 2):             # two spatial axes exchanged
+        if s.n[a] == s.n[c] and name == "dx":
+            yield ("height-width-swapped", truth.swapaxes(2 + a, 2 + c),
+                   f"dL/dX is the right one with its spatial axes {_axis(a, dims)} and {_axis(c, dims)} exchanged: "
+                   "H and W (or m_h and m_w) swapped somewhere in the backward")
+        if s.m[a] == s.m[c] and name == "dw":
+            yield ("kernel-transposed", truth.swapaxes(2 + a, 2 + c),
+                   f"dL/dF is the right one with its spatial axes {_axis(a, dims)} and {_axis(c, dims)} transposed: "
+                   f"each entry belongs to its own tap of the {_pair(s.m)} filter ({step} 'dL/dF_j^(i) = X^(i) ⋆ "
+                   "dL/dY^(j)')")
     if name == "dx" and s.p > 1:
         yield ("filters-averaged", truth / s.p,
                f"dL/dX is the right one divided by p = {s.p}: the p filters' contributions must be summed into "
                f"each channel, not averaged ({step} 'Depth of dL/dX')")
     if name == "db":
-        positions = geom.out[0] * geom.out[1]
+        positions = math.prod(geom.out)
         for divisor, what in ((n * positions, f"batch × positions = {n} × {positions}"), (positions,
                               f"positions = {positions}"), (n, f"batch = {n}")):
             if divisor > 1:
@@ -166,16 +171,33 @@ def _batch_candidates(name, value, truth, grads, x, g, n):
 
 def _by_shape(name: str, actual: tuple, expected: tuple, geom) -> Diagnosis:
     """A wrong shape: spatial axes exchanged, or an empty crop; else no known mistake."""
-    top, _, left, _ = geom.padding
-    if len(actual) == 4 and actual[:2] == expected[:2] and actual[2:] == expected[:1:-1]:
+    right = tuple(geom.padding[0::2])
+    if len(actual) == len(expected) > 3 and actual[:2] == expected[:2] and actual[2:] != expected[2:] and \
+            sorted(actual[2:]) == sorted(expected[2:]):
         mistake = "kernel-transposed" if name == "dw" else "height-width-swapped"
-        return Diagnosis(mistake, f"{_label(name)} has shape {actual}, the expected {expected} with its two spatial "
-                                  "axes exchanged: H and W (m_h and m_w) swapped")
-    if name == "dx" and len(actual) == 4 and 0 in actual[2:]:
+        return Diagnosis(mistake, f"{_label(name)} has shape {actual}, the expected {expected} with spatial axes "
+                                  "exchanged: H and W (m_h and m_w) swapped")
+    if name == "dx" and len(actual) == len(expected) and 0 in actual[2:]:
         return Diagnosis("padding-crop", f"dL/dX is empty {actual}: a crop like dx_pad[:, :, p:-p, p:-p] keeps nothing "
-                                         f"at p = 0; crop dx_pad[:, :, top:top + n_h, left:left + n_w] with (top, "
-                                         f"left) = ({top}, {left})")
+                                         f"at p = 0; crop dx_pad[:, :, before:before + n] per axis, the padding "
+                                         f"before each axis being {_at(right)}")
     return Diagnosis(None, f"{_label(name)} has shape {actual}, expected {expected}; no known mistake gives it")
+
+
+def _turned(w):
+    """The filter turned by 180°: every spatial axis reversed (rot180 in 2-D)."""
+    return w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
+
+
+def _at(start: tuple) -> str:
+    """'row 0, column 2' in 2-D, 'position 3' in 1-D, '(depth, row, column) = (0, 1, 2)' in 3-D."""
+    if len(start) == 2:
+        return f"row {start[0]}, column {start[1]}"
+    return f"position {start[0]}" if len(start) == 1 else f"(depth, row, column) = {start}"
+
+
+def _axis(a: int, dims: int) -> str:
+    return (("H", "W"), ("D", "H", "W"))[dims - 2][a]
 
 
 def _close(a, b, rtol, atol) -> bool:
@@ -184,8 +206,9 @@ def _close(a, b, rtol, atol) -> bool:
 
 
 def _pair(values) -> str:
+    """'3' when every axis agrees, else '3 × 5'."""
     values = tuple(values)
-    return str(values[0]) if values[0] == values[1] else f"{values[0]} × {values[1]}"
+    return str(values[0]) if len(set(values)) == 1 else " × ".join(map(str, values))
 
 
 def _label(name: str) -> str:

@@ -8,12 +8,13 @@ the spec's shapes and raises `ShapeMismatch` if an array disagrees with what is 
 Renderers live in `report/`.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import ConvcheckError
-from .geometry import Geometry, correlation_size, reached_outputs
+from .geometry import Geometry, correlation_size, reached_outputs, sub
 
 VIEWS = ("direct", "im2col", "both")
 
@@ -60,41 +61,63 @@ def explain(geom: Geometry, view: str = "both") -> Explanation:
     return Explanation(geom, _tensors(geom), steps)
 
 
-def _hw(pair) -> str:
-    """'5' for a square pair, '8 × 6' otherwise (rows × columns)."""
-    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]} × {pair[1]}"
+def _hw(values) -> str:
+    """'5' when every axis agrees, '8 × 6' otherwise (rows × columns in 2-D)."""
+    values = tuple(values)
+    return str(values[0]) if len(set(values)) == 1 else " × ".join(map(str, values))
 
 
-def _plane(pair) -> str:
-    """A 2-D size written out: '96 × 96'."""
-    return f"{pair[0]} × {pair[1]}"
+def _plane(values) -> str:
+    """A size written out, every axis: '96 × 96' (2-D), '100' (1-D), '8 × 16 × 16' (3-D)."""
+    return " × ".join(map(str, values))
+
+
+AXIS_NAMES = {1: ("positions",), 2: ("rows", "columns"), 3: ("depth", "rows", "columns")}
 
 
 def _axes(geom: Geometry, text) -> str:
-    """text(axis) for rows and columns, written once when both read the same."""
-    rows, cols = text(0), text(1)
-    return rows if rows == cols else f"rows: {rows}; columns: {cols}"
+    """text(axis) for every spatial axis, written once when they all read the same."""
+    texts = [text(a) for a in range(geom.dims)]
+    if len(set(texts)) == 1:
+        return texts[0]
+    return "; ".join(f"{name}: {t}" for name, t in zip(AXIS_NAMES[geom.dims], texts))
+
+
+def _symbols(name: str, dims: int, joint: str = " × ") -> str:
+    """'n_h × n_w' (2-D), 'n' (1-D), 'n_d × n_h × n_w' (3-D); joint '·' for products."""
+    return joint.join(sub(name, a, dims) for a in range(dims))
+
+
+def _layout(dims: int) -> str:
+    """The spatial axes of x in array layout: 'H, W' (2-D), 'L' (1-D), 'D, H, W' (3-D)."""
+    return {1: "L", 2: "H, W", 3: "D, H, W"}[dims]
+
+
+def _sides(dims: int) -> str:
+    """The padding's two sides in a per-axis formula: 'top + bottom' in 2-D, 'before + after' else."""
+    return "top + bottom" if dims == 2 else "before + after"
 
 
 def _tensors(geom: Geometry) -> list[Tensor]:
-    s, shapes = geom.spec, geom.shapes
-    square = s.n[0] == s.n[1] and s.m[0] == s.m[1] and geom.out[0] == geom.out[1]
-    n_sym, m_sym = ("n × n", "m × m") if square else ("n_h × n_w", "m_h × m_w")
-    plain = s.stride == (1, 1) and not any(geom.padding)
-    o_sym = ("(n − m + 1) × (n − m + 1)" if plain else "o × o") if square else "o_h × o_w"
+    s, shapes, dims = geom.spec, geom.shapes, geom.dims
+    square = len(set(s.n)) == 1 and len(set(s.m)) == 1 and len(set(geom.out)) == 1
+    n_sym, m_sym = (" × ".join(["n"] * dims), " × ".join(["m"] * dims)) if square else \
+        (_symbols("n", dims), _symbols("m", dims))
+    plain = all(v == 1 for v in s.stride) and not any(geom.padding)
+    o_sym = (" × ".join(["(n − m + 1)" if plain else "o"] * dims)) if square else _symbols("o", dims)
     n, m, o = _plane(s.n), _plane(s.m), _plane(geom.out)
     no_bias = "none (bias: false)"
     depth, k_w = ("k", s.k) if s.groups == 1 else ("k/groups", s.k // s.groups)
+    x_layout, o_layout = f"(N, k, {_layout(dims)})", f"(N, p, {_symbols('o', dims, ', ')})"
+    w_layout = f"(p, {'k' if s.groups == 1 else 'k/groups'}, {_symbols('m', dims, ', ')})"
     return [
-        Tensor("x", f"{n_sym} × k = {n} × {s.k}", "(N, k, H, W)", shapes["x"]),
-        Tensor("w", f"p = {s.p} filters F_j, each {m_sym} × {depth} = {m} × {k_w}",
-               "(p, k, m_h, m_w)" if s.groups == 1 else "(p, k/groups, m_h, m_w)", shapes["w"]),
+        Tensor("x", f"{n_sym} × k = {n} × {s.k}", x_layout, shapes["x"]),
+        Tensor("w", f"p = {s.p} filters F_j, each {m_sym} × {depth} = {m} × {k_w}", w_layout, shapes["w"]),
         Tensor("b", f"one per filter: p = {s.p}" if s.bias else no_bias, "(p,)", shapes["b"]),
-        Tensor("y", f"{o_sym} × p = {o} × {s.p}", "(N, p, o_h, o_w)", shapes["y"]),
-        Tensor("dy", f"as Y: {o} × {s.p}", "(N, p, o_h, o_w)", shapes["dy"]),
-        Tensor("dw", f"as F_j: {m_sym} × {depth} = {m} × {k_w}, for each of p = {s.p}",
-               "(p, k, m_h, m_w)" if s.groups == 1 else "(p, k/groups, m_h, m_w)", shapes["dw"]),
-        Tensor("dx", f"as X: {n_sym} × k = {n} × {s.k}", "(N, k, H, W)", shapes["dx"]),
+        Tensor("y", f"{o_sym} × p = {o} × {s.p}", o_layout, shapes["y"]),
+        Tensor("dy", f"as Y: {o} × {s.p}", o_layout, shapes["dy"]),
+        Tensor("dw", f"as F_j: {m_sym} × {depth} = {m} × {k_w}, for each of p = {s.p}", w_layout, shapes["dw"]),
+        Tensor("dx", f"as X: {n_sym} × k = {n} × {s.k}", x_layout, shapes["dx"]),
         Tensor("db", f"as b: p = {s.p}" if s.bias else no_bias, "(p,)", shapes["db"]),
     ]
 
@@ -109,13 +132,14 @@ def _axis(geom: Geometry, a: int):
 def _padding_step(geom: Geometry) -> Step:
     s = geom.spec
     padded = f"X_pad is {_plane(geom.padded)} × {s.k}"
-    pads = "(top, bottom, left, right) = ({}, {}, {}, {})".format(*geom.padding)
+    names = "(top, bottom, left, right)" if geom.dims == 2 else "(before, after per axis)"
+    pads = f"{names} = ({', '.join(map(str, geom.padding))})"
     if s.padding == "same":
         def same(a):
             n, m, st, lo, hi, o, _, _ = _axis(geom, a)
             return (f"o = ⌈{n} / {st}⌉ = {o}, total = max(({o} − 1)·{st} + {m} − {n}, 0) = {lo + hi} "
                     f"→ {lo} before, {hi} after")
-        odd = any(geom.padding[2 * a] != geom.padding[2 * a + 1] for a in (0, 1))
+        odd = any(geom.padding[2 * a] != geom.padding[2 * a + 1] for a in range(geom.dims))
         return Step("padding", "direct", "Padding 'same'",
                     "o = ⌈n / s⌉; total = max((o − 1)·s + m − n, 0); before = ⌊total / 2⌋, after = total − before",
                     _axes(geom, same), f"{pads}; {padded}",
@@ -127,22 +151,22 @@ def _padding_step(geom: Geometry) -> Step:
                     _axes(geom, lambda a: f"{geom.extent[a]} − 1 = {geom.extent[a] - 1}"), f"{pads}; {padded}",
                     "the output grows to n + m − 1")
     if not any(geom.padding):
-        return Step("padding", "direct", "No padding", "top = bottom = left = right = 0", pads,
-                    f"X_pad = X, {_plane(s.n)} × {s.k}")
-    return Step("padding", "direct", "Padding as given", "(top, bottom, left, right)", pads, padded,
+        return Step("padding", "direct", "No padding", "top = bottom = left = right = 0" if geom.dims == 2 else
+                    "before = after = 0 on every axis", pads, f"X_pad = X, {_plane(s.n)} × {s.k}")
+    return Step("padding", "direct", "Padding as given", names, pads, padded,
                 "zeros around X; the same amount is cropped from dL/dX at the end")
 
 
 def _direct_steps(geom: Geometry) -> list[Step]:
-    s = geom.spec
-    plain = s.stride == (1, 1) and not any(geom.padding)       # the seeds' own case
-    strided = s.stride != (1, 1)
+    s, sides = geom.spec, _sides(geom.dims)
+    plain = all(v == 1 for v in s.stride) and not any(geom.padding)       # the seeds' own case
+    strided = not all(v == 1 for v in s.stride)
     steps = [_padding_step(geom)] + _dilation_and_groups_steps(geom)
 
     def out(a):
         n, m, st, lo, hi, o, _, _ = _axis(geom, a)
         return f"{n} − {m} + 1 = {o}" if plain else f"({n} + {lo} + {hi} − {m}) // {st} + 1 = {o}"
-    steps.append(Step("y", "direct", "Output Y", "o = n − m + 1" if plain else "o = (n + top + bottom − m) // s + 1",
+    steps.append(Step("y", "direct", "Output Y", "o = n − m + 1" if plain else f"o = (n + {sides} − m) // s + 1",
                       _axes(geom, out), f"Y is {_plane(geom.out)} × {s.p}: one channel per filter",
                       "seed 000: with stride 1 and no padding Y is (n − m + 1) × (n − m + 1) × p" if plain else "",
                       compact=True))
@@ -150,11 +174,11 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         def left(a):
             n, m, st, lo, hi, _, r, _ = _axis(geom, a)
             return f"({n} + {lo} + {hi} − {m}) mod {st} = {r}"
-        r_h, r_w = geom.leftover
-        result = (f"the last {r_h} row{'s' * (r_h != 1)} and {r_w} column{'s' * (r_w != 1)} of X_pad are read "
-                  "by no window: their dL/dX is 0" if any(geom.leftover) else
+        words = {1: ("position",), 2: ("row", "column"), 3: ("plane", "row", "column")}[geom.dims]
+        counts = " and ".join(f"{r} {word}{'s' * (r != 1)}" for r, word in zip(geom.leftover, words))
+        result = (f"the last {counts} of X_pad are read by no window: their dL/dX is 0" if any(geom.leftover) else
                   "none: every row and column of X_pad is read by some window")
-        steps.append(Step("leftover", "direct", "Leftover rows", "r = (n + top + bottom − m) mod s",
+        steps.append(Step("leftover", "direct", "Leftover rows", f"r = (n + {sides} − m) mod s",
                           _axes(geom, left), result,
                           "the stride steps over them before a whole window fits" if any(geom.leftover) else ""))
 
@@ -174,9 +198,9 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         return f"({n} + {lo} + {hi} − {r}) − {d} + 1 = {correlation_size(n + lo + hi - r, d)}"
     steps.append(Step(
         "dw.size", "direct", "dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)",
-        "size n − (n − m + 1) + 1 = m" if plain else "size (n + top + bottom − r) − d + 1 = m",
+        "size n − (n − m + 1) + 1 = m" if plain else f"size (n + {sides} − r) − d + 1 = m",
         _axes(geom, dw), f"each dL/dF_j^(i) is {_plane(s.m)}, the size of the filter slice F_j^(i)" +
-        ("" if s.dilation == (1, 1) else f", read at the taps, d = {_hw(s.dilation)} apart, of the "
+        ("" if all(v == 1 for v in s.dilation) else f", read at the taps, d = {_hw(s.dilation)} apart, of the "
                                          f"{_plane(geom.extent)} correlation"),
         "seed 000: the correlation of channel i of X with channel j of dL/dY" +
         ("" if plain else "; X_pad without its leftover rows, dL/dY dilated"),
@@ -204,11 +228,11 @@ def _direct_steps(geom: Geometry) -> list[Step]:
     steps.append(Step(
         "dx.size", "direct", "dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))",
         "size (n − m + 1) + 2(m − 1) − m + 1 = n" if plain else
-        "size d + 2(m − 1) − m + 1, + r leftover rows of zeros, − top − bottom cropped = n",
+        f"size d + 2(m − 1) − m + 1, + r leftover rows of zeros, − {sides.replace(' + ', ' − ')} cropped = n",
         _axes(geom, dx), f"each dL/dX^(i) is {_plane(s.n)}, the size of X^(i)",
         "seeds 000/004: rot180 turns the filter by 180° (seed 000's F', seed 002's W'); the full "
         f"convolution slides it over dL/dY padded by m − 1 = {_hw(tuple(m - 1 for m in geom.extent))} on every side"
-        + ("" if s.dilation == (1, 1) else " (m: the dilated filter's span; its gaps are zeros)"),
+        + ("" if all(v == 1 for v in s.dilation) else " (m: the dilated filter's span; its gaps are zeros)"),
         r"\frac{\partial L}{\partial X^{(i)}} = \sum_j \left(F_j^{(i)}\right)' \ast "
         r"\mathrm{pad}_{m-1}\!\left(\frac{\partial L}{\partial Y^{(j)}}\right)", compact=True))
     steps.append(Step(
@@ -228,7 +252,7 @@ def _direct_steps(geom: Geometry) -> list[Step]:
 def _dilation_and_groups_steps(geom: Geometry) -> list[Step]:
     """What dilation and groups change, with the layer's numbers (none for a plain layer)."""
     s, steps = geom.spec, []
-    if s.dilation != (1, 1):
+    if any(v != 1 for v in s.dilation):
         steps.append(Step(
             "dilation", "direct", "Dilation: the filter's span", "e = d·(m − 1) + 1: m taps, d apart",
             _axes(geom, lambda a: f"{s.dilation[a]}·({s.m[a]} − 1) + 1 = {geom.extent[a]}"),
@@ -257,48 +281,53 @@ def touched(pixel: int, m: int, s: int, lo: int, o: int) -> tuple[int, int]:
 
 
 def _region_step(geom: Geometry) -> Step:
-    s = geom.spec
-    centre = (s.n[0] // 2, s.n[1] // 2)
+    s, dims = geom.spec, geom.dims
+    centre = tuple(n // 2 for n in s.n)
+    names = {1: ("outputs",), 2: ("rows", "columns"), 3: ("planes", "rows", "columns")}[dims]
 
     def region(pixel):
-        spans = [touched(pixel[a], geom.extent[a], s.stride[a], geom.padding[2 * a], geom.out[a]) for a in (0, 1)]
+        spans = [touched(pixel[a], geom.extent[a], s.stride[a], geom.padding[2 * a], geom.out[a])
+                 for a in range(dims)]
         counts = [max(last - first + 1, 0) for first, last in spans]
-        where = ", ".join(f"{name} {f}…{last}" if last >= f else f"no {name}"
-                          for name, (f, last) in zip(("rows", "columns"), spans))
-        total = counts[0] * counts[1]
-        return (f"X[{pixel[0]}, {pixel[1]}] → {where}: {counts[0]} × {counts[1]} = {total} "
+        where = ", ".join(f"{name} {f}…{last}" if last >= f else f"no {name}" for name, (f, last) in zip(names, spans))
+        total = math.prod(counts)
+        return (f"X[{', '.join(map(str, pixel))}] → {where}: {' × '.join(map(str, counts))} = {total} "
                 f"output{'s' * (total != 1)}")
-    most = "m × m" if s.stride == (1, 1) else "at most ⌈m_h / s_h⌉ × ⌈m_w / s_w⌉"
+    if all(v == 1 for v in s.stride):
+        most = " × ".join(["m"] * dims)
+    else:
+        most = "at most " + " × ".join(f"⌈{sub('m', a, dims)} / {sub('s', a, dims)}⌉" for a in range(dims))
     return Step(
         "region", "direct", "Which outputs one pixel reaches (seed 004)",
         "X[r', c'] is read by y[i, j] when i·s ≤ r' + top ≤ i·s + m − 1: rows ⌈(r' + top − m + 1) / s⌉ … "
-        "⌊(r' + top) / s⌋, clipped to 0 … o − 1",
-        f"{region(centre)}; {region((0, 0))}",
+        "⌊(r' + top) / s⌋, clipped to 0 … o − 1" + ("" if dims == 2 else "; the same on each axis"),
+        f"{region(centre)}; {region((0,) * dims)}",
         f"dL/dX[r', c'] sums that region of dL/dY times the filter: {most} terms inside, fewer at the border")
 
 
 def _im2col_steps(geom: Geometry) -> list[Step]:
-    s = geom.spec
+    s, dims = geom.spec, geom.dims
     rows, cols = geom.phi
-    m = f"{s.m[0]}·{s.m[1]}·{s.k // s.groups}"
+    m = "·".join(map(str, (*s.m, s.k // s.groups)))
     p = s.p // s.groups                                  # per group: each group is its own phi(X) and F_f
-    o = f"{geom.out[0]}·{geom.out[1]}"
+    o = "·".join(map(str, geom.out))
+    o_sym, m_sym = _symbols("o", dims, "·"), _symbols("m", dims, "·") + "·k"
     return [
-        Step("phi", "im2col", "φ(X): im2col (seed 003)",
-             "one row per output position, one column per filter tap: (o_h·o_w, m_h·m_w·k)",
+        Step("phi", "im2col", "φ(X): im2col (seed 003)" if dims != 3 else "φ(X): vol2col (seed 003, in 3-D)",
+             f"one row per output position, one column per filter tap: ({o_sym}, {m_sym})",
              f"({o}, {m}) = ({rows}, {cols}) per sample", f"φ(X) is ({rows}, {cols})",
              "row q holds the window of X_pad that output position q reads, flattened", compact=True),
-        Step("F_f", "im2col", "F_f: the filters as columns", "F reshaped to (m_h·m_w·k, p)",
+        Step("F_f", "im2col", "F_f: the filters as columns", f"F reshaped to ({m_sym}, p)",
              f"({m}, {p}) = ({cols}, {p})", f"F_f is ({cols}, {p})"),
-        Step("O_f", "im2col", "O_f = φ(X) F_f", "(o_h·o_w, m_h·m_w·k)(m_h·m_w·k, p) = (o_h·o_w, p)",
+        Step("O_f", "im2col", "O_f = φ(X) F_f", f"({o_sym}, {m_sym})({m_sym}, p) = ({o_sym}, p)",
              f"({rows}, {cols})({cols}, {p}) = ({rows}, {p})",
              f"reshaped to Y {geom.shapes['y'][1:]} per sample", latex=r"O_f = \phi(X)\, F_f"),
-        Step("dF_f", "im2col", "dL/dF_f = φ(X)^T dL/dO_f", "(m_h·m_w·k, o_h·o_w)(o_h·o_w, p) = (m_h·m_w·k, p)",
+        Step("dF_f", "im2col", "dL/dF_f = φ(X)^T dL/dO_f", f"({m_sym}, {o_sym})({o_sym}, p) = ({m_sym}, p)",
              f"({cols}, {rows})({rows}, {p}) = ({cols}, {p})",
              f"reshaped to dL/dF {geom.shapes['dw']}, summed over the batch",
              "the same as the backward of a linear layer",
              r"\frac{\partial L}{\partial F_f} = \phi(X)^T \frac{\partial L}{\partial O_f}", compact=True),
-        Step("dphi", "im2col", "dL/dφ = dL/dO_f F_f^T", "(o_h·o_w, p)(p, m_h·m_w·k) = (o_h·o_w, m_h·m_w·k)",
+        Step("dphi", "im2col", "dL/dφ = dL/dO_f F_f^T", f"({o_sym}, p)(p, {m_sym}) = ({o_sym}, {m_sym})",
              f"({rows}, {p})({p}, {cols}) = ({rows}, {cols})", f"dL/dφ is ({rows}, {cols}), the shape of φ(X)",
              latex=r"\frac{\partial L}{\partial \phi(X)} = \frac{\partial L}{\partial O_f} F_f^T", compact=True),
         Step("col2im", "im2col", "col2im: back to X's shape",
@@ -334,6 +363,6 @@ def confirm(explanation: Explanation) -> None:
     agree("dw", dw.shape)
     agree("db", None if db is None else db.shape)
     group = pad(x, geom.padding)[:, :s.k // s.groups]                      # phi is per group
-    phi_t = im2col.im2col(group, *s.m, s.stride, geom.out, s.dilation)     # (N, m_h*m_w*k', o_h*o_w) = phi^T
+    phi_t = im2col.im2col(group, s.m, geom.out, im2col.taps(s.m, s.stride, geom.out, s.dilation))  # phi^T
     expected["phi"] = geom.phi
     agree("phi", phi_t.shape[:0:-1])

@@ -1,7 +1,8 @@
-"""Every size formula of a 2-D convolution, each in one small function, and `Geometry`.
+"""Every size formula of a convolution, each in one small function, and `Geometry`.
 
-One spatial axis at a time, with n the input size, m the filter size, s the stride and
-(lo, hi) the zero padding before/after (top/bottom or left/right). A dilated filter (taps
+One spatial axis at a time (1-D, 2-D and 3-D layers apply the same formulas per axis), with
+n the input size, m the filter size, s the stride and (lo, hi) the zero padding before/after
+(top/bottom or left/right in 2-D). A dilated filter (taps
 d apart) spans e = d (m - 1) + 1 input rows, and every formula below reads m as that span
 (PyTorch's semantics; e = m without dilation):
 
@@ -19,6 +20,7 @@ d apart) spans e = d (m - 1) + 1 input rows, and every formula below reads m as 
 This module knows no arrays: it turns a `ConvSpec` into the shape of every tensor.
 """
 
+import math
 from dataclasses import dataclass
 
 from .errors import SpecError
@@ -70,8 +72,27 @@ def same_padding(n: int, m: int, s: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
+"""Subscripts of the spatial axes in formulas: o_h, m_w, s_d; a 1-D layer's are plain."""
+SIDES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def sub(name: str, axis: int, dims: int) -> str:
+    """'o_h' for axis 0 of a 2-D layer, 'o' in 1-D, 'o_d' for axis 0 in 3-D."""
+    suffix = AXES[dims][axis]
+    return f"{name}_{suffix}" if suffix else name
+
+
+def edges(axis: int, dims: int) -> tuple[str, str]:
+    """Names of an axis's two padding sides: ('top', 'bottom'), ('left', 'right') in 2-D,
+    ('before', 'after') (with the axis's subscript in 3-D) otherwise."""
+    if dims == 2:
+        return (("top", "bottom"), ("left", "right"))[axis]
+    return sub("before", axis, dims), sub("after", axis, dims)
+
+
 def axis_padding(padding, n: int, m: int, s: int, axis: int) -> tuple[int, int]:
-    """(lo, hi) for one axis (0: rows, 1: columns) of a padding name or 4-tuple."""
+    """(lo, hi) for one axis of a padding name or (before, after) per axis."""
     if padding == "valid":
         return 0, 0
     if padding == "full":
@@ -81,35 +102,38 @@ def axis_padding(padding, n: int, m: int, s: int, axis: int) -> tuple[int, int]:
     return padding[2 * axis], padding[2 * axis + 1]
 
 
-def resolve_padding(padding, n: tuple[int, int], m: tuple[int, int],
-                    stride: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) in pixels for any padding form."""
-    top, bottom = axis_padding(padding, n[0], m[0], stride[0], 0)
-    left, right = axis_padding(padding, n[1], m[1], stride[1], 1)
-    return top, bottom, left, right
+def resolve_padding(padding, n: tuple[int, ...], m: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...]:
+    """(before, after) per axis, axis by axis, in pixels for any padding form; 2-D: (top,
+    bottom, left, right)."""
+    return tuple(pad for axis in range(len(n)) for pad in axis_padding(padding, n[axis], m[axis], stride[axis], axis))
 
 
 @dataclass(frozen=True)
 class Geometry:
-    """Every resolved size of one layer; shapes are NCHW and (p, k, m_h, m_w)."""
+    """Every resolved size of one layer, one entry per spatial axis; shapes are (N, k, *n) and
+    (p, k / groups, *m)."""
 
     spec: ConvSpec
-    padding: tuple[int, int, int, int]   # (top, bottom, left, right)
-    padded: tuple[int, int]              # n + lo + hi per axis
-    out: tuple[int, int]                 # (o_h, o_w)
-    leftover: tuple[int, int]            # rows/columns no window reaches
-    dilated: tuple[int, int]             # dL/dY after inserting s - 1 zeros
-    extent: tuple[int, int]              # rows/columns one window spans: d (m - 1) + 1
+    padding: tuple[int, ...]             # (before, after) per axis; 2-D: (top, bottom, left, right)
+    padded: tuple[int, ...]              # n + lo + hi per axis
+    out: tuple[int, ...]                 # output size per axis, (o_h, o_w) in 2-D
+    leftover: tuple[int, ...]            # rows/columns no window reaches
+    dilated: tuple[int, ...]             # dL/dY after inserting s - 1 zeros
+    extent: tuple[int, ...]              # rows/columns one window spans: d (m - 1) + 1
 
     @property
-    def stride(self) -> tuple[int, int]:
+    def stride(self) -> tuple[int, ...]:
         return self.spec.stride
 
     @property
+    def dims(self) -> int:
+        return self.spec.dims
+
+    @property
     def phi(self) -> tuple[int, int]:
-        """Shape of seed 003's im2col matrix phi(X) per sample: (o_h*o_w, m_h*m_w*k)."""
+        """Shape of seed 003's im2col matrix phi(X) per sample: (positions, taps * k / groups)."""
         s = self.spec
-        return self.out[0] * self.out[1], s.m[0] * s.m[1] * (s.k // s.groups)
+        return math.prod(self.out), math.prod(s.m) * (s.k // s.groups)
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...] | None]:
@@ -126,23 +150,25 @@ def geometry(spec: ConvSpec) -> Geometry:
     """Resolve a spec's sizes; an impossible layer raises `SpecError` saying what would fit."""
     extent = tuple(effective_size(m, d) for m, d in zip(spec.m, spec.dilation))
     pads = resolve_padding(spec.padding, spec.n, extent, spec.stride)
-    for axis, side in enumerate(("height", "width")):
+    axes = range(spec.dims)
+    for axis in axes:
         n, m, lo, hi = spec.n[axis], extent[axis], pads[2 * axis], pads[2 * axis + 1]
         if n + lo + hi < m:
-            raise SpecError(_too_large(side, axis, n, m, lo, hi, spec.dilation[axis]), file=spec.source,
+            raise SpecError(_too_large(axis, spec.dims, n, m, lo, hi, spec.dilation[axis]), file=spec.source,
                             line=spec.line, layer=spec.name, field="m")
-    padded = (spec.n[0] + pads[0] + pads[1], spec.n[1] + pads[2] + pads[3])
-    args = [(spec.n[a], extent[a], spec.stride[a], pads[2 * a], pads[2 * a + 1]) for a in (0, 1)]
+    padded = tuple(spec.n[a] + pads[2 * a] + pads[2 * a + 1] for a in axes)
+    args = [(spec.n[a], extent[a], spec.stride[a], pads[2 * a], pads[2 * a + 1]) for a in axes]
     out = tuple(output_size(*a) for a in args)
     return Geometry(spec=spec, padding=pads, padded=padded, out=out,
                     leftover=tuple(leftover(*a) for a in args),
                     dilated=tuple(dilated_size(o, a[2]) for o, a in zip(out, args)), extent=extent)
 
 
-def _too_large(side: str, axis: int, n: int, m: int, lo: int, hi: int, d: int = 1) -> str:
+def _too_large(axis: int, dims: int, n: int, m: int, lo: int, hi: int, d: int = 1) -> str:
     """Explain an output size of 0: which formula fails with which numbers, and what fits (m:
     the filter's span, d (m - 1) + 1 when dilated)."""
-    lo_name, hi_name = ("top", "bottom") if axis == 0 else ("left", "right")
+    side = SIDES[dims][axis]
+    lo_name, hi_name = edges(axis, dims)
     short = m - (n + lo + hi)
     spans = "" if d == 1 else f" (dilated: d·(m − 1) + 1 with d = {d})"
     return (f"filter {side} {m}{spans} is larger than the padded input {side} "

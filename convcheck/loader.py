@@ -19,14 +19,15 @@ from pathlib import Path
 import yaml
 
 from .errors import SpecError
-from .geometry import geometry
+from .geometry import edges, geometry, sub
 from .spec import DTYPES, LAYOUTS, PADDING_NAMES, ConvSpec
 
 
 @dataclass(frozen=True)
 class Field:
-    """One spec field: its kind of value ('pair', 'int', 'padding', 'name', 'bool', 'dtype',
-    'tolerance'), what it means, whether a layer needs it, and its least value for numbers."""
+    """One spec field: its kind of value ('axes': an int or one per spatial axis, 'int',
+    'dims', 'padding', 'name', 'bool', 'dtype', 'tolerance', ...), what it means, whether a
+    layer needs it, and its least value for numbers."""
 
     kind: str
     description: str
@@ -35,14 +36,15 @@ class Field:
 
 
 FIELDS = {
-    "n": Field("pair", "input size X: an int, or [h, w]", True, 1),
-    "m": Field("pair", "filter size F: an int, or [m_h, m_w]", True, 1),
+    "n": Field("axes", "input size X: an int, or one per spatial axis ([h, w] in 2-D)", True, 1),
+    "m": Field("axes", "filter size F: an int, or one per spatial axis ([m_h, m_w] in 2-D)", True, 1),
     "k": Field("int", "input channels", True, 1),
     "p": Field("int", "number of filters (output channels)", True, 1),
-    "padding": Field("padding", "zero padding: an int, [ph, pw], [top, bottom, left, right], valid, same or full",
-                     True),
-    "stride": Field("pair", "stride: an int, or [s_h, s_w]", True, 1),
-    "dilation": Field("pair", "filter dilation: an int, or [d_h, d_w]; taps d apart (default 1)", least=1),
+    "padding": Field("padding", "zero padding: an int, one per axis, (before, after) per axis ([top, bottom, left, "
+                                "right] in 2-D), valid, same or full", True),
+    "stride": Field("axes", "stride: an int, or one per spatial axis ([s_h, s_w] in 2-D)", True, 1),
+    "dims": Field("dims", "spatial axes: 1, 2 or 3 (default: the length of n or m where either is a list, else 2)"),
+    "dilation": Field("axes", "filter dilation: an int, or one per spatial axis; taps d apart (default 1)", least=1),
     "groups": Field("int", "groups: k and p must be multiples of it; each filter sees k / groups input channels "
                            "(default 1; groups = k = p is depthwise)", least=1),
     "layout": Field("layout", "the implementation's array layout: nchw (default; PyTorch) or nhwc (x (N, H, W, k), "
@@ -63,8 +65,15 @@ MAX_NODES = 100_000
 bomb (each level an alias list of the last) has billions and is refused before it is built."""
 MAX_ELEMENTS = 20_000_000
 """Largest x, w or y (160 MB in float64) a spec may ask for: beyond it a check would swap, not finish."""
-PADDING_HELP = ("an int >= 0, [ph, pw], [top, bottom, left, right], "
-                "or one of 'valid', 'same', 'full'")
+DIMS = (1, 2, 3)
+
+
+def padding_help(dims: int) -> str:
+    """What a padding may be for a layer of `dims` spatial axes."""
+    per_axis = {1: "[p]", 2: "[ph, pw]", 3: "[pd, ph, pw]"}[dims]
+    sides = {1: "[before, after]", 2: "[top, bottom, left, right]",
+             3: "[before_d, after_d, before_h, after_h, before_w, after_w]"}[dims]
+    return f"an int >= 0, {per_axis}, {sides}, or one of 'valid', 'same', 'full'"
 
 
 def load_specs(paths) -> list[ConvSpec]:
@@ -116,7 +125,8 @@ def load_file(path: Path) -> list[ConvSpec]:
         if not isinstance(layer, dict):
             raise SpecError(f"layer #{i + 1} must be a mapping of fields", file=path, line=_line(node))
         lines = {**default_lines, **_key_lines(node)}
-        fed = {} if feed is None else {"k": feed[0], "n": list(feed[1])}
+        fed = {} if feed is None else {"k": feed[0], "n": list(feed[1]) if isinstance(feed[1], (list, tuple))
+                                       else feed[1]}
         spec = _layer({**fed, **layer}, defaults, path, _line(node), lines, f"{path.stem}[{i + 1}]")
         if feed is not None:
             _agree(spec, layer, feed, specs[-1] if specs else None, path, lines)
@@ -142,20 +152,26 @@ def _input(value, path: Path, node, defaults: dict, default_lines: dict) -> tupl
         if key in defaults:
             raise SpecError(f"in a network file (one with 'input:') each layer's {key} comes from the layer "
                             f"before it; remove '{key}' from 'defaults'", file=path, line=default_lines.get(key))
-    return _int(value["k"], "k", 1, fail), _pair(value["n"], "n", 1, fail)
+    n = value["n"]
+    dims = len(n) if isinstance(n, list) else 1
+    if not 1 <= dims <= 3:
+        fail("n", f"must be an integer >= 1 or a list of 1 to 3 of them, got a list of {dims}")
+    return _int(value["k"], "k", 1, fail), n if isinstance(n, list) else _int(n, "n", 1, fail)
 
 
 def _agree(spec: ConvSpec, layer: dict, feed, previous: ConvSpec | None, path: Path, lines: dict) -> None:
     """A network layer that states k or n must match what feeds it: the previous layer's p
     and output size (with the formula that gave it), or the file's `input`."""
     k, n = feed
+    n = tuple(n) if isinstance(n, (list, tuple)) else (n,) * spec.dims
     source = f"layer '{previous.name}' outputs" if previous else "'input' gives"
     if "k" in layer and spec.k != k:
         raise SpecError(f"k = {spec.k}, but {source} {'p = ' if previous else 'k = '}{k} channels",
                         file=path, line=lines.get("k"), layer=spec.name, field="k")
     if "n" in layer and spec.n != n:
-        how = "" if previous is None else ": " + "; ".join(_output_formula(previous, axis) for axis in (0, 1))
-        raise SpecError(f"n = {spec.n[0]} x {spec.n[1]}, but {source} {n[0]} x {n[1]}{how}",
+        how = "" if previous is None else ": " + "; ".join(_output_formula(previous, axis)
+                                                           for axis in range(previous.dims))
+        raise SpecError(f"n = {' x '.join(map(str, spec.n))}, but {source} {' x '.join(map(str, n))}{how}",
                         file=path, line=lines.get("n"), layer=spec.name, field="n")
 
 
@@ -163,8 +179,8 @@ def _output_formula(spec: ConvSpec, axis: int) -> str:
     """'o_h = (n + top + bottom - m) // s + 1 = (32 + 1 + 1 - 3) // 2 + 1 = 16'."""
     geom = geometry(spec)
     lo, hi = geom.padding[2 * axis], geom.padding[2 * axis + 1]
-    names = ("o_h", "top", "bottom") if axis == 0 else ("o_w", "left", "right")
-    return (f"{names[0]} = (n + {names[1]} + {names[2]} - m) // s + 1 = ({spec.n[axis]} + {lo} + {hi} - "
+    before, after = edges(axis, spec.dims)
+    return (f"{sub('o', axis, spec.dims)} = (n + {before} + {after} - m) // s + 1 = ({spec.n[axis]} + {lo} + {hi} - "
             f"{spec.m[axis]}) // {spec.stride[axis]} + 1 = {geom.out[axis]}")
 
 
@@ -232,7 +248,8 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
     for key in REQUIRED:
         if key not in fields:
             fail(key, f"missing; a layer needs {', '.join(REQUIRED)}")
-    value = {key: VALIDATORS[FIELDS[key].kind](fields[key], key, FIELDS[key].least, fail) for key in fields}
+    dims = _dims(fields, fail)
+    value = {key: _validate(key, fields[key], fail, dims) for key in fields}
     tol = value.get("tolerance", {})
     groups = value.get("groups", 1)
     if value["k"] % groups or value["p"] % groups:
@@ -241,7 +258,7 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
                        f"valid: {', '.join(str(g) for g in range(1, both + 1) if both % g == 0)}")
     spec = ConvSpec(
         n=value["n"], m=value["m"], k=value["k"], p=value["p"], padding=value["padding"], stride=value["stride"],
-        dilation=value.get("dilation", (1, 1)), groups=groups, name=name, batch=value.get("batch", 1),
+        dilation=value.get("dilation", (1,) * dims), groups=groups, name=name, batch=value.get("batch", 1),
         bias=value.get("bias", True), dtype=value.get("dtype", "float64"), layout=value.get("layout", "nchw"),
         adapter=value.get("adapter", ()),
         seed=value.get("seed", 0), rtol=tol.get("rtol"), atol=tol.get("atol"), source=str(path), line=line)
@@ -265,13 +282,48 @@ def _int(value, field, least, fail) -> int:
     return value
 
 
-def _pair(value, field, least, fail) -> tuple[int, int]:
-    """An int or an [h, w] pair of ints >= least."""
-    if isinstance(value, list) and len(value) == 2:
+def _dims(fields: dict, fail) -> int:
+    """A layer's spatial axes: its `dims`, else the length of n or m where either is a list, else 2;
+    a list of another length is refused naming the field and dims."""
+    lengths = {key: len(fields[key]) for key in ("n", "m", "stride", "dilation") if isinstance(fields.get(key), list)}
+    if "dims" in fields:
+        dims = fields["dims"]
+        if isinstance(dims, bool) or dims not in DIMS:
+            fail("dims", f"must be 1, 2 or 3, got {_repr(dims)}")
+    else:
+        given = [lengths[key] for key in ("n", "m") if key in lengths]
+        dims = given[0] if given else 2
+        if not 1 <= dims <= 3:
+            fail("n" if "n" in lengths else "m", f"must be an integer >= 1 or a list of 1 to 3 of them (one per "
+                                                 f"spatial axis), got a list of {dims}")
+    for key, length in lengths.items():
+        if length != dims:
+            because = ("from dims" if "dims" in fields else "from the length of n" if "n" in lengths else
+                       "from the length of m" if "m" in lengths else "the default")
+            fail(key, f"must be an integer or a list of {dims} (dims = {dims}, {because}), got a list of {length}")
+    return dims
+
+
+def _validate(key: str, raw, fail, dims: int):
+    """One field's value as ConvSpec holds it; per-axis kinds learn the layer's dims."""
+    field = FIELDS[key]
+    if field.kind in ("axes", "padding"):
+        return VALIDATORS[field.kind](raw, key, field.least, fail, dims)
+    return VALIDATORS[field.kind](raw, key, field.least, fail)
+
+
+def _axes(value, field, least, fail, dims: int = 2) -> tuple[int, ...]:
+    """An int (the same on every axis) or a list of `dims` ints >= least."""
+    if isinstance(value, list) and len(value) == dims:
         return tuple(_int(v, field, least, fail) for v in value)
     if isinstance(value, list):
-        fail(field, f"must be an integer >= {least} or an [h, w] pair, got a list of {len(value)}")
-    return (_int(value, field, least, fail),) * 2
+        fail(field, f"must be an integer >= {least} or a list of {dims} (dims = {dims}), got a list of {len(value)}")
+    return (_int(value, field, least, fail),) * dims
+
+
+def _dims_value(value, field, least, fail) -> int:
+    """Validated by `_dims` already."""
+    return value
 
 
 def _name(value, field, least, fail) -> str:
@@ -326,23 +378,24 @@ def _repr(value) -> str:
     return reprlib.repr(value)
 
 
-def _padding(value, field, least, fail):
-    """A padding name, or (top, bottom, left, right) from an int, [ph, pw] or a 4-list."""
+def _padding(value, field, least, fail, dims: int = 2):
+    """A padding name, or (before, after) per axis, axis by axis (2-D: (top, bottom, left, right)),
+    from an int, one int per axis, or a (before, after) pair per axis."""
     if isinstance(value, str):
         if value.lower() in PADDING_NAMES:
             return value.lower()
         fail("padding", f"unknown name {_repr(value)}{_did_you_mean(value.lower(), PADDING_NAMES)} "
-                        f"(valid: {PADDING_HELP})")
-    if isinstance(value, list) and len(value) in (2, 4):
+                        f"(valid: {padding_help(dims)})")
+    if isinstance(value, list) and len(value) in (dims, 2 * dims):
         pads = [_int(v, "padding", 0, fail) for v in value]
-        return (pads[0], pads[0], pads[1], pads[1]) if len(pads) == 2 else tuple(pads)
+        return tuple(p for v in pads for p in (v, v)) if len(pads) == dims else tuple(pads)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return (value,) * 4
-    fail("padding", f"got {_repr(value)}; valid: {PADDING_HELP}")
+        return (value,) * (2 * dims)
+    fail("padding", f"got {_repr(value)}; valid: {padding_help(dims)}" + (f" (dims = {dims})" if dims != 2 else ""))
 
 
-VALIDATORS = {"pair": _pair, "int": _int, "padding": _padding, "name": _name, "bool": _bool, "dtype": _dtype,
-              "tolerance": _tolerance, "layout": _layout, "adapter": _adapter}
+VALIDATORS = {"axes": _axes, "int": _int, "dims": _dims_value, "padding": _padding, "name": _name, "bool": _bool,
+              "dtype": _dtype, "tolerance": _tolerance, "layout": _layout, "adapter": _adapter}
 """kind -> validate(value, field, least, fail): the value as ConvSpec holds it, or fail(field, message)."""
 
 

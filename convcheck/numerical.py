@@ -32,6 +32,8 @@ derivatives along random directions (whole-tensor for x, per filter for w).
 divided by the layer's output size.
 """
 
+import itertools
+import math
 import time
 from typing import Callable
 
@@ -64,8 +66,9 @@ class NumericalError(Exception):
 class Problem:
     """The float64 point where gradients are taken, and its unperturbed output.
 
-    x (N, k, H, W), w (p, k, m_h, m_w), b (p,) or None, g = G = dL/dY (N, p, o_h, o_w).
-    Making one runs and times the forward (TIMING_RUNS): y0 (N, p, o_h, o_w), `seconds`; the step
+    x (N, k, *n), w (p, k / groups, *m), b (p,) or None, g = G = dL/dY (N, p, *o): one, two or
+    three spatial axes (2-D: x (N, k, H, W)). Making one runs and times the forward
+    (TIMING_RUNS): y0 (N, p, *o), `seconds`; the step
     follows the dtype that forward returns. `progress(done, total)`, if given, is told the
     whole-layer forwards computed so far against `planned`; `describe(error)` words what the
     forward raised.
@@ -74,7 +77,8 @@ class Problem:
     def __init__(self, forward: Callable, x, w, b, g, stride, padding, progress=None, describe=None, conv=None):
         self.forward, self.x, self.w, self.b, self.g = forward, x, w, b, g
         self.conv = conv or {}                        # dilation=, groups= as the plug-in gets them, when not 1
-        self.dilation, self.groups = self.conv.get("dilation", (1, 1)), self.conv.get("groups", 1)
+        self.dilation = self.conv.get("dilation", (1,) * (x.ndim - 2))
+        self.groups = self.conv.get("groups", 1)
         self.extent = tuple(effective_size(m, d) for m, d in zip(w.shape[2:], self.dilation))
         self.xp = array_module(x)
         self.describe = describe or (lambda e: f"{type(e).__name__}: {e}")
@@ -139,39 +143,40 @@ def tap_matrix(n: int, o: int, m: int, s: int, d: int, lo: int) -> np.ndarray:
 
 
 def input_channels(pb: Problem, sets) -> np.ndarray:
-    """dL/dX at every coordinate of the input channels of `sets`, (N, k, H, W), zero elsewhere.
+    """dL/dX at every coordinate of the input channels of `sets`, (N, k, *n), zero elsewhere.
 
     Set j (one of w's k / groups channels) is input channel j of every group, g k' + j: a pixel
     of one group never reaches another group's outputs, so one forward perturbs a colour class
     (`colour`, per axis) in all of them at once and reads each group's change off its own
-    output channels. Cost: m_h m_w forwards per set (fewer where the input is smaller), the
-    floor of black-box finite differences."""
-    n_batch, k, h, w_in = pb.x.shape
-    p, k_w, m_h, m_w = pb.w.shape
-    (s_h, s_w), (top, _, left, _), (d_h, d_w) = pb.stride, pb.padding, pb.dilation
-    groups, (o_h, o_w) = pb.groups, pb.g.shape[2:]
+    output channels, summed over each pixel's outputs through the axes' `tap_matrix`. Cost:
+    prod(m) forwards per set (fewer where the input is smaller), the floor of black-box
+    finite differences."""
+    n_batch, k, *sizes = pb.x.shape
+    p, k_w, *m = pb.w.shape
+    dims, groups, out = len(sizes), pb.groups, pb.g.shape[2:]
     xp = pb.xp
-    row_class, col_class = colour(h, m_h, d_h), colour(w_in, m_w, d_w)
-    rows = {a: np.flatnonzero(row_class == a) for a in range(classes_along(h, m_h, d_h))}
-    cols = {b: np.flatnonzero(col_class == b) for b in range(classes_along(w_in, m_w, d_w))}
-    taps_h = xp.asarray(tap_matrix(h, o_h, m_h, s_h, d_h, top))           # (H, o_h)
-    taps_w = xp.asarray(tap_matrix(w_in, o_w, m_w, s_w, d_w, left))       # (W, o_w)
-    g = pb.g.reshape(n_batch, groups, p // groups, o_h, o_w)
+    members = [{c: np.flatnonzero(colour(sizes[a], m[a], pb.dilation[a]) == c)   # axis -> class -> pixels
+                for c in range(classes_along(sizes[a], m[a], pb.dilation[a]))} for a in range(dims)]
+    taps = [xp.asarray(tap_matrix(sizes[a], out[a], m[a], pb.stride[a], pb.dilation[a], pb.padding[2 * a]))
+            for a in range(dims)]                                             # (n_a, o_a) per axis
+    g = pb.g.reshape(n_batch, groups, p // groups, *out)
     y0 = pb.y0.reshape(g.shape)
-    classes = [(j, a, b) for j in sets for a in rows for b in cols]
+    classes = [(j, combo) for j in sets for combo in itertools.product(*(range(len(c)) for c in members))]
     values = xp.zeros(pb.x.shape)
-    per_item = 16 * n_batch * (k * h * w_in + o_h * o_w * (p + pb.w[0].size))
+    per_item = 16 * n_batch * (pb.x[0].size + math.prod(out) * (p + pb.w[0].size))
     for chunk in _chunks(classes, per_item):
-        at = [(slice(None),) + np.ix_(np.arange(groups) * k_w + j, rows[a], cols[b]) for j, a, b in chunk]
-        batch = xp.broadcast_to(pb.x, (len(chunk), *pb.x.shape)).copy()  # (B, N, k, H, W)
+        at = [(slice(None),) + np.ix_(np.arange(groups) * k_w + j, *(members[a][c] for a, c in enumerate(combo)))
+              for j, combo in chunk]
+        batch = xp.broadcast_to(pb.x, (len(chunk), *pb.x.shape)).copy()  # (B, N, k, *n)
         for item, index in enumerate(at):
-            batch[item][index] += pb.step                                   # class (a, b) of channel j, every group
-        y = pb.call(batch.reshape(-1, k, h, w_in), pb.w, pb.b, pb.padding, (len(chunk) * n_batch, p, o_h, o_w))
-        y = y.reshape(len(chunk), *g.shape)
-        change = xp.einsum("bngqij,ngqij->bngij", y - y0, g)               # (B, N, groups, o_h, o_w)
-        for item, ((_, a, b), index) in enumerate(zip(chunk, at)):
-            sums = taps_h[rows[a]] @ change[item] @ taps_w[cols[b]].T       # (N, groups, rows, cols)
-            values[index] = sums / pb.step
+            batch[item][index] += pb.step                                   # one class of channel j, every group
+        y = pb.call(batch.reshape(-1, k, *sizes), pb.w, pb.b, pb.padding, (len(chunk) * n_batch, p, *out))
+        change = xp.einsum("bngq...,ngq...->bng...", y.reshape(len(chunk), *g.shape) - y0, g)  # (B, N, groups, *o)
+        for item, ((_, combo), index) in enumerate(zip(chunk, at)):
+            sums = change[item]                                             # (N, groups, *o)
+            for a, c in enumerate(combo):                                   # each axis's outputs -> its pixels
+                sums = xp.tensordot(sums, taps[a][members[a][c]], axes=([2], [1]))
+            values[index] = sums / pb.step                                  # (N, groups, *class pixels)
     return values
 
 
@@ -182,79 +187,82 @@ def channels_of(pb: Problem, sets) -> list[int]:
 
 
 def filter_channels(pb: Problem, channels) -> np.ndarray:
-    """dL/dF[:, channels] at every coordinate, (p, len(channels), m_h, m_w), channels of w's own
-    axis (k / groups of them): one forward per tap, each tap perturbed in all p filters at once
-    (a bank), banks stacked as extra filters."""
-    n_batch, p, o_h, o_w = pb.g.shape
-    m_h, m_w = pb.w.shape[2:]
-    taps = [(i, c, a, b) for i, c in enumerate(channels) for a in range(m_h) for b in range(m_w)]
+    """dL/dF[:, channels] at every coordinate, (p, len(channels), *m), channels of w's own axis
+    (k / groups of them): one forward per tap, each tap perturbed in all p filters at once (a
+    bank), banks stacked as extra filters."""
+    n_batch, p, *out = pb.g.shape
+    m = pb.w.shape[2:]
+    taps = [(i, c, tap) for i, c in enumerate(channels) for tap in itertools.product(*map(range, m))]
     xp = pb.xp
-    values = xp.zeros((p, len(channels), m_h, m_w))
-    for chunk in _chunks(taps, 16 * n_batch * p * o_h * o_w):
-        banks = xp.broadcast_to(pb.w, (len(chunk), *pb.w.shape)).copy()  # (T, p, k, m_h, m_w)
-        for item, (_, c, a, b) in enumerate(chunk):
-            banks[item, :, c, a, b] += pb.step
+    values = xp.zeros((p, len(channels), *m))
+    for chunk in _chunks(taps, 16 * n_batch * p * math.prod(out)):
+        banks = xp.broadcast_to(pb.w, (len(chunk), *pb.w.shape)).copy()  # (T, p, k', *m)
+        for item, (_, c, tap) in enumerate(chunk):
+            banks[(item, slice(None), c) + tap] += pb.step
         y = _banks_forward(pb, banks, None if pb.b is None else xp.broadcast_to(pb.b, (len(chunk), p)))
-        change = xp.einsum("ntpij,npij->tp", y - pb.y0[:, None], pb.g) / pb.step   # (T, p)
-        for item, (i, _, a, b) in enumerate(chunk):
-            values[:, i, a, b] = change[item]
+        change = xp.einsum("ntpi,npi->tp", _flat(y - pb.y0[:, None], 3), _flat(pb.g, 2)) / pb.step   # (T, p)
+        for item, (i, _, tap) in enumerate(chunk):
+            values[(slice(None), i) + tap] = change[item]
     return values
 
 
 def bias(pb: Problem) -> np.ndarray:
     """dL/db, (p,): every b_f + h in one forward; output channel f moves with b_f alone."""
     y = pb.call(pb.x, pb.w, pb.b + pb.step, pb.padding, pb.g.shape)
-    return pb.xp.einsum("npij,npij->p", y - pb.y0, pb.g) / pb.step
+    return pb.xp.einsum("npi,npi->p", _flat(y - pb.y0, 2), _flat(pb.g, 2)) / pb.step
 
 
 def _banks_forward(pb: Problem, banks, b) -> np.ndarray:
-    """Filter banks (T, p, k', m_h, m_w) as T*p filters of one forward -> (N, T, p, o_h, o_w).
-    With groups the extra filters go inside each group, (g, T, p / g), so that every filter
-    still sees its own group's input channels; b (T, p) or None likewise."""
-    n_batch, p, o_h, o_w = pb.g.shape
+    """Filter banks (T, p, k', *m) as T*p filters of one forward -> (N, T, p, *o). With groups
+    the extra filters go inside each group, (g, T, p / g), so that every filter still sees its
+    own group's input channels; b (T, p) or None likewise."""
+    n_batch, p, *out = pb.g.shape
     t, g = len(banks), pb.groups
 
     def order(a):                                     # (T, p, ...) -> (g, T, p / g, ...) -> (T p, ...)
         return a.reshape(t, g, p // g, *a.shape[2:]).swapaxes(0, 1).reshape(t * p, *a.shape[2:])
-    y = pb.call(pb.x, order(banks), None if b is None else order(b), pb.padding, (n_batch, t * p, o_h, o_w))
-    return y.reshape(n_batch, g, t, p // g, o_h, o_w).swapaxes(1, 2).reshape(n_batch, t, p, o_h, o_w)
+    y = pb.call(pb.x, order(banks), None if b is None else order(b), pb.padding, (n_batch, t * p, *out))
+    return y.reshape(n_batch, g, t, p // g, *out).swapaxes(1, 2).reshape(n_batch, t, p, *out)
 
 
 def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     """dL/dX at some flat indices of x, each from the forward of a crop around the pixel. A crop
-    reads every input its reach_h x reach_w outputs need, so its unperturbed outputs are y0's."""
-    (s_h, s_w), (top, bottom, left, right) = pb.stride, pb.padding
-    p = pb.w.shape[0]
-    (e_h, e_w), (o_h, o_w) = pb.extent, pb.g.shape[2:]
-    reach_h, reach_w = min(reach(e_h, s_h), o_h), min(reach(e_w, s_w), o_w)  # outputs a pixel can touch
-    crop_h, crop_w = (reach_h - 1) * s_h + e_h, (reach_w - 1) * s_w + e_w  # input rows they read
-    n, c, i, j = np.unravel_index(flat, pb.x.shape)
-    row, col = i + top, j + left                                  # position in the padded input
-    o0 = np.clip(reached_outputs(row, e_h, s_h)[1] - reach_h + 1, 0, o_h - reach_h)  # crop's first output row
-    q0 = np.clip(reached_outputs(col, e_w, s_w)[1] - reach_w + 1, 0, o_w - reach_w)
-    r_in, c_in = row - o0 * s_h, col - q0 * s_w                   # the pixel inside its crop
+    reads every input its reach outputs (per axis) need, so its unperturbed outputs are y0's."""
+    p, dims = pb.w.shape[0], pb.x.ndim - 2
+    out = pb.g.shape[2:]
+    reaches = [min(reach(pb.extent[a], pb.stride[a]), out[a]) for a in range(dims)]   # outputs a pixel can touch
+    crops = [(reaches[a] - 1) * pb.stride[a] + pb.extent[a] for a in range(dims)]    # input rows they read
+    n, c, *position = np.unravel_index(flat, pb.x.shape)
+    first, inside = [], []                                        # per axis: the crop's first output, the pixel in it
+    for a in range(dims):
+        row = position[a] + pb.padding[2 * a]                     # position in the padded input
+        o0 = np.clip(reached_outputs(row, pb.extent[a], pb.stride[a])[1] - reaches[a] + 1, 0, out[a] - reaches[a])
+        first.append(o0)
+        inside.append(row - o0 * pb.stride[a])
     xp = pb.xp
     windows = sliding_window_view(xp)
     values = xp.zeros(len(flat))
-    touched = np.flatnonzero((r_in < crop_h) & (c_in < crop_w))   # others: leftover rows, dL/dX = 0
-    x_pad = xp.pad(pb.x, [(0, 0), (0, 0), (top, bottom), (left, right)])
-    x_crops = windows(x_pad, (crop_h, crop_w), axis=(2, 3))  # (N, k, ., ., crop_h, crop_w)
-    g_crops = windows(pb.g, (reach_h, reach_w), axis=(2, 3))
-    y0_crops = windows(pb.y0, (reach_h, reach_w), axis=(2, 3))
-    per_item = 16 * (pb.x.shape[1] * crop_h * crop_w + reach_h * reach_w * (p + pb.w[0].size))
+    touched = np.flatnonzero(np.all([inside[a] < crops[a] for a in range(dims)], axis=0))  # others: leftover, 0
+    spatial = tuple(range(2, 2 + dims))
+    x_pad = xp.pad(pb.x, [(0, 0), (0, 0), *((pb.padding[2 * a], pb.padding[2 * a + 1]) for a in range(dims))])
+    x_crops = windows(x_pad, tuple(crops), axis=spatial)          # (N, k, *starts, *crops)
+    g_crops = windows(pb.g, tuple(reaches), axis=spatial)
+    y0_crops = windows(pb.y0, tuple(reaches), axis=spatial)
+    per_item = 16 * (pb.x.shape[1] * math.prod(crops) + math.prod(reaches) * (p + pb.w[0].size))
     for idx in _chunks(touched, per_item):
-        batch = x_crops[n[idx], :, o0[idx] * s_h, q0[idx] * s_w]      # (B, k, crop_h, crop_w), a copy
-        batch[np.arange(len(idx)), c[idx], r_in[idx], c_in[idx]] += pb.step
-        y = pb.call(batch, pb.w, pb.b, (0, 0, 0, 0), (len(idx), p, reach_h, reach_w))
-        at = (n[idx], slice(None), o0[idx], q0[idx])
-        values[idx] = xp.einsum("bpij,bpij->b", y - y0_crops[at], g_crops[at]) / pb.step
+        starts = tuple(first[a][idx] * pb.stride[a] for a in range(dims))
+        batch = x_crops[(n[idx], slice(None)) + starts]           # (B, k, *crops), a copy
+        batch[(np.arange(len(idx)), c[idx]) + tuple(inside[a][idx] for a in range(dims))] += pb.step
+        y = pb.call(batch, pb.w, pb.b, (0,) * (2 * dims), (len(idx), p, *reaches))
+        at = (n[idx], slice(None)) + tuple(first[a][idx] for a in range(dims))
+        values[idx] = xp.einsum("bpi,bpi->b", _flat(y - y0_crops[at], 2), _flat(g_crops[at], 2)) / pb.step
     return values
 
 
 def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     """dL/dF at some flat indices of w: banks in which each filter has at most one perturbed tap,
     so that each filter's output channel gives its own coordinate's difference."""
-    n_batch, p, o_h, o_w = pb.g.shape
+    n_batch, p = pb.g.shape[:2]
     per_filter = pb.w[0].size
     f, tap = flat // per_filter, flat % per_filter                 # filter and tap of each coordinate
     bank = np.zeros(len(flat), dtype=np.int64)                     # the n-th coordinate of a filter: bank n
@@ -263,13 +271,13 @@ def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
         bank[at] = np.arange(len(at))
     xp = pb.xp
     values = xp.zeros(len(flat))
-    for banks_idx in _chunks(np.arange(bank.max() + 1 if len(flat) else 0), 16 * n_batch * p * o_h * o_w):
-        banks = xp.broadcast_to(pb.w, (len(banks_idx), *pb.w.shape)).copy()   # (T, p, k', m_h, m_w)
+    for banks_idx in _chunks(np.arange(bank.max() + 1 if len(flat) else 0), 16 * pb.g.size):
+        banks = xp.broadcast_to(pb.w, (len(banks_idx), *pb.w.shape)).copy()   # (T, p, k', *m)
         idx = np.flatnonzero(np.isin(bank, banks_idx))
         t = bank[idx] - banks_idx[0]
         banks.reshape(len(banks_idx), p, -1)[t, f[idx], tap[idx]] += pb.step
         y = _banks_forward(pb, banks, None if pb.b is None else xp.broadcast_to(pb.b, (len(banks_idx), p)))
-        change = xp.einsum("ntpij,npij->tp", y - pb.y0[:, None], pb.g) / pb.step   # (T, p)
+        change = xp.einsum("ntpi,npi->tp", _flat(y - pb.y0[:, None], 3), _flat(pb.g, 2)) / pb.step   # (T, p)
         values[idx] = change[t, f[idx]]
     return values
 
@@ -283,14 +291,14 @@ def projections(pb: Problem, names, rng, directions: int) -> dict:
     so one forward of a perturbed bank tests every filter on its own. x: perturbed inputs
     stacked on the batch axis; w: perturbed banks stacked as extra filters.
     """
-    n_batch, p, o_h, o_w = pb.g.shape
+    n_batch, p, *out = pb.g.shape
     xp, found = pb.xp, {}
     if "x" in names:                                      # u drawn on the host, moved once
         u = xp.asarray(rng.standard_normal((directions, *pb.x.shape), dtype=np.float32), dtype=xp.float64)
         numeric = xp.zeros((directions, 1))
         for idx in _chunks(np.arange(directions), 16 * pb.y0.size + 8 * pb.x.size):
-            batch = pb.x + pb.step * u[idx]                                   # (B, N, k, H, W)
-            y = pb.call(batch.reshape(-1, *pb.x.shape[1:]), pb.w, pb.b, pb.padding, (len(idx) * n_batch, p, o_h, o_w))
+            batch = pb.x + pb.step * u[idx]                                   # (B, N, k, *n)
+            y = pb.call(batch.reshape(-1, *pb.x.shape[1:]), pb.w, pb.b, pb.padding, (len(idx) * n_batch, p, *out))
             numeric[idx, 0] = (y.reshape(len(idx), -1) - pb.y0.ravel()) @ pb.g.ravel() / pb.step
         found["x"] = (u, numeric)
     if "w" in names:
@@ -299,9 +307,14 @@ def projections(pb: Problem, names, rng, directions: int) -> dict:
         for idx in _chunks(np.arange(directions), 16 * pb.y0.size):
             b = None if pb.b is None else xp.broadcast_to(pb.b, (len(idx), p))
             y = _banks_forward(pb, pb.w + pb.step * u[idx], b)
-            numeric[idx] = xp.einsum("ndpij,npij->dp", y - pb.y0[:, None], pb.g) / pb.step
+            numeric[idx] = xp.einsum("ndpi,npi->dp", _flat(y - pb.y0[:, None], 3), _flat(pb.g, 2)) / pb.step
         found["w"] = (u, numeric)
     return found
+
+
+def _flat(a, keep: int):
+    """a with its axes after the first `keep` flattened into one: the spatial axes, for sums."""
+    return a.reshape(*a.shape[:keep], -1)
 
 
 def _chunks(items, bytes_per_item: int) -> list:
@@ -310,23 +323,23 @@ def _chunks(items, bytes_per_item: int) -> list:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def colour_classes(shapes: dict, dilation=(1, 1)) -> int:
+def colour_classes(shapes: dict, dilation=None) -> int:
     """Forwards that every coordinate of one set of input channels of dL/dX costs (`colour`):
-    m_h m_w, per axis fewer where the input holds fewer classes."""
-    _, _, h, w_in = shapes["x"]
-    m_h, m_w = shapes["w"][2:]
-    return classes_along(h, m_h, dilation[0]) * classes_along(w_in, m_w, dilation[1])
+    prod(m), per axis fewer where the input holds fewer classes."""
+    sizes, m = shapes["x"][2:], shapes["w"][2:]
+    dilation = dilation or (1,) * len(sizes)
+    return math.prod(classes_along(n, t, d) for n, t, d in zip(sizes, m, dilation))
 
 
-def set_forwards(shapes: dict, dilation=(1, 1)) -> int:
+def set_forwards(shapes: dict, dilation=None) -> int:
     """Forwards that every coordinate of one set (w's channel j: input channel j of every group)
     costs, in both dL/dX and dL/dF."""
-    return colour_classes(shapes, dilation) + shapes["w"][2] * shapes["w"][3]
+    return colour_classes(shapes, dilation) + math.prod(shapes["w"][2:])
 
 
-def full_forwards(shapes: dict, dilation=(1, 1)) -> int:
+def full_forwards(shapes: dict, dilation=None) -> int:
     """Whole-layer forwards of `full`, the floor of black-box finite differences:
-    2 (k / groups) m_h m_w + 3, each axis capped where the input is smaller. Every set of
+    2 (k / groups) prod(m) + 3, each axis capped where the input is smaller. Every set of
     dL/dX (colour classes) and every tap of w's k / groups channels, 1 for dL/db (none without
     bias), 1 unperturbed point and 1 forward check."""
     k_w = shapes["w"][1]

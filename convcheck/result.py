@@ -100,7 +100,7 @@ class TensorCheck:
     total: int = 0                 # elements in the tensor
     coverage: Coverage | None = None
     diagnosis: object = None       # diagnose.Diagnosis of a failing tensor: the known mistake it matches, if any
-    error_map: object = None       # failing 4-D tensor: |a - n| summed over its first two axes, NumPy (rows, cols)
+    error_map: object = None       # failing dL/dX or dL/dF: |a - n| as a 2-D map (compare.error_map), NumPy
     own_forward: object = None     # a gradient beside a failing forward: consistency.OwnForward, else None
 
     @property

@@ -3,7 +3,7 @@
 validate and complete spec files. The loader stays the authority: it also refuses what a
 schema cannot say (a float such as 3.0 for an int, duplicate keys, an impossible layer)."""
 
-from .loader import FIELDS, MAX_ELEMENTS
+from .loader import DIMS, FIELDS, MAX_ELEMENTS
 from .spec import DTYPES, LAYOUTS, PADDING_NAMES
 
 
@@ -21,13 +21,15 @@ def _field(field) -> dict:
     kind = field.kind
     if kind == "int":
         schema = _integer(field.least)
-    elif kind == "pair":
+    elif kind == "axes":                       # one per spatial axis: the loader checks the length against dims
         schema = {"oneOf": [_integer(field.least),
-                            {"type": "array", "items": _integer(field.least), "minItems": 2, "maxItems": 2}]}
-    elif kind == "padding":
+                            {"type": "array", "items": _integer(field.least), "minItems": 1, "maxItems": max(DIMS)}]}
+    elif kind == "dims":
+        schema = {"enum": list(DIMS)}
+    elif kind == "padding":                    # one per axis, or (before, after) per axis
         names = "|".join(_any_case(name) for name in PADDING_NAMES)
-        schema = {"oneOf": [_integer(0), {"type": "array", "items": _integer(0), "minItems": 2, "maxItems": 2},
-                            {"type": "array", "items": _integer(0), "minItems": 4, "maxItems": 4},
+        schema = {"oneOf": [_integer(0), {"type": "array", "items": _integer(0), "minItems": 1,
+                                          "maxItems": 2 * max(DIMS)},
                             {"type": "string", "pattern": f"^({names})$"}]}
     elif kind == "name":
         schema = {"type": "string", "minLength": 1}
@@ -49,20 +51,35 @@ def _field(field) -> dict:
     return {"description": field.description, **schema}
 
 
+def _per_dims(dims: int) -> dict:
+    """A layer of `dims` spatial axes: its per-axis fields hold an int or `dims` of them, its
+    padding an int, `dims` ints or 2 `dims`; and dims says so, or (absent) the length of n or m
+    does, or neither is a list and dims is the default 2."""
+    axes = {"oneOf": [{"type": "integer"}, {"type": "array", "minItems": dims, "maxItems": dims}]}
+    padding = {"oneOf": [{"type": ["integer", "string"]}, {"type": "array", "minItems": dims, "maxItems": dims},
+                         {"type": "array", "minItems": 2 * dims, "maxItems": 2 * dims}]}
+    said = [{"required": ["dims"], "properties": {"dims": {"const": dims}}}]
+    implied = [{"required": [key], "properties": {key: {"type": "array"}}} for key in ("n", "m")]
+    if dims == 2:
+        implied.append({"not": {"anyOf": implied[:]}})
+    return {"properties": {**{key: axes for key in ("n", "m", "stride", "dilation")}, "padding": padding},
+            "anyOf": said + [{"not": {"required": ["dims"]}, "anyOf": implied}]}
+
+
 def spec_schema() -> dict:
-    """One layer (a mapping of fields), or `layers:` with optional `defaults:` and `input:`. In the second
-    form a layer may leave required fields to `defaults`, which a schema cannot check; the
-    loader does."""
+    """One layer (a mapping of fields), or `layers:` with optional `defaults:` and `input:`. A
+    single layer's per-axis fields are checked against its dims; in the second form a layer may
+    leave fields, dims among them, to `defaults`, which a schema cannot check; the loader does."""
     properties = {name: _field(field) for name, field in FIELDS.items()}
     layer = {"type": "object", "properties": properties, "additionalProperties": False}
     required = [name for name, field in FIELDS.items() if field.required]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "convcheck layer spec",
-        "description": ("2-D convolution layers for `convcheck verify` and `convcheck shapes`. "
+        "description": ("1-D, 2-D and 3-D convolution layers for `convcheck verify` and `convcheck shapes`. "
                         f"Each tensor of a layer holds at most {MAX_ELEMENTS:,} numbers."),
         "oneOf": [
-            {**layer, "required": required},
+            {**layer, "required": required, "oneOf": [_per_dims(dims) for dims in DIMS]},
             {"type": "object", "required": ["layers"], "additionalProperties": False,
              "properties": {"defaults": layer,
                             "layers": {"type": "array", "minItems": 1, "items": layer},

@@ -1,7 +1,8 @@
-"""`ConvSpec`: one convolution layer as written in a YAML spec, sizes normalised to pairs.
+"""`ConvSpec`: one convolution layer as written in a YAML spec, sizes normalised to one int per
+spatial axis (`dims` of them: 1, 2 or 3).
 
 Seed notation: input X is n x n x k, each of the p filters F_j is m x m x k.
-Array layout: x (batch, k, n_h, n_w), w (p, k / groups, m_h, m_w), b (p,).
+Array layout: x (batch, k, *n), w (p, k / groups, *m), b (p,); in 2-D x (batch, k, n_h, n_w).
 """
 
 from dataclasses import dataclass
@@ -15,19 +16,20 @@ DTYPES = ("float64", "float32", "float16")
 class ConvSpec:
     """A conv layer to check.
 
-    `padding` is kept as written: a name ('valid' | 'same' | 'full') or explicit
-    (top, bottom, left, right); `geometry.resolve_padding` turns names into ints.
+    n, m, stride and dilation hold one int per spatial axis (2-D: (h, w)). `padding` is kept
+    as written: a name ('valid' | 'same' | 'full') or explicit (before, after) per axis, axis by
+    axis (2-D: (top, bottom, left, right)); `geometry.resolve_padding` turns names into ints.
     `rtol`/`atol` are None when the spec leaves the dtype's default in force.
     """
 
-    n: tuple[int, int]
-    m: tuple[int, int]
+    n: tuple[int, ...]
+    m: tuple[int, ...]
     k: int
     p: int
-    padding: str | tuple[int, int, int, int]
-    stride: tuple[int, int]
+    padding: str | tuple[int, ...]
+    stride: tuple[int, ...]
     name: str = "layer"
-    dilation: tuple[int, int] = (1, 1)   # taps d apart: effective filter size d (m - 1) + 1
+    dilation: tuple[int, ...] = (1, 1)   # taps d apart: effective filter size d (m - 1) + 1
     groups: int = 1                      # k / groups input channels per filter, as in PyTorch
     layout: str = "nchw"                 # the plug-in's arrays: nchw, or nhwc (x (N, H, W, k), w (m_h, m_w, k, p))
     adapter: tuple = ()                  # (name, renamed) pairs for the layer: adapter's arguments and attributes
@@ -40,6 +42,11 @@ class ConvSpec:
     source: str | None = None
     line: int | None = None
     chained: bool = False          # in a network file: k and n are the previous layer's p and output
+
+    @property
+    def dims(self) -> int:
+        """Spatial axes: 1, 2 or 3."""
+        return len(self.n)
 
     @property
     def where(self) -> str:

@@ -12,15 +12,17 @@ PLUGINS = Path(__file__).parent / "plugins"
 sys.path.insert(0, str(PLUGINS))
 
 
-def make_spec(**fields) -> ConvSpec:
-    """A small valid layer; any field may be overridden (ints are widened to pairs)."""
-    base = dict(n=(6, 7), m=(3, 2), k=2, p=3, padding=(0, 0, 0, 0), stride=(1, 1), name="t")
+def make_spec(dims: int = 2, **fields) -> ConvSpec:
+    """A small valid layer of `dims` spatial axes; any field may be overridden (ints are widened
+    to one per axis, padding to (before, after) per axis)."""
+    base = dict(n=(6, 7, 5)[:dims] if dims != 2 else (6, 7), m=(3, 2, 2)[:dims], k=2, p=3, padding=0, stride=1,
+                dilation=1, name="t")
     base.update(fields)
     for key in ("n", "m", "stride", "dilation"):
         if isinstance(base.get(key), int):
-            base[key] = (base[key], base[key])
+            base[key] = (base[key],) * dims
     if isinstance(base["padding"], int):
-        base["padding"] = (base["padding"],) * 4
+        base["padding"] = (base["padding"],) * (2 * dims)
     return ConvSpec(**base)
 
 
@@ -33,19 +35,31 @@ paddings = st.one_of(
 )
 
 
+def axes(dims: int, low: int, high: int):
+    return st.tuples(*[st.integers(low, high)] * dims)
+
+
+def axis_paddings(dims: int):
+    """Every padding form of a layer with `dims` spatial axes."""
+    return st.one_of(st.sampled_from(["valid", "same", "full"]), st.integers(0, 3).map(lambda p: (p,) * (2 * dims)),
+                     axes(dims, 0, 3).map(lambda p: tuple(v for v in p for _ in (0, 1))), axes(2 * dims, 0, 3))
+
+
 @st.composite
-def specs(draw, dtype="float64", conv=False):
-    """Random valid layers; conv=True adds dilation (1-3 per axis) and groups (a divisor of k and p)."""
+def specs(draw, dtype="float64", conv=False, dims=2):
+    """Random valid layers of `dims` spatial axes (None: 1, 2 or 3 drawn); conv=True adds dilation
+    (1-3 per axis) and groups (a divisor of k and p). 3-D layers are kept smaller."""
+    dims = draw(st.sampled_from([1, 2, 3])) if dims is None else dims
     k, p = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     extra = {}
     if conv:
         groups = draw(st.sampled_from([1, 2, 3, 4]))
         k, p = k * groups, p * groups
-        extra = {"dilation": (draw(st.integers(1, 3)), draw(st.integers(1, 3))), "groups": groups}
+        extra = {"dilation": draw(axes(dims, 1, 3)), "groups": groups}
+    size, filt = {1: (12, 5), 2: (9, 5), 3: (6, 3)}[dims]
     spec = make_spec(
-        n=(draw(st.integers(1, 9)), draw(st.integers(1, 9))), m=(draw(st.integers(1, 5)), draw(st.integers(1, 5))),
-        k=k, p=p, batch=draw(st.integers(1, 2)),
-        stride=draw(pairs), padding=draw(paddings), bias=draw(st.booleans()), dtype=dtype,
+        dims, n=draw(axes(dims, 1, size)), m=draw(axes(dims, 1, filt)), k=k, p=p, batch=draw(st.integers(1, 2)),
+        stride=draw(axes(dims, 1, 4)), padding=draw(axis_paddings(dims)), bias=draw(st.booleans()), dtype=dtype,
         seed=draw(st.integers(0, 2**16)), **extra)
     try:
         geometry(spec)

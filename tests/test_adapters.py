@@ -85,7 +85,7 @@ OPS = Path(__file__).parent / "course" / "torch_ops.py"
 def test_torch_ops_a_custom_function_and_a_function_of_torch_ops():
     import pytest
     pytest.importorskip("torch")
-    for spec in SMALL:
+    for spec in [s for s in SMALL if s.dims == 2]:                               # the ops are conv2d's
         function = verify(spec, f"torch:{OPS}:Conv2dOp", method="full")           # dilation and groups too
         assert function.passed, (spec.name, [c.message for c in function.checks])
         top, bottom, left, right = function.geometry.padding

@@ -22,6 +22,8 @@ LAYERS = [
     make_spec(n=6, m=2, k=2, p=3, padding="full", bias=False),
     make_spec(n=8, m=3, k=4, p=2, stride=(1, 2), padding="valid", dtype="float32", batch=2),
     make_spec(n=9, m=3, k=4, p=6, groups=2, dilation=(2, 1), padding="same", dtype="float16"),
+    make_spec(1, n=20, m=4, k=2, p=4, groups=2, dilation=2, stride=3, padding=(2, 1), batch=2),
+    make_spec(3, n=(4, 5, 6), m=(2, 3, 2), k=2, p=3, stride=(1, 2, 1), padding="same", dtype="float32"),
 ]
 
 

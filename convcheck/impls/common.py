@@ -5,30 +5,46 @@ from ..geometry import effective_size, output_size
 
 
 def pad(x, padding):
-    """Zero-pad the last two axes by (top, bottom, left, right). (..., H, W) -> (..., H+t+b, W+l+r)."""
-    top, bottom, left, right = padding
+    """Zero-pad the last len(padding) / 2 axes by (before, after) each, axis by axis:
+    (..., H, W) -> (..., H + top + bottom, W + left + right) in 2-D."""
     if not any(padding):
         return x
+    dims = len(padding) // 2
     xp = array_module(x)
-    out = xp.zeros((*x.shape[:-2], x.shape[-2] + top + bottom, x.shape[-1] + left + right), dtype=x.dtype)
-    out[..., top:top + x.shape[-2], left:left + x.shape[-1]] = x
+    spatial = x.shape[-dims:]
+    out = xp.zeros((*x.shape[:-dims], *(n + padding[2 * a] + padding[2 * a + 1] for a, n in enumerate(spatial))),
+                   dtype=x.dtype)
+    out[(...,) + tuple(slice(padding[2 * a], padding[2 * a] + n) for a, n in enumerate(spatial))] = x
     return out
 
 
-def out_size(x, w, stride, padding, dilation=(1, 1)) -> tuple[int, int]:
-    """(o_h, o_w) for x (N, k, H, W) and w (p, k / groups, m_h, m_w), taps dilation apart."""
-    return (output_size(x.shape[2], effective_size(w.shape[2], dilation[0]), stride[0], padding[0], padding[1]),
-            output_size(x.shape[3], effective_size(w.shape[3], dilation[1]), stride[1], padding[2], padding[3]))
+def ones(x) -> tuple[int, ...]:
+    """(1, ...) with one entry per spatial axis of x (N, C, *spatial): the default stride or dilation."""
+    return (1,) * (x.ndim - 2)
+
+
+def out_size(x, w, stride, padding, dilation=None) -> tuple[int, ...]:
+    """Output size per axis for x (N, k, *n) and w (p, k / groups, *m), taps dilation apart."""
+    dilation = dilation or ones(x)
+    return tuple(output_size(x.shape[2 + a], effective_size(w.shape[2 + a], dilation[a]), stride[a],
+                             padding[2 * a], padding[2 * a + 1]) for a in range(x.ndim - 2))
+
+
+def spatial(a, offset: int = 2) -> tuple[int, ...]:
+    """The spatial axes of an array whose first `offset` axes are not: (2, 3) for NCHW."""
+    return tuple(range(offset, a.ndim))
 
 
 def one_int_api(spec, geom) -> str | None:
     """Why a layer cannot be written in an API that takes one int padding and one int stride
-    and has no dilation or groups (CS231n's functions, course layer classes), or None."""
+    and has no dilation or groups (CS231n's functions, course layer classes: 2-D), or None."""
+    if spec.dims != 2:
+        return f"not expressible in this API: it takes 2-D layers, and this one has dims = {spec.dims}"
     if len(set(geom.padding)) > 1:
         return f"not expressible in this API: padding (top, bottom, left, right) = {geom.padding} is not one int"
     if spec.stride[0] != spec.stride[1]:
         return f"not expressible in this API: stride {spec.stride} is not one int"
-    if spec.dilation != (1, 1) or spec.groups != 1:
+    if any(d != 1 for d in spec.dilation) or spec.groups != 1:
         return "not expressible in this API: it has no dilation and no groups"
     return None
 

@@ -5,7 +5,7 @@ The forward runs it on tensors made from the check's arrays; the backward runs i
 inputs that require grad and takes dL/dX, dL/dF, dL/db from autograd, so a custom Function's
 own backward is what gets checked. MODULE is a dotted module or a path to a .py file.
 
-    a Function:  NAME.apply(x, w, b, stride, padding[, dilation[, groups]])   as F.conv2d takes them
+    a Function:  NAME.apply(x, w, b, stride, padding[, dilation[, groups]])   as F.conv1d/2d/3d take them
     a function:  NAME(x, w, b, *, stride, padding)          plus dilation=, groups= when not 1, as the contract
 
 A Function is called the way torch code calls `torch.nn.functional.conv2d`: stride, padding
@@ -60,30 +60,30 @@ def load(kind: str, target: str):
         return tuple(_array(g, x) for g in grads) + ((None,) if b is None else ())
 
     def expressible(spec, geom):
-        top, bottom, left, right = geom.padding
-        if is_function and (top != bottom or left != right):
-            return (f"not expressible in this API: padding (top, bottom, left, right) = {geom.padding} differs "
-                    "between the two sides of an axis, and a Function is called as F.conv2d is: one padding per axis")
+        if is_function and geom.padding[0::2] != geom.padding[1::2]:
+            sides = "(top, bottom, left, right)" if spec.dims == 2 else "(before, after per axis)"
+            return (f"not expressible in this API: padding {sides} = {geom.padding} differs between the two sides "
+                    f"of an axis, and a Function is called as F.conv{spec.dims}d is: one padding per axis")
         return None
 
     return forward, backward, folder, expressible, None
 
 
 def functional_args(stride, padding, conv) -> list:
-    """(stride, padding[, dilation[, groups]]) as torch.nn.functional.conv2d takes them: an int where
-    both axes agree, else an (h, w) pair; symmetric padding (top, bottom, left, right) assumed."""
-    top, _, left, _ = padding
-    args = [_one(tuple(stride)), _one((top, left))]
-    dilation, groups = tuple(conv.get("dilation", (1, 1))), conv.get("groups", 1)
+    """(stride, padding[, dilation[, groups]]) as torch.nn.functional.conv1d/2d/3d take them: an
+    int where every axis agrees, else one per axis ((h, w) in 2-D); symmetric padding (before,
+    after per axis) assumed."""
+    args = [_one(tuple(stride)), _one(tuple(padding[0::2]))]
+    dilation, groups = tuple(conv.get("dilation", (1,) * len(stride))), conv.get("groups", 1)
     if groups != 1:
         args += [_one(dilation), groups]
-    elif dilation != (1, 1):
+    elif any(d != 1 for d in dilation):
         args.append(_one(dilation))
     return args
 
 
-def _one(pair: tuple):
-    return int(pair[0]) if pair[0] == pair[1] else tuple(int(v) for v in pair)
+def _one(values: tuple):
+    return int(values[0]) if len(set(values)) == 1 else tuple(int(v) for v in values)
 
 
 def _tensor(torch, a, grad=False):

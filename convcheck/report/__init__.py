@@ -13,7 +13,8 @@ def spec_dict(geom) -> dict:
     """A layer's resolved spec, as `shapes --format json` and `verify --format json` give it."""
     spec = geom.spec
     form = spec.padding if isinstance(spec.padding, str) else "explicit"
-    return {"n": list(spec.n), "m": list(spec.m), "k": spec.k, "p": spec.p, "stride": list(spec.stride),
+    return {"dims": spec.dims, "n": list(spec.n), "m": list(spec.m), "k": spec.k, "p": spec.p,
+            "stride": list(spec.stride),
             "padding": list(geom.padding), "padding_form": form,
             "dilation": list(spec.dilation), "groups": spec.groups, "layout": spec.layout,
             "adapter": dict(spec.adapter),

@@ -1,5 +1,7 @@
 """`convcheck shapes` output: an `Explanation` as rich panels, Markdown or JSON-ready data."""
 
+import math
+
 from rich import box
 from rich.console import Console, Group
 from rich.markup import escape
@@ -14,7 +16,7 @@ from . import LABELS, shape_text, spec_dict
 def layer_summary(geom) -> dict:
     """One row of a network table: input (k, h, w), output (p, o_h, o_w) and parameter count."""
     spec = geom.spec
-    weights = spec.p * (spec.k // spec.groups) * spec.m[0] * spec.m[1]
+    weights = spec.p * (spec.k // spec.groups) * math.prod(spec.m)
     return {"name": spec.name, "input": [spec.k, *spec.n], "output": [spec.p, *geom.out],
             "parameters": weights + (spec.p if spec.bias else 0)}
 

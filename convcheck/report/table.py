@@ -117,7 +117,7 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
                 console.print(f"    [bold yellow]diagnosis: {check.diagnosis.mistake or 'no known mistake'}[/]: "
                               f"{escape(check.diagnosis.explanation)}", highlight=False, soft_wrap=True)
             if check.error_map is not None:
-                for line in heatmap_lines(check.name, check.error_map):
+                for line in heatmap_lines(check.name, check.error_map, len(check.expected_shape) - 2):
                     console.print(f"    {line}", highlight=False, soft_wrap=True)
         if check.own_forward is not None:
             console.print(f"    [bold]your forward[/]: {escape(check.own_forward.note)}", highlight=False,
@@ -148,10 +148,11 @@ HEATMAP_SIZE = (24, 40)
 """Most rows and columns a terminal heatmap shows; larger maps are max-pooled into blocks."""
 
 
-def heatmap_lines(name: str, error) -> list[str]:
+def heatmap_lines(name: str, error, dims: int = 2) -> list[str]:
     """|analytic - numerical| of a failing dL/dX (over rows x columns, summed over batch and
     channels) or dL/dF (over m_h x m_w) in block characters, darkest at the largest: a frame
-    at the border says padding, every s-th row stride, one corner off-by-one."""
+    at the border says padding, every s-th row stride, one corner off-by-one. A 1-D layer's map
+    is one row; a 3-D layer's is summed over depth (compare.error_map)."""
     import numpy as np
     rows, cols = error.shape
     step_r, step_c = -(-rows // HEATMAP_SIZE[0]), -(-cols // HEATMAP_SIZE[1])
@@ -160,8 +161,11 @@ def heatmap_lines(name: str, error) -> list[str]:
     blocks = padded.reshape(padded.shape[0] // step_r, step_r, -1, step_c).max(axis=(1, 3))
     top = blocks.max()
     levels = np.zeros(blocks.shape, dtype=int) if top == 0 else np.ceil(blocks / top * (len(SHADES) - 1)).astype(int)
-    axes = ("rows × columns, summed over batch and channels" if name == "dx" else
-            "m_h × m_w, summed over filters and channels")
+    axes = {("dx", 1): "positions, summed over batch and channels", ("dw", 1): "taps, summed over filters and channels",
+            ("dx", 2): "rows × columns, summed over batch and channels",
+            ("dw", 2): "m_h × m_w, summed over filters and channels",
+            ("dx", 3): "rows × columns, summed over batch, channels and depth",
+            ("dw", 3): "m_h × m_w, summed over filters, channels and m_d"}[name, dims]
     pooled = f", {step_r} × {step_c} blocks" if step_r * step_c > 1 else ""
     lines = [f"|analytic − numerical| of {LABELS[name]} over {axes} ({rows} × {cols}{pooled}; █ = {top:.3g}):",
              "┌" + "──" * blocks.shape[1] + "┐"]

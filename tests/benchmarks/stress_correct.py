@@ -2,7 +2,8 @@
 
     python tests/benchmarks/stress_correct.py [--layers 1000] [--seed 0]
 
-Each layer is drawn at random (input 1-24 per side, filter 1-6, k and p up to 24, batch 1-3,
+Each layer is drawn at random (1, 2 or 3 spatial axes, 2-D half of the time; input 1-24 per
+side in 2-D, 1-40 in 1-D, 1-8 in 3-D; filter 1-6, 1-7, 1-3; k and p up to 24, batch 1-3,
 strides 1-4, dilation 1-3 and groups 1-4 in some, every padding form, with and without
 bias, float64, float32 or float16). Both built-ins
 are checked with `full`, `channels` (a tiny budget, so only the first and last input channel
@@ -23,17 +24,24 @@ from convcheck.spec import ConvSpec
 METHODS = ("full", "channels", "sample", "fast")
 
 
+SIZES = {1: (41, 8), 2: (25, 7), 3: (9, 4)}
+"""dims -> (input size, filter size) bounds, exclusive: 3-D layers kept small."""
+
+
 def random_layer(rng, index: int) -> ConvSpec | None:
-    """A random layer, or None when its filter does not fit its padded input."""
+    """A random layer (1, 2 or 3 spatial axes), or None when its filter does not fit its padded input."""
+    dims = int(rng.choice([1, 2, 2, 3]))
+    size, filt = SIZES[dims]
     form = rng.integers(5)
-    padding = (["valid", "same", "full"][form] if form < 3 else (int(rng.integers(4)),) * 4 if form == 3
-               else tuple(int(v) for v in rng.integers(0, 4, 4)))
+    padding = (["valid", "same", "full"][form] if form < 3 else (int(rng.integers(4)),) * (2 * dims) if form == 3
+               else tuple(int(v) for v in rng.integers(0, 4, 2 * dims)))
     groups = int(rng.choice([1, 1, 2, 3, 4]))                   # dilation and groups in some layers
-    dilation = tuple(int(v) for v in rng.choice([1, 1, 2, 3], 2))
-    spec = ConvSpec(n=tuple(int(v) for v in rng.integers(1, 25, 2)), m=tuple(int(v) for v in rng.integers(1, 7, 2)),
+    dilation = tuple(int(v) for v in rng.choice([1, 1, 2, 3], dims))
+    spec = ConvSpec(n=tuple(int(v) for v in rng.integers(1, size, dims)),
+                    m=tuple(int(v) for v in rng.integers(1, filt, dims)),
                     k=groups * int(rng.integers(1, 7)), p=groups * int(rng.integers(1, 7)),
                     dilation=dilation, groups=groups, batch=int(rng.integers(1, 4)),
-                    stride=tuple(int(v) for v in rng.integers(1, 5, 2)), padding=padding,
+                    stride=tuple(int(v) for v in rng.integers(1, 5, dims)), padding=padding,
                     bias=bool(rng.integers(2)), dtype=("float64", "float32", "float16")[int(rng.integers(3))],
                     seed=int(rng.integers(2**31)), name=f"random-{index}")
     try:
