@@ -233,3 +233,10 @@ def test_the_reference_agrees_with_torch_conv1d_and_conv3d():
         expected = conv(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=spec.stride,
                         padding=spec.padding[0::2], dilation=spec.dilation, groups=spec.groups).numpy()
         np.testing.assert_allclose(reference.forward(x, w, b, **kwargs_of(spec)), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_2d_only_adapters_skip_1d_and_3d_layers():
+    layers = ROOT / "tests" / "course" / "assignment2" / "cs231n" / "layers.py"
+    for dims in (1, 3):
+        skipped = verify(make_spec(dims, n=8, m=3, padding=1), f"cs231n:{layers}").skipped
+        assert skipped == f"not expressible in this API: it takes 2-D layers, and this one has dims = {dims}"
