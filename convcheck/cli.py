@@ -24,7 +24,7 @@ from .runner import DEFAULT_TIMEOUT_S
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode="markdown",   # docstrings as paragraphs; [cupy] is not a style tag
-                  help="Check the backward pass of 2-D convolution layers against finite differences.")
+                  help="Check the backward pass of 1-D, 2-D and 3-D convolution layers against finite differences.")
 
 
 class Method(str, Enum):
@@ -84,7 +84,7 @@ def _version(value: bool):
 @app.callback()
 def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                 help="Print the version and exit.")] = False):
-    """Check the backward pass of 2-D convolution layers against finite differences."""
+    """Check the backward pass of 1-D, 2-D and 3-D convolution layers against finite differences."""
 
 
 def _fail(error: ConvcheckError):
