@@ -4,8 +4,9 @@ decides with it and says when even the minimum does not fit; `convcheck plan` pr
 
 Costs are whole-layer forwards (numerical.py: output elements computed over one layer's
 output), the forward check and the unperturbed point included, times the seconds of one
-forward. A set is one of w's k / groups channels: input channel j of every group for dL/dX
-and dL/dF[:, j] (numerical.input_channels), `numerical.set_forwards` forwards.
+forward. A set is one of the filters' k / groups channels: input channel j of every group for
+dL/dX and dL/dF[:, j] (numerical.input_channels), `numerical.set_forwards` forwards. Every
+function takes the layer's `Geometry`.
 """
 
 import math
@@ -41,53 +42,62 @@ class Choice:
         return f"{self.sets} of {self.of_sets} input-channel sets exactly + {self.projections} random projections"
 
 
-def full(shapes: dict, dilation, forward_seconds: float) -> Choice:
+def _model(geom) -> tuple:
+    """(shapes with the plain filters, dilation, a transposed layer's strides or None)."""
+    s = geom.spec
+    return geom.costs, s.dilation, s.stride if s.transposed else None
+
+
+def per_set(geom) -> int:
+    """Forwards one set costs, dL/dX and dL/dF together."""
+    return numerical.set_forwards(*_model(geom))
+
+
+def full(geom, forward_seconds: float) -> Choice:
     """`full`: every coordinate, at the floor."""
-    forwards = numerical.full_forwards(shapes, dilation)
-    k_w = shapes["w"][1]
+    forwards = numerical.full_forwards(*_model(geom))
+    k_w = geom.filters[1]
     return Choice("full", k_w, k_w, 0, forwards, forwards * forward_seconds)
 
 
-def channels(shapes: dict, dilation, forward_seconds: float, sets: int, projections: int) -> Choice:
+def channels(geom, forward_seconds: float, sets: int, projections: int) -> Choice:
     """`channels` covering `sets` sets exactly and `projections` directions per tensor."""
-    k_w = shapes["w"][1]
+    k_w = geom.filters[1]
     sets = min(sets, k_w)
-    forwards = 2 + (1 if shapes["b"] else 0) + 2 * projections + sets * numerical.set_forwards(shapes, dilation)
+    forwards = 2 + (1 if geom.spec.bias else 0) + 2 * projections + sets * per_set(geom)
     return Choice("channels", sets, k_w, projections, forwards, forwards * forward_seconds)
 
 
-def minimum(shapes: dict, dilation, forward_seconds: float) -> Choice:
+def minimum(geom, forward_seconds: float) -> Choice:
     """What `channels` covers whatever the budget: the first and the last set, PROJECTIONS[0]
     directions per tensor."""
-    return channels(shapes, dilation, forward_seconds, MINIMUM_SETS, PROJECTIONS[0])
+    return channels(geom, forward_seconds, MINIMUM_SETS, PROJECTIONS[0])
 
 
-def directions(shapes: dict, forward_seconds: float, seconds: float) -> int:
+def directions(x_size: int, w_size: int, forward_seconds: float, seconds: float) -> int:
     """Random directions for `channels`: PROJECTION_SHARE of `seconds` (two forwards a
-    direction), within PROJECTIONS and the memory PROJECTION_BYTES allows."""
+    direction), within PROJECTIONS and the memory PROJECTION_BYTES allows (x and w sizes)."""
     fewest, most = PROJECTIONS
     share = int(PROJECTION_SHARE * seconds / (2 * max(forward_seconds, 1e-9)))
-    memory = PROJECTION_BYTES // (8 * max(math.prod(shapes["x"]), math.prod(shapes["w"])))
+    memory = PROJECTION_BYTES // (8 * max(x_size, w_size))
     return max(fewest, min(share, most, memory))
 
 
-def choose(shapes: dict, dilation, forward_seconds: float, budget: float, sets: int | None = None,
+def choose(geom, forward_seconds: float, budget: float, sets: int | None = None,
            projections: int | None = None) -> Choice:
     """What `auto` runs: `full` when it fits `budget` seconds, else `channels` with as many sets
     as fit after its projections, never fewer than the minimum. `sets` and `projections` pin
     it instead (--channels, --projections): full when `sets` covers them all."""
-    k_w = shapes["w"][1]
-    whole = full(shapes, dilation, forward_seconds)
+    k_w = geom.filters[1]
+    whole = full(geom, forward_seconds)
     if sets is not None:
-        return whole if sets >= k_w else channels(shapes, dilation, forward_seconds, sets,
-                                                  projections or PROJECTIONS[0])
+        return whole if sets >= k_w else channels(geom, forward_seconds, sets, projections or PROJECTIONS[0])
     if whole.seconds <= budget:
         return whole
-    d = projections or directions(shapes, forward_seconds, budget)
-    base = channels(shapes, dilation, forward_seconds, 0, d)
-    per_set = numerical.set_forwards(shapes, dilation) * forward_seconds
-    fits = int(max(budget - base.seconds, 0) / max(per_set, 1e-12))
-    return channels(shapes, dilation, forward_seconds, max(fits, min(MINIMUM_SETS, k_w)), d)
+    d = projections or directions(math.prod(geom.shapes["x"]), math.prod(geom.filters), forward_seconds, budget)
+    base = channels(geom, forward_seconds, 0, d)
+    fits = int(max(budget - base.seconds, 0) / max(per_set(geom) * forward_seconds, 1e-12))
+    return channels(geom, forward_seconds, max(fits, min(MINIMUM_SETS, k_w)), d)
 
 
 def shards(seconds: list[float], target: float) -> int:

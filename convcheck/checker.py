@@ -94,9 +94,9 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
         forward = impl.forward if result.through == "implementation" else reference.forward
         problem = numerical.Problem(forward, x, w, b, g, spec.stride, geom.padding, progress, impl.describe, conv)
         if method == "auto":
-            method = costs.choose(shapes, spec.dilation, problem.seconds, budget, channels, projections).method
+            method = costs.choose(geom, problem.seconds, budget, channels, projections).method
         if method == "channels" and governed and notify is not None:
-            least = costs.minimum(shapes, spec.dilation, problem.seconds)
+            least = costs.minimum(geom, problem.seconds)
             if least.seconds > budget:
                 notify(over_budget(spec, problem, least, budget))
         if method == "full":
@@ -209,12 +209,12 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     except numerical.NumericalError as e:
         planned.error = str(e)
         return planned
-    shapes, seconds = layer.geom.shapes, problem.seconds
+    seconds = problem.seconds
     planned.forward_seconds = seconds
     planned.overhead = checked + BACKWARD_FORWARDS * seconds
-    planned.full = costs.full(shapes, spec.dilation, seconds)
-    planned.auto = costs.choose(shapes, spec.dilation, seconds, budget, channels, projections)
-    planned.minimum = costs.minimum(shapes, spec.dilation, seconds)
+    planned.full = costs.full(layer.geom, seconds)
+    planned.auto = costs.choose(layer.geom, seconds, budget, channels, projections)
+    planned.minimum = costs.minimum(layer.geom, seconds)
     planned.seconds = time.perf_counter() - started
     return planned
 
@@ -250,7 +250,9 @@ def _prepare(spec: ConvSpec, impl, backend, layout, seed) -> _Layer:
                               for name in ("x", "w", "b", "y")}
     cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data.items()}
     conv = {**({"dilation": spec.dilation} if any(d != 1 for d in spec.dilation) else {}),
-            **({"groups": spec.groups} if spec.groups != 1 else {})}
+            **({"groups": spec.groups} if spec.groups != 1 else {}),
+            **({"transposed": True} if spec.transposed else {}),
+            **({"output_padding": spec.out_padding} if any(spec.out_padding) else {})}
     kwargs = {"stride": spec.stride, "padding": geom.padding, **conv}
     return _Layer(impl, geom, xp, rng, data, cast, conv, kwargs, reason or "")
 
@@ -282,13 +284,14 @@ def _bias(pb, analytic, tol) -> dict:
 
 def _full(pb, analytic, tol) -> dict:
     """Every coordinate of every tensor, at the floor of black-box finite differences."""
-    shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": None if pb.b is None else pb.b.shape}
-    pb.planned = pb.forwards + numerical.full_forwards(shapes, pb.dilation) - 2
+    shapes = {"x": pb.x.shape, "w": pb.wc.shape, "b": None if pb.b is None else pb.b.shape}
+    pb.planned = pb.forwards + numerical.full_forwards(shapes, pb.dilation, pb.stride if pb.transposed else None) - 2
     checks = _bias(pb, analytic, tol)
+    sets = range(pb.wc.shape[1])
     if "x" in analytic:
-        checks["dx"] = _exact("dx", analytic["x"], numerical.input_channels(pb, range(pb.w.shape[1])), tol)
+        checks["dx"] = _exact("dx", analytic["x"], numerical.input_channels(pb, sets), tol)
     if "w" in analytic:
-        checks["dw"] = _exact("dw", analytic["w"], numerical.filter_channels(pb, range(pb.w.shape[1])), tol)
+        checks["dw"] = _exact("dw", analytic["w"], pb.weights(numerical.filter_channels(pb, sets)), tol)
     return checks
 
 
@@ -299,17 +302,17 @@ def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) ->
     (`directions` of them if given, else as the budget allows). Set j is w's channel j: input
     channel j of every group for dL/dX (one forward serves them all) and dL/dF[:, j]; without
     groups, one input channel. Returns (checks, sets covered, directions)."""
-    k_w = pb.w.shape[1]
+    k_w = pb.wc.shape[1]
     order = channel_order(k_w, rng)
     if pinned is not None:
         order, deadline = order[:pinned], float("inf")
         directions = directions or costs.PROJECTIONS[0]
     tensors = [t for t in ("x", "w") if t in analytic]
-    shapes = {"x": pb.x.shape, "w": pb.w.shape}
-    directions = directions or costs.directions(shapes, pb.seconds, deadline - time.perf_counter())
+    shapes = {"x": pb.x.shape, "w": pb.wc.shape}                # the filters in the canonical layout
+    directions = directions or costs.directions(pb.x.size, pb.w.size, pb.seconds, deadline - time.perf_counter())
     found = numerical.projections(pb, tensors, rng, directions)
     checks = _bias(pb, analytic, tol)
-    per_set = numerical.set_forwards(shapes, pb.dilation)
+    per_set = numerical.set_forwards(shapes, pb.dilation, pb.stride if pb.transposed else None)
     fits = len(order) if pinned is not None else int(max(deadline - time.perf_counter(), 0) /
                                                       (pb.seconds * per_set))
     pb.planned = pb.forwards + min(k_w, max(fits, min(2, k_w))) * per_set
@@ -332,20 +335,29 @@ def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) ->
     for t in tensors:
         name = "d" + t
         flat = np.arange(values[t].size).reshape(shapes[t])[:, sorted(done[t])].ravel()
-        exact = _exact(name, analytic[t], values[t].ravel()[flat], tol, flat, channels=tuple(sorted(done[t])),
-                       of_channels=shapes[t][1], projections=directions, filters=t == "w")
-        checks[name] = merge(exact, compare_projections(name, analytic[t], *found[t], *tol))
+        of_channels, channels = shapes[t][1], tuple(sorted(done[t]))
+        if t == "w" and pb.transposed:                            # back to the plug-in's layout (k, p / g, *m)
+            values[t], flat = pb.weights(values[t]), np.flatnonzero(np.isin(pb.plugin_positions(), flat))
+            of_channels, channels = pb.x.shape[1], tuple(numerical.channels_of(pb, done[t]))
+        exact = _exact(name, analytic[t], values[t].ravel()[flat], tol, flat, channels=channels,
+                       of_channels=of_channels, projections=directions, filters=t == "w")
+        checks[name] = merge(exact, compare_projections(name, _canonical(pb, t, analytic), *found[t], *tol))
     return checks, covered, directions
+
+
+def _canonical(pb, tensor: str, analytic: dict):
+    """The analytic gradient in the layout the engines' projections use (dL/dF: `Problem.wc`'s)."""
+    return pb.canonical(analytic["w"]) if tensor == "w" else analytic[tensor]
 
 
 def _sample(pb, analytic, tol, geom, rng, samples) -> dict:
     """`samples` stratified coordinates of dL/dX and dL/dF, all of dL/db."""
     checks = _bias(pb, analytic, tol)
-    engines = {"x": numerical.input_at, "w": numerical.filter_at}
     for t in ("x", "w"):
         if t in analytic:
-            flat = stratified(t, geom, samples, rng)
-            checks["d" + t] = _exact("d" + t, analytic[t], engines[t](pb, flat), tol, flat, sampled=len(flat))
+            flat = stratified(t, geom, samples, rng)                 # the plug-in's layout
+            numeric = numerical.input_at(pb, flat) if t == "x" else numerical.filter_at(pb, pb.plugin_positions()[flat])
+            checks["d" + t] = _exact("d" + t, analytic[t], numeric, tol, flat, sampled=len(flat))
     return checks
 
 
@@ -356,7 +368,8 @@ def _fast(pb, analytic, tol, rng, directions) -> dict:
     found = numerical.projections(pb, tensors, rng, directions)
     checks = _bias(pb, analytic, tol)
     for t in tensors:
-        check = compare_projections("d" + t, analytic[t], *found[t], *tol)
+        check = compare_projections("d" + t, _canonical(pb, t, analytic), *found[t], *tol)
+        check.expected_shape = check.actual_shape = tuple(analytic[t].shape)
         check.coverage = Coverage(total=check.total, projections=directions, filters=t == "w")
         checks["d" + t] = check
     return checks
@@ -432,9 +445,11 @@ def _call(impl, which: str, arrays: dict, kwargs: dict):
         result = noting_call(lambda: getattr(impl, which)(*copies.values(), **kwargs),
                              lambda: call_text(which, list(copies.items()), kwargs))
     except (Exception, SystemExit) as e:
-        needs = [key for key in ("dilation", "groups") if key in kwargs and key in str(e)]
+        needs = [key for key in ("dilation", "groups", "transposed", "output_padding") if key in kwargs and
+                 key in str(e)]
         if isinstance(e, TypeError) and needs:
-            forms = {"dilation": "dilation=(d_h, d_w)", "groups": "groups=g"}
+            forms = {"dilation": "dilation=(d_h, d_w)", "groups": "groups=g", "transposed": "transposed=True",
+                     "output_padding": "output_padding=(op_h, op_w)"}
             return Raised.of(f"raised {impl.describe(e, call=False)}: this layer needs {' and '.join(needs)} "
                              f"support: the plug-in's {which} must accept "
                              f"{' and '.join(forms[key] for key in needs)} (see the plug-in contract)", e)

@@ -19,7 +19,7 @@ from .result import Diagnosis, ranges_text
 
 MISTAKES = ("filter-not-rotated", "stride-ignored", "padding-crop", "height-width-swapped", "kernel-transposed",
             "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient", "scaled",
-            "forward-flipped")
+            "forward-flipped", "crop-side", "output-padding-side", "output-padding-ignored")
 """The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`)."""
 
 
@@ -28,6 +28,8 @@ def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Di
     float64 x, w, b, g (= G) the check used, on its backend."""
     s = geom.spec
     conv = {"stride": s.stride, "padding": geom.padding, "dilation": s.dilation, "groups": s.groups}
+    if s.transposed:
+        conv.update(transposed=True, output_padding=s.out_padding)
     truth = _truth(name, data, conv)
     expected, actual = tuple(truth.shape), tuple(getattr(value, "shape", ()))
     if actual != expected:
@@ -69,23 +71,30 @@ def _candidates(name, value, truth, data, conv, geom):
     def grads(**change):
         return dict(zip(("dx", "dw", "db"), direct.backward(change.get("g", g), change.get("x", x), change.get("w", w),
                                                              change.get("b", b), **{**conv, **change.get("conv", {})})))
+    if s.transposed:
+        yield from _transposed_candidates(name, geom, conv, grads, lambda c: reference.forward(x, w, b, **c), g)
     if name == "y":
         yield ("forward-flipped", reference.forward(x, _turned(w), b, **conv),
                "Y is a true convolution (the filter turned by 180°), but the layer is a correlation: y[n, f, r, c] = "
                "Σ_i,a,b X_pad[n, i, r·s_h + a, c·s_w + b] · F[f, i, a, b] + b[f], the filter not flipped (seed "
                f"004; {step} 'Output Y')")
         return
-    if name == "dx":
+    if name == "dx" and s.transposed:
+        yield ("filter-not-rotated", grads(w=_turned(w))["dx"],
+               "dL/dX of a transposed layer is the plain correlation of dL/dY with F (the seeds' forward: X's "
+               "gradient reads each output through the same taps); this one turns F by 180° as the forward's full "
+               f"convolution does ({step} 'dL/dX^(i) = Σ_j F_i^(j) ⋆_s pad(dL/dY^(j))')")
+    elif name == "dx":
         yield ("filter-not-rotated", grads(w=_turned(w))["dx"],
                "dL/dX is the full convolution with F itself; the right one turns each filter by 180°: dL/dX^(i) = "
                f"Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j)), dL/dY padded by m − 1 = {_pair(e - 1 for e in span)} "
                f"on every side (seeds 000/004; {step} 'dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))')")
-    if any(v != 1 for v in s.stride) and name in ("dx", "dw"):
+    if any(v != 1 for v in s.stride) and name in ("dx", "dw") and not s.transposed:   # (its stride sets Y's size)
         yield ("stride-ignored", grads(conv={"stride": (1,) * dims})[name],
                f"{_label(name)} is the backward of the same layer at stride 1: dL/dY must first be dilated by s = "
                f"{_pair(s.stride)} (s − 1 zeros between neighbours, to {_pair(geom.dilated)}) so that each gradient "
                f"sits where its window started (seed 000; {step} 'Upstream gradient dL/dY')")
-    if name == "dx":
+    if name == "dx" and not s.transposed:
         padded = grads(x=pad(x, geom.padding), conv={"padding": (0,) * (2 * dims)})["dx"]
         right = tuple(geom.padding[0::2])                           # where the crop starts per axis: before
         offsets = sorted({0, *geom.padding})
@@ -120,6 +129,44 @@ def _candidates(name, value, truth, data, conv, geom):
                        f"dL/db is the right one divided by {what}: dL/db_j = Σ dL/dY^(j), a sum over the batch "
                        f"and every position, not a mean ({step} 'dL/db_j = Σ dL/dY^(j)')")
     yield from _batch_candidates(name, value, truth, grads, x, g, n)
+
+
+def _transposed_candidates(name, geom, conv, grads, forward, g):
+    """A transposed layer's own mistakes: the padding cut from the wrong side of the full output
+    (before and after swapped), the output padding put before the output instead of after (the
+    same misalignment in a backward that mirrors such a forward), and a backward that drops
+    dL/dY's output-padding rows (sized as if there were none)."""
+    s = geom.spec
+    before, after = geom.padding[0::2], geom.padding[1::2]
+    if before != after:
+        swapped = tuple(p for a in range(s.dims) for p in (after[a], before[a]))
+        yield ("crop-side", forward({**conv, "padding": swapped}) if name == "y" else
+               grads(conv={"padding": swapped}).get(name),
+               f"{_label(name)} is that of the output cropped from the wrong sides: a transposed layer cuts (before, "
+               f"after) = {_pairs(before, after)} from the full output, before from the start of each axis and after "
+               "from its end; here they are swapped (`convcheck shapes --explain`, step 'Padding')")
+    op = s.out_padding
+    if any(op) and all(before[a] >= op[a] for a in range(s.dims)):
+        shifted = tuple(p for a in range(s.dims) for p in (before[a] - op[a], after[a] + op[a]))
+        yield ("output-padding-side", forward({**conv, "padding": shifted}) if name == "y" else
+               grads(conv={"padding": shifted}).get(name),
+               f"{_label(name)} has the output padding {_pair(op)} at the start of each axis; it belongs at the end: "
+               "the full output, less the cut, then output_padding more rows after it "
+               "(`convcheck shapes --explain`, step 'Padding')")
+    if any(op) and name in ("dx", "dw"):
+        dropped = g.copy()
+        for a in range(s.dims):
+            if op[a]:
+                dropped[(slice(None), slice(None)) + (slice(None),) * a + (slice(-op[a], None),)] = 0
+        yield ("output-padding-ignored", grads(g=dropped)[name],
+               f"{_label(name)} leaves out the last {_pair(op)} rows of dL/dY, the output padding, as if Y had none; "
+               "those outputs are real and carry gradient wherever an input reaches them: size every array from "
+               "o = (n − 1)·s − (before + after) + d·(m − 1) + output_padding + 1 (`convcheck shapes --explain`, "
+               "step 'Output Y')")
+
+
+def _pairs(before, after) -> str:
+    return ", ".join(f"({b}, {a})" for b, a in zip(before, after))
 
 
 BATCH_SUBSETS = 64
@@ -170,8 +217,14 @@ def _batch_candidates(name, value, truth, grads, x, g, n):
 
 
 def _by_shape(name: str, actual: tuple, expected: tuple, geom) -> Diagnosis:
-    """A wrong shape: spatial axes exchanged, or an empty crop; else no known mistake."""
-    right = tuple(geom.padding[0::2])
+    """A wrong shape: spatial axes exchanged, an empty crop, a transposed output without its
+    output padding; else no known mistake."""
+    right, op = tuple(geom.padding[0::2]), geom.spec.out_padding
+    if name == "y" and geom.spec.transposed and any(op) and len(actual) == len(expected) and \
+            actual[:2] == expected[:2] and all(actual[2 + a] == expected[2 + a] - op[a] for a in range(len(op))):
+        return Diagnosis("output-padding-ignored", f"Y has shape {actual}, {_pair(op)} short of {expected} on its "
+                                                   "axes: the output padding was left out; a transposed output is "
+                                                   "(n − 1)·s − (before + after) + d·(m − 1) + output_padding + 1")
     if len(actual) == len(expected) > 3 and actual[:2] == expected[:2] and actual[2:] != expected[2:] and \
             sorted(actual[2:]) == sorted(expected[2:]):
         mistake = "kernel-transposed" if name == "dw" else "height-width-swapped"

@@ -53,11 +53,11 @@ class Explanation:
 
 def explain(geom: Geometry, view: str = "both") -> Explanation:
     """Tensors and derivation steps of one layer; view: 'direct', 'im2col' or 'both'."""
-    steps = []
+    steps, transposed = [], geom.spec.transposed
     if view in ("direct", "both"):
-        steps += _direct_steps(geom)
+        steps += _transposed_steps(geom) if transposed else _direct_steps(geom)
     if view in ("im2col", "both"):
-        steps += _im2col_steps(geom)
+        steps += _transposed_im2col_steps(geom) if transposed else _im2col_steps(geom)
     return Explanation(geom, _tensors(geom), steps)
 
 
@@ -103,20 +103,27 @@ def _tensors(geom: Geometry) -> list[Tensor]:
     square = len(set(s.n)) == 1 and len(set(s.m)) == 1 and len(set(geom.out)) == 1
     n_sym, m_sym = (" × ".join(["n"] * dims), " × ".join(["m"] * dims)) if square else \
         (_symbols("n", dims), _symbols("m", dims))
-    plain = all(v == 1 for v in s.stride) and not any(geom.padding)
+    plain = all(v == 1 for v in s.stride) and not any(geom.padding) and not s.transposed
     o_sym = (" × ".join(["(n − m + 1)" if plain else "o"] * dims)) if square else _symbols("o", dims)
     n, m, o = _plane(s.n), _plane(s.m), _plane(geom.out)
     no_bias = "none (bias: false)"
     depth, k_w = ("k", s.k) if s.groups == 1 else ("k/groups", s.k // s.groups)
     x_layout, o_layout = f"(N, k, {_layout(dims)})", f"(N, p, {_symbols('o', dims, ', ')})"
     w_layout = f"(p, {'k' if s.groups == 1 else 'k/groups'}, {_symbols('m', dims, ', ')})"
+    filters = f"p = {s.p} filters F_j, each {m_sym} × {depth} = {m} × {k_w}"
+    if s.transposed:                      # one stack of filters per input channel: X^(i) spreads through F_i
+        depth, p_w = ("p", s.p) if s.groups == 1 else ("p/groups", s.p // s.groups)
+        w_layout = f"(k, {depth}, {_symbols('m', dims, ', ')})"
+        filters = f"k = {s.k} stacks F_i, one per input channel, each {m_sym} × {depth} = {m} × {p_w}"
     return [
         Tensor("x", f"{n_sym} × k = {n} × {s.k}", x_layout, shapes["x"]),
-        Tensor("w", f"p = {s.p} filters F_j, each {m_sym} × {depth} = {m} × {k_w}", w_layout, shapes["w"]),
-        Tensor("b", f"one per filter: p = {s.p}" if s.bias else no_bias, "(p,)", shapes["b"]),
+        Tensor("w", filters, w_layout, shapes["w"]),
+        Tensor("b", f"one per {'output channel' if s.transposed else 'filter'}: p = {s.p}" if s.bias else no_bias,
+               "(p,)", shapes["b"]),
         Tensor("y", f"{o_sym} × p = {o} × {s.p}", o_layout, shapes["y"]),
         Tensor("dy", f"as Y: {o} × {s.p}", o_layout, shapes["dy"]),
-        Tensor("dw", f"as F_j: {m_sym} × {depth} = {m} × {k_w}, for each of p = {s.p}", w_layout, shapes["dw"]),
+        Tensor("dw", f"as F: {filters}" if s.transposed else
+               f"as F_j: {m_sym} × {depth} = {m} × {k_w}, for each of p = {s.p}", w_layout, shapes["dw"]),
         Tensor("dx", f"as X: {n_sym} × k = {n} × {s.k}", x_layout, shapes["dx"]),
         Tensor("db", f"as b: p = {s.p}" if s.bias else no_bias, "(p,)", shapes["db"]),
     ]
@@ -240,12 +247,137 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         "dL/dX = [dL/dX^(1), …, dL/dX^(k)]: the p filters' contributions are summed into each channel",
         f"Σ over p = {s.p} filters, for each of k = {s.k} channels",
         f"dL/dX is {_plane(s.n)} × {s.k} = array {geom.shapes['dx']}"))
-    steps.append(Step(
-        "db", "direct", "dL/db_j = Σ dL/dY^(j)", "one number per filter: the sum over batch and positions",
+    steps.append(_bias_step(geom))
+    steps.append(_region_step(geom))
+    return steps
+
+
+def _bias_step(geom: Geometry) -> Step:
+    s = geom.spec
+    return Step(
+        "db", "direct", "dL/db_j = Σ dL/dY^(j)",
+        f"one number per {'output channel' if s.transposed else 'filter'}: the sum over batch and positions",
         f"p = {s.p} sums of {s.batch} × {_plane(geom.out)} values" if s.bias else "no bias",
         f"dL/db is array {geom.shapes['db']}" if s.bias else "the spec has bias: false: no b and no dL/db",
-        latex=r"\frac{\partial L}{\partial b_j} = \sum \frac{\partial L}{\partial Y^{(j)}}", compact=True))
-    steps.append(_region_step(geom))
+        latex=r"\frac{\partial L}{\partial b_j} = \sum \frac{\partial L}{\partial Y^{(j)}}", compact=True)
+
+
+def _spread(geom: Geometry, a: int):
+    """(n, e, s, lo, hi, op, o, before, after, n_plain) of one axis of a transposed layer: e the
+    filter's span, before/after the padding of the dilated X (negative: a crop), n_plain the
+    windows the plain layer it transposes fits into Y_pad (n, or more when op >= s)."""
+    s = geom.spec
+    n, e, st, lo, hi, op, o = (s.n[a], geom.extent[a], s.stride[a], geom.padding[2 * a], geom.padding[2 * a + 1],
+                               s.out_padding[a], geom.out[a])
+    return n, e, st, lo, hi, op, o, e - 1 - lo, e - 1 - hi + op, (o + lo + hi - e) // st + 1
+
+
+def _transposed_steps(geom: Geometry) -> list[Step]:
+    """A transposed layer in the seeds' terms: Y is their dL/dX formula applied to X, dL/dX
+    their forward applied to dL/dY, dL/dF their dL/dF with X and dL/dY exchanged."""
+    s, dims = geom.spec, geom.dims
+    strided, dilated = any(v != 1 for v in s.stride), any(v != 1 for v in s.dilation)
+    cut = "before + after" if dims != 2 else "top + bottom"
+    steps = [Step(
+        "transposed", "direct", "A transposed convolution: Y is the seeds' dL/dX formula",
+        "Y^(j) = Σ_i rot180(F_i^(j)) ∗ pad(dilate_s(X^(i))): X in the place of dL/dY",
+        "input pixel X[i] adds X[i]·F[a] to Y[i·s + a·d − before], a = 0 … m − 1, per axis",
+        f"the layer maps {s.k} channels of {_plane(s.n)} to {s.p} channels of {_plane(geom.out)}",
+        "seed 000's dL/dX: dL/dY dilated by s, padded by m − 1, convolved with the rotated filter; its "
+        "padding is what the transposed layer cuts from that full output, output_padding what it adds at the end",
+        compact=True)]
+    if dilated:
+        steps.append(Step(
+            "dilation", "direct", "Dilation: the filter's span", "e = d·(m − 1) + 1: m taps, d apart",
+            _axes(geom, lambda a: f"{s.dilation[a]}·({s.m[a]} − 1) + 1 = {geom.extent[a]}"),
+            f"each input pixel spreads over {_plane(geom.extent)} of Y through {_plane(s.m)} taps; below, m is "
+            "that span"))
+    if s.groups != 1:
+        k_g, p_g = s.k // s.groups, s.p // s.groups
+        steps.append(Step(
+            "groups", "direct", "Groups: which channels each stack reaches",
+            "input channel i reaches the p/groups output channels of its group ⌊i / (k/groups)⌋; F is k × p/groups × m",
+            f"groups = {s.groups}: k/groups = {s.k} / {s.groups} = {k_g} input and p/groups = {s.p} / {s.groups} = "
+            f"{p_g} output channels per group", f"dL/dF is {geom.shapes['dw']}",
+            "each group is an independent transposed layer"))
+
+    def dil(a):
+        n, _, st, *_ = _spread(geom, a)
+        return f"({n} − 1)·{st} + 1 = {geom.dilated[a]}"
+    steps.append(Step(
+        "x.dilated", "direct", "X dilated by the stride", "D = (n − 1)·s + 1: s − 1 zeros between neighbours",
+        _axes(geom, dil) if strided else "s = 1: nothing to insert",
+        f"dilated X is {_plane(geom.dilated)} per channel",
+        "the stride of a transposed layer spreads its input: upsampling" if strided else ""))
+
+    def padding(a):
+        _, e, _, lo, hi, op, _, before, after, _ = _spread(geom, a)
+        tail = f" + {op}" if op else ""
+        return f"before {e} − 1 − {lo} = {before}, after {e} − 1 − {hi}{tail} = {after}"
+    crops = any(_spread(geom, a)[7] < 0 or _spread(geom, a)[8] < 0 for a in range(dims))
+    steps.append(Step(
+        "padding", "direct", "Padding: m − 1, less the cut, plus output padding after",
+        "before = m − 1 − before_cut, after = m − 1 − after_cut + output_padding" if dims != 2 else
+        "top = m − 1 − top_cut, bottom = m − 1 − bottom_cut + output_padding (left/right the same)",
+        _axes(geom, padding), f"padded dilated X is {_plane(geom.padded)} per channel",
+        "the spec's padding is cut from the full output; output_padding adds rows at the end (bottom/right) only"
+        + ("; a negative amount crops X's dilated rows" if crops else "")))
+
+    def out(a):
+        n, e, st, lo, hi, op, o, *_ = _spread(geom, a)
+        return f"({n} − 1)·{st} − ({lo} + {hi}) + {e - 1} + {op} + 1 = {o}"
+    steps.append(Step(
+        "y", "direct", "Output Y", f"o = (n − 1)·s − ({cut}) + d·(m − 1) + output_padding + 1",
+        _axes(geom, out), f"Y is {_plane(geom.out)} × {s.p}",
+        "the padded dilated X correlated with rot180(F): D + before + after − m + 1 = o", compact=True))
+    unreached = tuple(max(_spread(geom, a)[5] - _spread(geom, a)[4], 0) for a in range(dims))
+    if any(unreached):
+        steps.append(Step(
+            "unreached", "direct", "Rows no input reaches", "output_padding − after_cut rows at the end",
+            _axes(geom, lambda a: str(unreached[a])),
+            "the last of them hold only the bias, and their dL/dY reaches no gradient of X or F",
+            "the plain layer's leftover rows (seed 004), seen from the other side"))
+
+    def dx(a):
+        n, e, st, lo, hi, op, o, _, _, fits = _spread(geom, a)
+        extra = f", the first {n} kept" if fits != n else ""
+        return f"({o} + {lo} + {hi} − {e}) // {st} + 1 = {fits}{extra}"
+    steps.append(Step(
+        "dx.size", "direct", "dL/dX^(i) = Σ_j F_i^(j) ⋆_s pad(dL/dY^(j)): the seeds' forward",
+        f"size (o + {cut} − m) // s + 1 = n", _axes(geom, dx), f"each dL/dX^(i) is {_plane(s.n)}, the size of X^(i)",
+        "the backward of a transposed convolution is the plain convolution it transposes: the same filters, "
+        "stride, padding, dilation and groups", compact=True))
+
+    def dw(a):
+        n, e, st, lo, hi, op, o, _, _, fits = _spread(geom, a)
+        r = (o + lo + hi - e) % st
+        return f"({o} + {lo} + {hi} − {r}) − {(fits - 1) * st + 1} + 1 = {e}"
+    steps.append(Step(
+        "dw.size", "direct", "dL/dF_i^(j) = pad(dL/dY^(j)) ⋆ dilate_s(X^(i))",
+        f"size (o + {cut} − r) − D + 1 = m", _axes(geom, dw),
+        f"each dL/dF_i^(j) is {_plane(s.m)}" + ("" if not dilated else ", read at the taps d apart"),
+        "seed 000's dL/dF with X and dL/dY exchanged: dL/dY padded by the cut, X dilated by s", compact=True))
+    steps.append(Step(
+        "dw.depth", "direct", "Depth of dL/dF",
+        "one slice per (input channel i, output channel j of its group)",
+        f"k = {s.k} stacks × p/groups = {s.p // s.groups} = {s.k * s.p // s.groups} correlations",
+        f"dL/dF is array {geom.shapes['dw']}; the batch of {s.batch} is summed", compact=True))
+    steps.append(_bias_step(geom))
+
+    def reached(pixel):
+        spans = []
+        for a in range(dims):
+            _, _, st, lo, _, _, o, *_ = _spread(geom, a)
+            rows = [pixel[a] * st + tap * s.dilation[a] - lo for tap in range(s.m[a])]
+            spans.append([r for r in rows if 0 <= r < o])
+        where = "; ".join(", ".join(map(str, rows)) or "none" for rows in spans)
+        total = math.prod(len(rows) for rows in spans)
+        return f"X[{', '.join(map(str, pixel))}] → {where}: {total} output{'s' * (total != 1)}"
+    steps.append(Step(
+        "region", "direct", "Which outputs one pixel reaches",
+        "X[i] reaches Y[i·s + a·d − before], a = 0 … m − 1 on each axis, those inside 0 … o − 1",
+        f"{reached(tuple(n // 2 for n in s.n))}; {reached((0,) * dims)}",
+        f"dL/dX[i] sums those {' × '.join(map(str, s.m))} entries of dL/dY times the filter, fewer at the border"))
     return steps
 
 
@@ -338,6 +470,44 @@ def _im2col_steps(geom: Geometry) -> list[Step]:
     ]
 
 
+def _transposed_im2col_steps(geom: Geometry) -> list[Step]:
+    """Seed 003's matrices run the other way: Y is col2im of X_f F_f, dL/dX is φ(dL/dY) F_f^T."""
+    s, dims = geom.spec, geom.dims
+    k_g, p_g = s.k // s.groups, s.p // s.groups          # per group: each group is its own X_f and F_f
+    fits = tuple(_spread(geom, a)[9] for a in range(dims))
+    rows, taps = math.prod(fits), math.prod(s.m) * p_g
+    n_sym, m_sym = _symbols("n", dims, "·"), _symbols("m", dims, "·") + "·p"
+    n, m = "·".join(map(str, fits)), "·".join(map(str, (*s.m, p_g)))
+    padded_y = tuple(o + geom.padding[2 * a] + geom.padding[2 * a + 1] for a, o in enumerate(geom.out))
+    extra = "" if fits == s.n else f" (X extended by zeros to {_plane(fits)}: output padding past the stride)"
+    return [
+        Step("X_f", "im2col", "X_f: the input as a matrix", f"one row per input position, one column per channel: "
+             f"({n_sym}, k)", f"({n}, {k_g}) = ({rows}, {k_g}) per sample" + extra, f"X_f is ({rows}, {k_g})"),
+        Step("F_f", "im2col", "F_f: the filters as rows", f"F reshaped to (k, {m_sym})",
+             f"({k_g}, {m}) = ({k_g}, {taps})", f"F_f is ({k_g}, {taps})"),
+        Step("phi", "im2col", "Φ = X_f F_f: what each input pixel adds",
+             f"({n_sym}, k)(k, {m_sym}) = ({n_sym}, {m_sym})", f"({rows}, {k_g})({k_g}, {taps}) = ({rows}, {taps})",
+             f"Φ is ({rows}, {taps})",
+             "row q holds input position q times every tap of every filter: the window it adds onto Y",
+             r"\Phi = X_f\, F_f", compact=True),
+        Step("col2im", "im2col", "Y = col2im(Φ) (seed 003's dL/dX path, run forward)",
+             "each entry of Φ is added onto the pixel of Y_pad its window covers; then the cut is cropped",
+             f"({rows}, {taps}) → ({s.p}, {_plane(padded_y).replace(' × ', ', ')}) → ({s.p}, "
+             f"{_plane(geom.out).replace(' × ', ', ')})", f"Y is array {geom.shapes['y']}",
+             "an output covered by several windows collects several terms", compact=True),
+        Step("dX_f", "im2col", "dL/dX_f = φ(dL/dY) F_f^T: the plain layer's forward",
+             f"({n_sym}, {m_sym})({m_sym}, k) = ({n_sym}, k)", f"({rows}, {taps})({taps}, {k_g}) = ({rows}, {k_g})",
+             f"reshaped to dL/dX {geom.shapes['dx']}", "φ(dL/dY): seed 003's im2col of dL/dY padded by the cut",
+             r"\frac{\partial L}{\partial X_f} = \phi\!\left(\frac{\partial L}{\partial Y}\right) F_f^T",
+             compact=True),
+        Step("dF_f", "im2col", "dL/dF_f = X_f^T φ(dL/dY)", f"(k, {n_sym})({n_sym}, {m_sym}) = (k, {m_sym})",
+             f"({k_g}, {rows})({rows}, {taps}) = ({k_g}, {taps})",
+             f"reshaped to dL/dF {geom.shapes['dw']}, summed over the batch", "a linear layer's backward again",
+             r"\frac{\partial L}{\partial F_f} = X_f^T\, \phi\!\left(\frac{\partial L}{\partial Y}\right)",
+             compact=True),
+    ]
+
+
 def confirm(explanation: Explanation) -> None:
     """Run the built-in engine on random data of the spec's shapes; raise ShapeMismatch on any disagreement."""
     from .impls import direct, im2col
@@ -349,6 +519,8 @@ def confirm(explanation: Explanation) -> None:
     x, w = rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"])
     b = rng.standard_normal(shapes["b"]) if s.bias else None
     kwargs = {"stride": s.stride, "padding": geom.padding, "dilation": s.dilation, "groups": s.groups}
+    if s.transposed:
+        kwargs.update(transposed=True, output_padding=s.out_padding)
     expected = {t.key: t.shape for t in explanation.tensors}
 
     def agree(key, shape):
@@ -362,6 +534,8 @@ def confirm(explanation: Explanation) -> None:
     agree("dx", dx.shape)
     agree("dw", dw.shape)
     agree("db", None if db is None else db.shape)
+    if s.transposed:                        # its matrices are the plain layer's, checked by the engine above
+        return
     group = pad(x, geom.padding)[:, :s.k // s.groups]                      # phi is per group
     phi_t = im2col.im2col(group, s.m, geom.out, im2col.taps(s.m, s.stride, geom.out, s.dilation))  # phi^T
     expected["phi"] = geom.phi

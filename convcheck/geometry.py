@@ -17,6 +17,14 @@ d apart) spans e = d (m - 1) + 1 input rows, and every formula below reads m as 
     'full'          m - 1 on both sides                        (seed 000's padded dL/dY)
     groups          w is (p, k / groups, m_h, m_w): filter f sees the input channels of its group
 
+A transposed convolution (PyTorch's ConvTranspose) runs the other way: input pixel i adds
+x[i] w[a] to output i s + a d - lo, and with op the output padding (extra rows at the end)
+
+    transposed size o = (n - 1) s - (lo + hi) + d (m - 1) + op + 1
+    as the seeds'   the input dilated by s ((n - 1) s + 1), padded by e - 1 - lo before and
+    dL/dX formula   e - 1 - hi + op after, correlated with rot180(F): o = that - e + 1
+    weights         w is (k, p / groups, *m); its dL/dX is the plain convolution of dL/dY
+
 This module knows no arrays: it turns a `ConvSpec` into the shape of every tensor.
 """
 
@@ -63,6 +71,12 @@ def reached_outputs(row, m: int, s: int):
 def reach(m: int, s: int) -> int:
     """Most outputs along an axis that one input pixel reaches: ceil(m / s)."""
     return -(-m // s)
+
+
+def transposed_size(n: int, m: int, s: int, lo: int, hi: int, op: int) -> int:
+    """Output size of a transposed convolution along an axis (m: the filter's span):
+    (n - 1) s - (lo + hi) + m - 1 + op + 1."""
+    return (n - 1) * s - (lo + hi) + m + op
 
 
 def same_padding(n: int, m: int, s: int) -> tuple[int, int]:
@@ -136,11 +150,24 @@ class Geometry:
         return math.prod(self.out), math.prod(s.m) * (s.k // s.groups)
 
     @property
+    def filters(self) -> tuple[int, ...]:
+        """The filter bank as plain filters, (p, k / groups, *m): output channel f from filter f
+        (a transposed layer's w (k, p / groups, *m) reordered so; the cost model counts on it)."""
+        s = self.spec
+        return (s.p, s.k // s.groups, *s.m)
+
+    @property
+    def costs(self) -> dict:
+        """What the cost model (numerical.full_forwards, budget) reads: x, the plain filters, b."""
+        return {"x": self.shapes["x"], "w": self.filters, "b": self.shapes["b"]}
+
+    @property
     def shapes(self) -> dict[str, tuple[int, ...] | None]:
-        """Expected shape of every tensor, keyed x, w, b, y, dy, dx, dw, db (b: None without bias)."""
+        """Expected shape of every tensor, keyed x, w, b, y, dy, dx, dw, db (b: None without bias);
+        a transposed layer's w is (k, p / groups, *m)."""
         s = self.spec
         x = (s.batch, s.k, *s.n)
-        w = (s.p, s.k // s.groups, *s.m)
+        w = (s.k, s.p // s.groups, *s.m) if s.transposed else (s.p, s.k // s.groups, *s.m)
         b = (s.p,) if s.bias else None
         y = (s.batch, s.p, *self.out)
         return {"x": x, "w": w, "b": b, "y": y, "dy": y, "dx": x, "dw": w, "db": b}
@@ -151,6 +178,8 @@ def geometry(spec: ConvSpec) -> Geometry:
     extent = tuple(effective_size(m, d) for m, d in zip(spec.m, spec.dilation))
     pads = resolve_padding(spec.padding, spec.n, extent, spec.stride)
     axes = range(spec.dims)
+    if spec.transposed:
+        return _transposed(spec, extent, pads)
     for axis in axes:
         n, m, lo, hi = spec.n[axis], extent[axis], pads[2 * axis], pads[2 * axis + 1]
         if n + lo + hi < m:
@@ -162,6 +191,27 @@ def geometry(spec: ConvSpec) -> Geometry:
     return Geometry(spec=spec, padding=pads, padded=padded, out=out,
                     leftover=tuple(leftover(*a) for a in args),
                     dilated=tuple(dilated_size(o, a[2]) for o, a in zip(out, args)), extent=extent)
+
+
+def _transposed(spec: ConvSpec, extent: tuple, pads: tuple) -> Geometry:
+    """A transposed layer's sizes: `dilated` is the input dilated by the stride, `padded` that
+    padded by e - 1 - lo and e - 1 - hi + op (the seeds' dL/dX formula), no leftover rows."""
+    axes, op = range(spec.dims), spec.out_padding
+    out = tuple(transposed_size(spec.n[a], extent[a], spec.stride[a], pads[2 * a], pads[2 * a + 1], op[a])
+                for a in axes)
+    for a in axes:
+        if out[a] < 1:
+            before, after = edges(a, spec.dims)
+            raise SpecError(f"a transposed layer's output {SIDES[spec.dims][a]} (n − 1)·s − ({before} + {after}) + "
+                            f"d·(m − 1) + output_padding + 1 = ({spec.n[a]} − 1)·{spec.stride[a]} − "
+                            f"({pads[2 * a]} + {pads[2 * a + 1]}) + {extent[a] - 1} + {op[a]} + 1 = {out[a]}: the "
+                            f"padding cuts everything; valid: {before} + {after} <= "
+                            f"{(spec.n[a] - 1) * spec.stride[a] + extent[a] - 1 + op[a]}", file=spec.source,
+                            line=spec.line, layer=spec.name, field="padding")
+    dilated = tuple(dilated_size(spec.n[a], spec.stride[a]) for a in axes)
+    padded = tuple(out[a] + extent[a] - 1 for a in axes)
+    return Geometry(spec=spec, padding=pads, padded=padded, out=out, leftover=(0,) * spec.dims, dilated=dilated,
+                    extent=extent)
 
 
 def _too_large(axis: int, dims: int, n: int, m: int, lo: int, hi: int, d: int = 1) -> str:

@@ -47,6 +47,10 @@ FIELDS = {
     "dilation": Field("axes", "filter dilation: an int, or one per spatial axis; taps d apart (default 1)", least=1),
     "groups": Field("int", "groups: k and p must be multiples of it; each filter sees k / groups input channels "
                            "(default 1; groups = k = p is depthwise)", least=1),
+    "transposed": Field("bool", "a transposed convolution (PyTorch's ConvTranspose1d/2d/3d; default false): w is "
+                                "(k, p / groups, *m), padding is cut from the full output"),
+    "output_padding": Field("axes", "transposed only: extra rows at the end of each axis of the output, an int or "
+                                    "one per axis, each smaller than its stride or dilation (default 0)"),
     "layout": Field("layout", "the implementation's array layout: nchw (default; PyTorch) or nhwc (x (N, H, W, k), "
                               "w (m_h, m_w, k, p), as in TensorFlow), converted at the boundary"),
     "adapter": Field("adapter", "for --impl layer:...: the names a layer class uses for in_channels, out_channels, "
@@ -176,12 +180,17 @@ def _agree(spec: ConvSpec, layer: dict, feed, previous: ConvSpec | None, path: P
 
 
 def _output_formula(spec: ConvSpec, axis: int) -> str:
-    """'o_h = (n + top + bottom - m) // s + 1 = (32 + 1 + 1 - 3) // 2 + 1 = 16'."""
+    """'o_h = (n + top + bottom - m) // s + 1 = (32 + 1 + 1 - 3) // 2 + 1 = 16' (m: the filter's
+    span d (m - 1) + 1); a transposed layer's 'o_h = (n - 1)·s - (top + bottom) + d·(m - 1) +
+    output_padding + 1 = …'."""
     geom = geometry(spec)
     lo, hi = geom.padding[2 * axis], geom.padding[2 * axis + 1]
     before, after = edges(axis, spec.dims)
-    return (f"{sub('o', axis, spec.dims)} = (n + {before} + {after} - m) // s + 1 = ({spec.n[axis]} + {lo} + {hi} - "
-            f"{spec.m[axis]}) // {spec.stride[axis]} + 1 = {geom.out[axis]}")
+    o, n, e, s = sub("o", axis, spec.dims), spec.n[axis], geom.extent[axis], spec.stride[axis]
+    if spec.transposed:
+        return (f"{o} = (n - 1)·s - ({before} + {after}) + d·(m - 1) + output_padding + 1 = ({n} - 1)·{s} - ({lo} + "
+                f"{hi}) + {e - 1} + {spec.out_padding[axis]} + 1 = {geom.out[axis]}")
+    return f"{o} = (n + {before} + {after} - m) // s + 1 = ({n} + {lo} + {hi} - {e}) // {s} + 1 = {geom.out[axis]}"
 
 
 def _refuse_duplicates_and_bombs(root, path: Path) -> None:
@@ -252,6 +261,7 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
     value = {key: _validate(key, fields[key], fail, dims) for key in fields}
     tol = value.get("tolerance", {})
     groups = value.get("groups", 1)
+    _transposed_fields(value, dims, fail)
     if value["k"] % groups or value["p"] % groups:
         both = math.gcd(value["k"], value["p"])
         fail("groups", f"k = {value['k']} and p = {value['p']} must both be multiples of groups = {groups}; "
@@ -260,7 +270,8 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
         n=value["n"], m=value["m"], k=value["k"], p=value["p"], padding=value["padding"], stride=value["stride"],
         dilation=value.get("dilation", (1,) * dims), groups=groups, name=name, batch=value.get("batch", 1),
         bias=value.get("bias", True), dtype=value.get("dtype", "float64"), layout=value.get("layout", "nchw"),
-        adapter=value.get("adapter", ()),
+        adapter=value.get("adapter", ()), transposed=value.get("transposed", False),
+        output_padding=value.get("output_padding", ()),
         seed=value.get("seed", 0), rtol=tol.get("rtol"), atol=tol.get("atol"), source=str(path), line=line)
     try:
         shapes = geometry(spec).shapes
@@ -274,6 +285,24 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
                         f"convcheck checks layers up to {MAX_ELEMENTS:,} per tensor: use smaller "
                         "n, k, p or batch (gradient errors show on small layers too)")
     return spec
+
+
+def _transposed_fields(value: dict, dims: int, fail) -> None:
+    """output_padding only with transposed: true, each entry below its axis's stride or dilation;
+    a transposed layer's padding is ints (what is cut from the full output), not a name."""
+    if not value.get("transposed", False):
+        if "output_padding" in value:
+            fail("output_padding", "only a transposed layer has an output padding; add transposed: true or remove it")
+        return
+    if value["padding"] in ("same", "full"):
+        fail("padding", f"'{value['padding']}' means nothing for a transposed layer, whose padding is what is cut "
+                        "from each side of the full output; give ints (valid is 0)")
+    stride, dilation = value["stride"], value.get("dilation", (1,) * dims)
+    for a, op in enumerate(value.get("output_padding", ())):
+        most = max(stride[a], dilation[a]) - 1
+        if op > most:
+            fail("output_padding", f"{op} on axis {a} must be smaller than the stride ({stride[a]}) or the "
+                                   f"dilation ({dilation[a]}) on that axis; valid: 0 … {most}")
 
 
 def _int(value, field, least, fail) -> int:

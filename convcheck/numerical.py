@@ -79,6 +79,9 @@ class Problem:
         self.conv = conv or {}                        # dilation=, groups= as the plug-in gets them, when not 1
         self.dilation = self.conv.get("dilation", (1,) * (x.ndim - 2))
         self.groups = self.conv.get("groups", 1)
+        self.transposed = self.conv.get("transposed", False)
+        self.out_padding = self.conv.get("output_padding", (0,) * (x.ndim - 2))
+        self.wc = canonical(w, self.groups) if self.transposed else w    # (p, k / groups, *m): filter f = output f
         self.extent = tuple(effective_size(m, d) for m, d in zip(w.shape[2:], self.dilation))
         self.xp = array_module(x)
         self.describe = describe or (lambda e: f"{type(e).__name__}: {e}")
@@ -93,6 +96,20 @@ class Problem:
         self.seconds = min(timings)
         self.step = STEP.get(getattr(y0, "dtype", None), max(STEP.values()))
         self.y0 = self.xp.asarray(y0, dtype=self.xp.float64)
+
+    def weights(self, wc):
+        """Filters in the canonical layout (p', k / groups, *m), output channel f from filter f, as
+        the forward takes them: the same, or (k, p' / groups, *m) for a transposed layer."""
+        return plugin_layout(wc, self.groups) if self.transposed else wc
+
+    def canonical(self, a):
+        """Filters (or their gradient) in the plug-in's layout -> the canonical one (`wc`'s)."""
+        return canonical(a, self.groups) if self.transposed else a
+
+    def plugin_positions(self) -> np.ndarray:
+        """For each element of the plug-in's w, flat, the flat index of the same element in the
+        canonical layout (the identity for a plain layer): maps the engines' coordinates."""
+        return np.asarray(self.weights(np.arange(self.wc.size).reshape(self.wc.shape))).ravel()
 
     def call(self, x, w, b, padding, expected) -> np.ndarray:
         """forward(x, w, b) as float64, shape checked; any failure is a NumericalError."""
@@ -112,6 +129,19 @@ class Problem:
         if self.progress:
             self.progress(min(self.forwards, self.planned), self.planned)
         return y
+
+
+def canonical(w, groups: int):
+    """A transposed layer's w (k, p / groups, *m) as plain filters (p, k / groups, *m): output
+    channel g (p / groups) + f' reads w[g k' + c', f'] for its group's k' channels c'."""
+    k, p_group, *m = w.shape
+    return w.reshape(groups, k // groups, p_group, *m).swapaxes(1, 2).reshape(groups * p_group, k // groups, *m)
+
+
+def plugin_layout(wc, groups: int):
+    """The inverse of `canonical`: plain filters (p, k / groups, *m) -> (k, p / groups, *m)."""
+    p, k_group, *m = wc.shape
+    return wc.reshape(groups, p // groups, k_group, *m).swapaxes(1, 2).reshape(groups * k_group, p // groups, *m)
 
 
 def colour(n: int, m: int, d: int = 1) -> np.ndarray:
@@ -134,6 +164,35 @@ def classes_along(n: int, m: int, d: int = 1) -> int:
     return min(m, -(-n // d))
 
 
+def transposed_colour(n: int, m: int, s: int, d: int = 1) -> np.ndarray:
+    """The colour class of each of n input pixels along one axis of a transposed layer: pixel i
+    adds to outputs i s + a d - lo, a = 0 … m - 1. With g = gcd(s, d), u = d / g and
+    C = floor((m - 1) g / s) + 1 classes, class(i) = (i div u) mod C.
+
+    No two pixels of one class reach one output. Pixels i1 != i2 meet at an output when
+    i1 s + a1 d = i2 s + a2 d, so (i1 - i2) s = (a2 - a1) d: i1 - i2 is a multiple of u (s / g
+    and u share no factor) and |i1 - i2| <= (m - 1) d / s. In one class with i1 = i2 (mod u),
+    i1 div u and i2 div u differ by a nonzero multiple of C, so |i1 - i2| >= C u > (m - 1) g u
+    / s = (m - 1) d / s: they never meet. And C is the floor: an output inside the map is
+    reached by up to C pixels (the taps a = a0 + j s / g, j = 0 … C - 1, fall in 0 … m - 1),
+    which must all differ. At s = 1 it is `colour`'s m classes; without dilation ceil(m / s)."""
+    g = math.gcd(s, d)
+    return (np.arange(n) // (d // g)) % ((m - 1) * g // s + 1)
+
+
+def transposed_classes_along(n: int, m: int, s: int, d: int = 1) -> int:
+    """How many classes `transposed_colour` uses along an axis of n pixels."""
+    g = math.gcd(s, d)
+    return min((m - 1) * g // s + 1, -(-n // (d // g)))
+
+
+def transposed_tap_matrix(n: int, o: int, m: int, s: int, d: int, lo: int) -> np.ndarray:
+    """(n, o) 0/1 of a transposed layer: input pixel i adds to output q when q + lo - i s is one
+    of 0, d, …, (m - 1) d."""
+    offset = np.arange(o)[None, :] + lo - np.arange(n)[:, None] * s
+    return ((offset >= 0) & (offset <= (m - 1) * d) & (offset % d == 0)).astype(np.float64)
+
+
 def tap_matrix(n: int, o: int, m: int, s: int, d: int, lo: int) -> np.ndarray:
     """(n, o) 0/1: input pixel i is a tap of output o's window along one axis, i.e. i + lo - o s
     is one of 0, d, …, (m - 1) d. A pixel's difference is the change summed over its taps'
@@ -152,18 +211,18 @@ def input_channels(pb: Problem, sets) -> np.ndarray:
     prod(m) forwards per set (fewer where the input is smaller), the floor of black-box
     finite differences."""
     n_batch, k, *sizes = pb.x.shape
-    p, k_w, *m = pb.w.shape
+    p, k_w, *m = pb.wc.shape
     dims, groups, out = len(sizes), pb.groups, pb.g.shape[2:]
     xp = pb.xp
-    members = [{c: np.flatnonzero(colour(sizes[a], m[a], pb.dilation[a]) == c)   # axis -> class -> pixels
-                for c in range(classes_along(sizes[a], m[a], pb.dilation[a]))} for a in range(dims)]
-    taps = [xp.asarray(tap_matrix(sizes[a], out[a], m[a], pb.stride[a], pb.dilation[a], pb.padding[2 * a]))
-            for a in range(dims)]                                             # (n_a, o_a) per axis
+    members = [{c: np.flatnonzero(axis_colour(pb, a) == c) for c in range(axis_classes(pb, a))}
+               for a in range(dims)]                                          # axis -> class -> pixels
+    taps = [xp.asarray((transposed_tap_matrix if pb.transposed else tap_matrix)(
+        sizes[a], out[a], m[a], pb.stride[a], pb.dilation[a], pb.padding[2 * a])) for a in range(dims)]  # (n_a, o_a)
     g = pb.g.reshape(n_batch, groups, p // groups, *out)
     y0 = pb.y0.reshape(g.shape)
     classes = [(j, combo) for j in sets for combo in itertools.product(*(range(len(c)) for c in members))]
     values = xp.zeros(pb.x.shape)
-    per_item = 16 * n_batch * (pb.x[0].size + math.prod(out) * (p + pb.w[0].size))
+    per_item = 16 * n_batch * (pb.x[0].size + math.prod(out) * (p + pb.wc[0].size))
     for chunk in _chunks(classes, per_item):
         at = [(slice(None),) + np.ix_(np.arange(groups) * k_w + j, *(members[a][c] for a, c in enumerate(combo)))
               for j, combo in chunk]
@@ -180,23 +239,39 @@ def input_channels(pb: Problem, sets) -> np.ndarray:
     return values
 
 
+def axis_colour(pb: Problem, a: int) -> np.ndarray:
+    """The colour class of each input pixel along axis a: `colour`, or `transposed_colour`."""
+    n, m = pb.x.shape[2 + a], pb.wc.shape[2 + a]
+    if pb.transposed:
+        return transposed_colour(n, m, pb.stride[a], pb.dilation[a])
+    return colour(n, m, pb.dilation[a])
+
+
+def axis_classes(pb: Problem, a: int) -> int:
+    n, m = pb.x.shape[2 + a], pb.wc.shape[2 + a]
+    if pb.transposed:
+        return transposed_classes_along(n, m, pb.stride[a], pb.dilation[a])
+    return classes_along(n, m, pb.dilation[a])
+
+
 def channels_of(pb: Problem, sets) -> list[int]:
     """The input channels `input_channels(pb, sets)` covers: g k' + j for every group g."""
-    k_w = pb.w.shape[1]
+    k_w = pb.wc.shape[1]
     return sorted(g * k_w + j for j in sets for g in range(pb.groups))
 
 
 def filter_channels(pb: Problem, channels) -> np.ndarray:
-    """dL/dF[:, channels] at every coordinate, (p, len(channels), *m), channels of w's own axis
-    (k / groups of them): one forward per tap, each tap perturbed in all p filters at once (a
-    bank), banks stacked as extra filters."""
+    """dL/dF[:, channels] at every coordinate in the canonical layout (p, len(channels), *m) (a
+    transposed layer's as `canonical` orders it), channels of the filters' own axis (k / groups
+    of them): one forward per tap, each tap perturbed in all p filters at once (a bank), banks
+    stacked as extra filters."""
     n_batch, p, *out = pb.g.shape
-    m = pb.w.shape[2:]
+    m = pb.wc.shape[2:]
     taps = [(i, c, tap) for i, c in enumerate(channels) for tap in itertools.product(*map(range, m))]
     xp = pb.xp
     values = xp.zeros((p, len(channels), *m))
     for chunk in _chunks(taps, 16 * n_batch * p * math.prod(out)):
-        banks = xp.broadcast_to(pb.w, (len(chunk), *pb.w.shape)).copy()  # (T, p, k', *m)
+        banks = xp.broadcast_to(pb.wc, (len(chunk), *pb.wc.shape)).copy()  # (T, p, k', *m)
         for item, (_, c, tap) in enumerate(chunk):
             banks[(item, slice(None), c) + tap] += pb.step
         y = _banks_forward(pb, banks, None if pb.b is None else xp.broadcast_to(pb.b, (len(chunk), p)))
@@ -221,14 +296,17 @@ def _banks_forward(pb: Problem, banks, b) -> np.ndarray:
 
     def order(a):                                     # (T, p, ...) -> (g, T, p / g, ...) -> (T p, ...)
         return a.reshape(t, g, p // g, *a.shape[2:]).swapaxes(0, 1).reshape(t * p, *a.shape[2:])
-    y = pb.call(pb.x, order(banks), None if b is None else order(b), pb.padding, (n_batch, t * p, *out))
+    y = pb.call(pb.x, pb.weights(order(banks)), None if b is None else order(b), pb.padding, (n_batch, t * p, *out))
     return y.reshape(n_batch, g, t, p // g, *out).swapaxes(1, 2).reshape(n_batch, t, p, *out)
 
 
 def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     """dL/dX at some flat indices of x, each from the forward of a crop around the pixel. A crop
-    reads every input its reach outputs (per axis) need, so its unperturbed outputs are y0's."""
-    p, dims = pb.w.shape[0], pb.x.ndim - 2
+    reads every input its reach outputs (per axis) need, so its unperturbed outputs are y0's.
+    A transposed layer's pixels are perturbed each in a copy of the whole input instead."""
+    if pb.transposed:
+        return _input_at_whole(pb, flat)
+    p, dims = pb.wc.shape[0], pb.x.ndim - 2
     out = pb.g.shape[2:]
     reaches = [min(reach(pb.extent[a], pb.stride[a]), out[a]) for a in range(dims)]   # outputs a pixel can touch
     crops = [(reaches[a] - 1) * pb.stride[a] + pb.extent[a] for a in range(dims)]    # input rows they read
@@ -248,7 +326,7 @@ def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     x_crops = windows(x_pad, tuple(crops), axis=spatial)          # (N, k, *starts, *crops)
     g_crops = windows(pb.g, tuple(reaches), axis=spatial)
     y0_crops = windows(pb.y0, tuple(reaches), axis=spatial)
-    per_item = 16 * (pb.x.shape[1] * math.prod(crops) + math.prod(reaches) * (p + pb.w[0].size))
+    per_item = 16 * (pb.x.shape[1] * math.prod(crops) + math.prod(reaches) * (p + pb.wc[0].size))
     for idx in _chunks(touched, per_item):
         starts = tuple(first[a][idx] * pb.stride[a] for a in range(dims))
         batch = x_crops[(n[idx], slice(None)) + starts]           # (B, k, *crops), a copy
@@ -259,11 +337,27 @@ def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     return values
 
 
+def _input_at_whole(pb: Problem, flat: np.ndarray) -> np.ndarray:
+    """dL/dX at some flat indices of x, each pixel perturbed in its own copy of the input, the
+    copies stacked on the batch axis: one whole-layer forward per sample of the batch."""
+    n_batch, p, *out = pb.g.shape
+    n, rest = np.unravel_index(flat, (n_batch, pb.x[0].size))
+    xp = pb.xp
+    values = xp.zeros(len(flat))
+    for idx in _chunks(np.arange(len(flat)), 16 * (pb.x[0].size + pb.g[0].size)):
+        batch = pb.x[n[idx]].copy()                                   # (B, k, *n): each its sample's input
+        batch.reshape(len(idx), -1)[np.arange(len(idx)), rest[idx]] += pb.step
+        y = pb.call(batch, pb.w, pb.b, pb.padding, (len(idx), p, *out))
+        values[idx] = xp.einsum("bi,bi->b", _flat(y - pb.y0[n[idx]], 1), _flat(pb.g[n[idx]], 1)) / pb.step
+    return values
+
+
 def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
-    """dL/dF at some flat indices of w: banks in which each filter has at most one perturbed tap,
-    so that each filter's output channel gives its own coordinate's difference."""
+    """dL/dF at some flat indices of the canonical filters (p, k / groups, *m): banks in which
+    each filter has at most one perturbed tap, so that each filter's output channel gives its
+    own coordinate's difference."""
     n_batch, p = pb.g.shape[:2]
-    per_filter = pb.w[0].size
+    per_filter = pb.wc[0].size
     f, tap = flat // per_filter, flat % per_filter                 # filter and tap of each coordinate
     bank = np.zeros(len(flat), dtype=np.int64)                     # the n-th coordinate of a filter: bank n
     for filter_index in np.unique(f):
@@ -272,7 +366,7 @@ def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     xp = pb.xp
     values = xp.zeros(len(flat))
     for banks_idx in _chunks(np.arange(bank.max() + 1 if len(flat) else 0), 16 * pb.g.size):
-        banks = xp.broadcast_to(pb.w, (len(banks_idx), *pb.w.shape)).copy()   # (T, p, k', *m)
+        banks = xp.broadcast_to(pb.wc, (len(banks_idx), *pb.wc.shape)).copy()   # (T, p, k', *m)
         idx = np.flatnonzero(np.isin(bank, banks_idx))
         t = bank[idx] - banks_idx[0]
         banks.reshape(len(banks_idx), p, -1)[t, f[idx], tap[idx]] += pb.step
@@ -285,7 +379,8 @@ def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
 def projections(pb: Problem, names, rng, directions: int) -> dict:
     """Directional derivatives of L along standard-normal directions u.
 
-    Returns {name: (u (d, *shape), numeric (d, groups))} for name in 'x', 'w':
+    Returns {name: (u (d, *shape), numeric (d, groups))} for name in 'x', 'w' (w in the
+    canonical layout, `Problem.wc`):
     numeric[j, f] = (L_f(t + h u_j) - L_f(t)) / h. For x one group, L itself; for w one group
     per filter f, L_f = sum(G[:, f] * Y[:, f]): output channel f moves with filter f alone,
     so one forward of a perturbed bank tests every filter on its own. x: perturbed inputs
@@ -302,11 +397,11 @@ def projections(pb: Problem, names, rng, directions: int) -> dict:
             numeric[idx, 0] = (y.reshape(len(idx), -1) - pb.y0.ravel()) @ pb.g.ravel() / pb.step
         found["x"] = (u, numeric)
     if "w" in names:
-        u = xp.asarray(rng.standard_normal((directions, *pb.w.shape), dtype=np.float32), dtype=xp.float64)
+        u = xp.asarray(rng.standard_normal((directions, *pb.wc.shape), dtype=np.float32), dtype=xp.float64)
         numeric = xp.zeros((directions, p))
         for idx in _chunks(np.arange(directions), 16 * pb.y0.size):
             b = None if pb.b is None else xp.broadcast_to(pb.b, (len(idx), p))
-            y = _banks_forward(pb, pb.w + pb.step * u[idx], b)
+            y = _banks_forward(pb, pb.wc + pb.step * u[idx], b)
             numeric[idx] = xp.einsum("ndpi,npi->dp", _flat(y - pb.y0[:, None], 3), _flat(pb.g, 2)) / pb.step
         found["w"] = (u, numeric)
     return found
@@ -323,24 +418,29 @@ def _chunks(items, bytes_per_item: int) -> list:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def colour_classes(shapes: dict, dilation=None) -> int:
-    """Forwards that every coordinate of one set of input channels of dL/dX costs (`colour`):
-    prod(m), per axis fewer where the input holds fewer classes."""
+def colour_classes(shapes: dict, dilation=None, transposed=None) -> int:
+    """Forwards that every coordinate of one set of input channels of dL/dX costs (`colour`),
+    shapes["w"] the canonical filters (p, k / groups, *m) (`Geometry.filters`):
+    prod(m), per axis fewer where the input holds fewer classes; a transposed layer (transposed:
+    its strides) prod(floor((m - 1) gcd(s, d) / s) + 1) (`transposed_colour`)."""
     sizes, m = shapes["x"][2:], shapes["w"][2:]
     dilation = dilation or (1,) * len(sizes)
+    if transposed:
+        return math.prod(transposed_classes_along(n, t, s, d) for n, t, s, d in zip(sizes, m, transposed, dilation))
     return math.prod(classes_along(n, t, d) for n, t, d in zip(sizes, m, dilation))
 
 
-def set_forwards(shapes: dict, dilation=None) -> int:
-    """Forwards that every coordinate of one set (w's channel j: input channel j of every group)
-    costs, in both dL/dX and dL/dF."""
-    return colour_classes(shapes, dilation) + math.prod(shapes["w"][2:])
+def set_forwards(shapes: dict, dilation=None, transposed=None) -> int:
+    """Forwards that every coordinate of one set (input channel j of every group) costs, in both
+    dL/dX and dL/dF. transposed: None, or a transposed layer's strides."""
+    return colour_classes(shapes, dilation, transposed) + math.prod(shapes["w"][2:])
 
 
-def full_forwards(shapes: dict, dilation=None) -> int:
+def full_forwards(shapes: dict, dilation=None, transposed=None) -> int:
     """Whole-layer forwards of `full`, the floor of black-box finite differences:
-    2 (k / groups) prod(m) + 3, each axis capped where the input is smaller. Every set of
-    dL/dX (colour classes) and every tap of w's k / groups channels, 1 for dL/db (none without
-    bias), 1 unperturbed point and 1 forward check."""
-    k_w = shapes["w"][1]
-    return k_w * set_forwards(shapes, dilation) + (1 if shapes["b"] else 0) + 2
+    2 (k / groups) prod(m) + 3 for a plain layer, each axis capped where the input is smaller.
+    Every set of dL/dX (colour classes) and every tap of the filters' k / groups channels, 1 for
+    dL/db (none without bias), 1 unperturbed point and 1 forward check. transposed: None, or a
+    transposed layer's strides (its dL/dX needs fewer classes). shapes["w"]: the canonical
+    filters (p, k / groups, *m), `Geometry.filters`."""
+    return shapes["w"][1] * set_forwards(shapes, dilation, transposed) + (1 if shapes["b"] else 0) + 2

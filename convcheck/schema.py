@@ -62,8 +62,19 @@ def _per_dims(dims: int) -> dict:
     implied = [{"required": [key], "properties": {key: {"type": "array"}}} for key in ("n", "m")]
     if dims == 2:
         implied.append({"not": {"anyOf": implied[:]}})
-    return {"properties": {**{key: axes for key in ("n", "m", "stride", "dilation")}, "padding": padding},
+    return {"properties": {**{key: axes for key in ("n", "m", "stride", "dilation", "output_padding")},
+                           "padding": padding},
             "anyOf": said + [{"not": {"required": ["dims"]}, "anyOf": implied}]}
+
+
+def _transposed_rules() -> dict:
+    """A single layer's output_padding needs transposed: true; a transposed layer's padding is
+    ints, never 'same' or 'full' (the loader says so for layers that take them from defaults)."""
+    named = {"type": "string", "pattern": f"^({_any_case('same')}|{_any_case('full')})$"}
+    return {"dependentSchemas": {"output_padding": {"required": ["transposed"],
+                                                    "properties": {"transposed": {"const": True}}}},
+            "if": {"required": ["transposed"], "properties": {"transposed": {"const": True}}},
+            "then": {"properties": {"padding": {"not": named}}}}
 
 
 def spec_schema() -> dict:
@@ -79,7 +90,7 @@ def spec_schema() -> dict:
         "description": ("1-D, 2-D and 3-D convolution layers for `convcheck verify` and `convcheck shapes`. "
                         f"Each tensor of a layer holds at most {MAX_ELEMENTS:,} numbers."),
         "oneOf": [
-            {**layer, "required": required, "oneOf": [_per_dims(dims) for dims in DIMS]},
+            {**layer, "required": required, "oneOf": [_per_dims(dims) for dims in DIMS], **_transposed_rules()},
             {"type": "object", "required": ["layers"], "additionalProperties": False,
              "properties": {"defaults": layer,
                             "layers": {"type": "array", "minItems": 1, "items": layer},

@@ -42,11 +42,18 @@ class ConvSpec:
     source: str | None = None
     line: int | None = None
     chained: bool = False          # in a network file: k and n are the previous layer's p and output
+    transposed: bool = False       # a transposed convolution (PyTorch's ConvTranspose1d/2d/3d): w (k, p / groups, *m)
+    output_padding: tuple = ()     # transposed: extra rows at the end of each axis, each < its stride or dilation
 
     @property
     def dims(self) -> int:
         """Spatial axes: 1, 2 or 3."""
         return len(self.n)
+
+    @property
+    def out_padding(self) -> tuple[int, ...]:
+        """output_padding, one per axis (zeros when none is given)."""
+        return self.output_padding or (0,) * self.dims
 
     @property
     def where(self) -> str:

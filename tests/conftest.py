@@ -46,10 +46,13 @@ def axis_paddings(dims: int):
 
 
 @st.composite
-def specs(draw, dtype="float64", conv=False, dims=2):
+def specs(draw, dtype="float64", conv=False, dims=2, transposed=False):
     """Random valid layers of `dims` spatial axes (None: 1, 2 or 3 drawn); conv=True adds dilation
-    (1-3 per axis) and groups (a divisor of k and p). 3-D layers are kept smaller."""
+    (1-3 per axis) and groups (a divisor of k and p). 3-D layers are kept smaller. transposed:
+    True, False, or None (drawn): transposed layers get 'valid' or numeric padding and an
+    output padding below the stride or the dilation on each axis."""
     dims = draw(st.sampled_from([1, 2, 3])) if dims is None else dims
+    transposed = draw(st.booleans()) if transposed is None else transposed
     k, p = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     extra = {}
     if conv:
@@ -57,9 +60,17 @@ def specs(draw, dtype="float64", conv=False, dims=2):
         k, p = k * groups, p * groups
         extra = {"dilation": draw(axes(dims, 1, 3)), "groups": groups}
     size, filt = {1: (12, 5), 2: (9, 5), 3: (6, 3)}[dims]
+    stride = draw(axes(dims, 1, 4))
+    padding = draw(axis_paddings(dims))
+    if transposed:
+        size = size // 2 + 1                                                     # outputs grow by the stride
+        padding = padding if padding not in ("same", "full") else "valid"
+        dilation = extra.get("dilation", (1,) * dims)
+        extra.update(transposed=True, output_padding=tuple(draw(st.integers(0, max(s, d) - 1))
+                                                           for s, d in zip(stride, dilation)))
     spec = make_spec(
         dims, n=draw(axes(dims, 1, size)), m=draw(axes(dims, 1, filt)), k=k, p=p, batch=draw(st.integers(1, 2)),
-        stride=draw(axes(dims, 1, 4)), padding=draw(axis_paddings(dims)), bias=draw(st.booleans()), dtype=dtype,
+        stride=stride, padding=padding, bias=draw(st.booleans()), dtype=dtype,
         seed=draw(st.integers(0, 2**16)), **extra)
     try:
         geometry(spec)

@@ -24,6 +24,10 @@ LAYERS = [
     make_spec(n=9, m=3, k=4, p=6, groups=2, dilation=(2, 1), padding="same", dtype="float16"),
     make_spec(1, n=20, m=4, k=2, p=4, groups=2, dilation=2, stride=3, padding=(2, 1), batch=2),
     make_spec(3, n=(4, 5, 6), m=(2, 3, 2), k=2, p=3, stride=(1, 2, 1), padding="same", dtype="float32"),
+    make_spec(n=(5, 6), m=3, k=4, p=2, stride=2, padding=(1, 0, 2, 1), output_padding=(1, 1), transposed=True,
+              groups=2, batch=2),
+    make_spec(1, n=7, m=3, k=2, p=3, stride=2, dilation=3, padding=(1, 2), output_padding=(2,), transposed=True,
+              dtype="float32"),
 ]
 
 
@@ -122,7 +126,8 @@ def test_json_and_table_say_which_backend_ran():
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(specs(), st.sampled_from(["float64", "float32"]), st.sampled_from(["full", "channels", "sample", "fast"]),
+@given(specs(transposed=None), st.sampled_from(["float64", "float32"]),
+       st.sampled_from(["full", "channels", "sample", "fast"]),
        st.sampled_from(["direct", "im2col"]))
 def test_random_layers_pass_through_the_strict_backend(spec, dtype, method, impl):
     from dataclasses import replace

@@ -7,7 +7,7 @@ import pytest
 from conftest import make_spec
 from typer.testing import CliRunner
 
-from convcheck import budget, numerical, verify
+from convcheck import budget, geometry, numerical, verify
 from convcheck.checker import plan
 from convcheck.cli import app
 
@@ -16,20 +16,26 @@ SLOW = "import time\nfrom convcheck.impls.direct import forward as _forward, bac
        "def forward(x, w, b, **kwargs):  # 10 ms a whole-layer forward (batch 1, 2 filters), as a real layer costs\n" \
        "    time.sleep(0.01 * x.shape[0] * w.shape[0] / 2)\n    return _forward(x, w, b, **kwargs)\n"
 LAYER = "name: slow\nn: 8\nm: 3\nk: 4\np: 2\npadding: 1\nstride: 1\n"
-SHAPES = {"x": (1, 4, 8, 8), "w": (2, 4, 3, 3), "b": (2,)}
+GEOM = geometry(make_spec(n=8, m=3, k=4, p=2, padding=1))        # x (1, 4, 8, 8), w (2, 4, 3, 3), b (2,)
 
 
 def test_choose_runs_full_when_it_fits_else_as_many_sets_as_fit_never_fewer_than_two():
-    full = budget.full(SHAPES, (1, 1), 0.01)
-    assert full.forwards == 2 * 4 * 9 + 3 == numerical.full_forwards(SHAPES) and full.seconds == pytest.approx(0.75)
-    assert budget.choose(SHAPES, (1, 1), 0.01, 1.0) == full
-    cheap = budget.choose(SHAPES, (1, 1), 0.01, 0.7)                  # 3 + 32 projection forwards, then sets of 18
+    full = budget.full(GEOM, 0.01)
+    assert full.forwards == 2 * 4 * 9 + 3 == numerical.full_forwards(GEOM.costs) and full.seconds == pytest.approx(0.75)
+    assert budget.choose(GEOM, 0.01, 1.0) == full
+    cheap = budget.choose(GEOM, 0.01, 0.7)                            # 3 + 32 projection forwards, then sets of 18
     assert (cheap.method, cheap.sets, cheap.projections) == ("channels", 1 + 1, 16)
     assert cheap.forwards == 3 + 2 * 16 + 2 * 18
-    least = budget.choose(SHAPES, (1, 1), 1.0, 0.5)
-    assert least == budget.minimum(SHAPES, (1, 1), 1.0) and least.sets == 2
-    assert budget.choose(SHAPES, (1, 1), 1.0, 0.5, sets=4) == budget.full(SHAPES, (1, 1), 1.0)      # pinned
-    assert budget.choose(SHAPES, (1, 1), 1.0, 500, sets=1, projections=3).sets == 1
+    least = budget.choose(GEOM, 1.0, 0.5)
+    assert least == budget.minimum(GEOM, 1.0) and least.sets == 2
+    assert budget.choose(GEOM, 1.0, 0.5, sets=4) == budget.full(GEOM, 1.0)      # pinned
+    assert budget.choose(GEOM, 1.0, 500, sets=1, projections=3).sets == 1
+
+
+def test_a_transposed_layer_costs_its_own_floor():
+    """dL/dX of a transposed layer needs floor((m - 1) gcd(s, d) / s) + 1 classes per axis."""
+    up = geometry(make_spec(n=7, m=3, k=4, p=2, stride=2, padding=1, transposed=True, output_padding=(1, 1)))
+    assert budget.full(up, 1.0).forwards == 4 * (2 * 2 + 9) + 3
 
 
 def test_shards_keep_every_shard_within_the_target():

@@ -194,8 +194,9 @@ def test_a_plugin_that_computes_in_float32_whatever_it_is_given_passes_float32_s
 
 
 def test_no_false_failures_on_random_correct_layers_of_every_kind():
-    """The stress script at CI size: random layers (strides 1-4, every padding form, dilation and
-    groups, float64, float32 and float16), both built-ins, every method;
+    """The stress script at CI size: random layers (1-D, 2-D and 3-D, plain and transposed, strides
+    1-4, every padding form, dilation and groups, float64, float32 and float16), both built-ins,
+    every method;
     tests/benchmarks/stress_correct.py runs 1,000."""
     import importlib.util
     path = Path(__file__).parent / "benchmarks" / "stress_correct.py"
@@ -203,7 +204,8 @@ def test_no_false_failures_on_random_correct_layers_of_every_kind():
     stress_correct = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(stress_correct)
     counts, checks, false_failures = stress_correct.stress(layers=150, seed=2026, report=lambda line: None)
-    assert min(counts.values()) > 30 and checks == 150 * 8
+    transposed = counts.pop("transposed")
+    assert min(counts.values()) > 30 and transposed > 20 and checks == 150 * 8
     assert false_failures == []
 
 

@@ -31,7 +31,7 @@ def wrong_plugin(tmp_path, backward_name):
 def test_verify_configs_passes_with_exit_0():
     result = run("verify", CONFIGS)
     assert result.exit_code == 0, result.output
-    assert "15 specs: 15 passed, 0 failed" in result.stdout
+    assert "20 specs: 20 passed, 0 failed" in result.stdout
     assert "seed001-5x100x100-ten-5x5x5" in result.stdout and "(1,10,96,96)" in result.stdout
 
 

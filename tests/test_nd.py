@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.signal import correlate
 from typer.testing import CliRunner
 
-from convcheck import geometry, load_specs, numerical, verify
+from convcheck import budget, geometry, load_specs, numerical, verify
 from convcheck.cli import app
 from convcheck.errors import SpecError
 from convcheck.impls import Implementation, direct, im2col, reference
@@ -80,7 +80,7 @@ def test_every_method_passes_correct_layers_in_every_dimension(spec, impl, metho
     result = verify(spec, impl, method=method, samples=8, budget=1e-4)
     assert result.passed, (spec, [(c.name, c.message) for c in result.checks])
     if method == "full":
-        assert result.forwards == numerical.full_forwards(geometry(spec).shapes, spec.dilation)
+        assert result.forwards == budget.full(geometry(spec), 0).forwards
 
 
 @pytest.mark.parametrize("dims, fields, floor", [

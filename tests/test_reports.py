@@ -37,7 +37,8 @@ def test_json_keys_version_spec_and_tolerance_ratio(tmp_path):
     good, wrong, crash = data["specs"]
     assert good["spec"] == {"dims": 2, "n": [9, 9], "m": [3, 3], "k": 2, "p": 2, "stride": [1, 1],
                             "padding": [0, 0, 0, 0], "padding_form": "valid", "dilation": [1, 1], "groups": 1,
-                            "layout": "nchw", "adapter": {}, "batch": 1, "bias": True, "dtype": "float64", "seed": 0}
+                            "layout": "nchw", "transposed": False, "output_padding": [0, 0], "adapter": {},
+                            "batch": 1, "bias": True, "dtype": "float64", "seed": 0}
     assert all(t["tolerance_ratio"] <= 1 for t in good["tensors"].values())
     assert wrong["tensors"]["dx"]["tolerance_ratio"] > 1 and wrong["tensors"]["dw"]["tolerance_ratio"] <= 1
     assert wrong["tensors"]["dx"]["max_rel_err"] > 0.3 and wrong["error"] is None
@@ -90,8 +91,8 @@ def test_output_writes_the_report_to_a_file_and_the_table_to_the_terminal(tmp_pa
     out = tmp_path / "report.xml"
     result = runner.invoke(app, ["verify", str(CONFIGS), "--format", "junit", "--output", str(out)])
     assert result.exit_code == 0
-    assert "15 specs: 15 passed, 0 failed" in result.stdout and "<testsuite" not in result.stdout
-    assert ET.parse(out).getroot().get("tests") == "15"
+    assert "20 specs: 20 passed, 0 failed" in result.stdout and "<testsuite" not in result.stdout
+    assert ET.parse(out).getroot().get("tests") == "20"
     table = tmp_path / "report.txt"
     result = runner.invoke(app, ["verify", str(CONFIGS / "seed000_general.yaml"), "--output", str(table)])
     assert "seed000-general" in table.read_text() and "\x1b[" not in table.read_text()

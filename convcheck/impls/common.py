@@ -35,11 +35,37 @@ def spatial(a, offset: int = 2) -> tuple[int, ...]:
     return tuple(range(offset, a.ndim))
 
 
+def plain_size(out, w, stride, padding, dilation) -> tuple[int, ...]:
+    """Size of the plain layer's output whose dL/dX is a transposed layer's output `out`: the
+    input size n, plus the rows output padding beyond the stride adds (when d > s)."""
+    return tuple((o + padding[2 * a] + padding[2 * a + 1] - dilation[a] * (w.shape[2 + a] - 1) - 1) // stride[a] + 1
+                 for a, o in enumerate(out))
+
+
+def transposed_out(x, w, stride, padding, dilation, output_padding) -> tuple[int, ...]:
+    """A transposed layer's output size per axis: (n - 1) s - (lo + hi) + d (m - 1) + op + 1."""
+    op = output_padding or (0,) * (x.ndim - 2)
+    return tuple((n - 1) * stride[a] - padding[2 * a] - padding[2 * a + 1] + dilation[a] * (w.shape[2 + a] - 1) +
+                 op[a] + 1 for a, n in enumerate(x.shape[2:]))
+
+
+def extend(x, sizes):
+    """x with zeros appended on its spatial axes up to `sizes` (never shorter)."""
+    if tuple(x.shape[2:]) == tuple(sizes):
+        return x
+    xp = array_module(x)
+    out = xp.zeros((*x.shape[:2], *sizes), dtype=x.dtype)
+    out[(slice(None), slice(None)) + tuple(slice(0, n) for n in x.shape[2:])] = x
+    return out
+
+
 def one_int_api(spec, geom) -> str | None:
     """Why a layer cannot be written in an API that takes one int padding and one int stride
     and has no dilation or groups (CS231n's functions, course layer classes: 2-D), or None."""
     if spec.dims != 2:
         return f"not expressible in this API: it takes 2-D layers, and this one has dims = {spec.dims}"
+    if spec.transposed:
+        return "not expressible in this API: it has plain convolutions only, and this layer is transposed"
     if len(set(geom.padding)) > 1:
         return f"not expressible in this API: padding (top, bottom, left, right) = {geom.padding} is not one int"
     if spec.stride[0] != spec.stride[1]:

@@ -16,7 +16,7 @@ import itertools
 import math
 
 from ..backend import array_module
-from .common import group_slices, ones, pad, spatial
+from .common import extend, group_slices, ones, pad, plain_size, spatial, transposed_out
 
 ALL = (slice(None), slice(None))
 """The batch (or filter) and channel axes, whole: prefix of an index into the spatial axes."""
@@ -63,8 +63,11 @@ def dilate(a, step):
     return out
 
 
-def forward(x, w, b, *, stride, padding, dilation=None, groups=1):
-    """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o); 2-D: (N, k, H, W)."""
+def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
+    """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o); 2-D: (N, k, H, W).
+    transposed: w (k, p / groups, *m), y the seeds' dL/dX formula applied to x (`_transposed`)."""
+    if transposed:
+        return _forward_transposed(x, w, b, stride, padding, dilation or ones(x), groups, output_padding)
     xp = array_module(x)
     x_pad, w_spread = pad(x, padding), dilate(w, dilation or ones(x))
     parts = [correlate(x_pad[:, channels], w_spread[filters], stride)
@@ -75,38 +78,91 @@ def forward(x, w, b, *, stride, padding, dilation=None, groups=1):
     return y
 
 
-def backward(dy, x, w, b, *, stride, padding, dilation=None, groups=1):
-    """dy (N, p, *o) -> dx (N, k, *n), dw (p, k / groups, *m), db (p,) or None.
+def backward(dy, x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
+    """dy (N, p, *o) -> dx (N, k, *n), dw (p, k / groups, *m), db (p,) or None (a transposed
+    layer's dw is (k, p / groups, *m)).
 
     Each group on its own (its channels of X, its filters, its channels of dL/dY); a dilated
     filter as its spread dense form, whose gradient is read back at the taps."""
-    xp = array_module(dy)
     dilation = dilation or ones(x)
-    w_spread = dilate(w, dilation)
-    dx, dw = xp.zeros(x.shape, dtype=dy.dtype), xp.zeros(w_spread.shape, dtype=dy.dtype)
-    for channels, filters in group_slices(x.shape[1], w.shape[0], groups):
-        dx[:, channels], dw[filters] = _dense_backward(dy[:, filters], x[:, channels], w_spread[filters],
-                                                       stride, padding)
     db = None if b is None else dy.sum(axis=(0, *spatial(dy)))
-    return dx, xp.ascontiguousarray(dw[ALL + tuple(slice(None, None, d) for d in dilation)]), db
+    if transposed:
+        return (*_backward_transposed(dy, x, w, stride, padding, dilation, groups, output_padding), db)
+    return (input_gradient(dy, w, x.shape, stride, padding, dilation, groups),
+            filter_gradient(dy, x, w.shape, stride, padding, dilation, groups), db)
 
 
-def _dense_backward(dy, x, w, stride, padding):
-    """dL/dX (N, k, *n) and dL/dF (p, k, *m) of one dense, ungrouped layer (seeds 000, 004)."""
+def input_gradient(dy, w, x_shape, stride, padding, dilation, groups):
+    """dL/dX (N, k, *n) of a plain layer: per group, the full convolution of dL/dY with the
+    turned, spread filter (seeds 000/004)."""
     xp = array_module(dy)
-    dims = x.ndim - 2
-    m = w.shape[2:]
+    w_spread = dilate(w, dilation)
+    dx = xp.zeros(x_shape, dtype=dy.dtype)
+    for channels, filters in group_slices(x_shape[1], w.shape[0], groups):
+        dx[:, channels] = _input_gradient(dy[:, filters], w_spread[filters], x_shape, stride, padding)
+    return dx
+
+
+def filter_gradient(dy, x, w_shape, stride, padding, dilation, groups):
+    """dL/dF (p, k / groups, *m) of a plain layer: per group, X_pad correlated with the
+    dilated dL/dY (seed 000), read back at the taps of a dilated filter."""
+    xp = array_module(dy)
+    m = w_shape[2:]
+    spread = tuple(d * (t - 1) + 1 for d, t in zip(dilation, m))
+    dw = xp.zeros((*w_shape[:2], *spread), dtype=dy.dtype)
+    for channels, filters in group_slices(x.shape[1], w_shape[0], groups):
+        dw[filters] = _filter_gradient(dy[:, filters], x[:, channels], spread, stride, padding)
+    return xp.ascontiguousarray(dw[ALL + tuple(slice(None, None, d) for d in dilation)])
+
+
+def _reach(dy_dil, m):
+    """Rows of X_pad some window reads: the dilated dL/dY's size + m - 1 per axis."""
+    return tuple(dy_dil.shape[2 + a] + t - 1 for a, t in enumerate(m))
+
+
+def _filter_gradient(dy, x, m, stride, padding):
+    """dL/dF (p, k, *m) of one dense, ungrouped layer (seed 000): batch becomes the summed
+    'channel' axis of the correlation, so F = p and C = N."""
     dy_dil = dilate(dy, stride)                              # (N, p, *dilated)
-    reach = tuple(dy_dil.shape[2 + a] + m[a] - 1 for a in range(dims))
-    x_pad = pad(x, padding)[ALL + tuple(slice(0, r) for r in reach)]   # (N, k, *reach), leftover dropped
-    # dL/dF: batch becomes the summed 'channel' axis, so F = p and C = N
-    dw = correlate(x_pad.swapaxes(0, 1), dy_dil.swapaxes(0, 1)).swapaxes(0, 1)   # (p, k, *m)
-    # dL/dX: full convolution = correlation of the (m-1)-padded dL/dY with rot180(F)
+    x_pad = pad(x, padding)[ALL + tuple(slice(0, r) for r in _reach(dy_dil, m))]   # leftover rows dropped
+    return correlate(x_pad.swapaxes(0, 1), dy_dil.swapaxes(0, 1)).swapaxes(0, 1)
+
+
+def _input_gradient(dy, w, x_shape, stride, padding):
+    """dL/dX (N, k, *n) of one dense, ungrouped layer (seed 004): the correlation of the (m-1)-padded,
+    dilated dL/dY with rot180(F), leftover rows re-added as zeros, the padding cropped."""
+    xp = array_module(dy)
+    dims, m = len(x_shape) - 2, w.shape[2:]
+    dy_dil = dilate(dy, stride)                              # (N, p, *dilated)
+    reach = _reach(dy_dil, m)
     dy_full = pad(dy_dil, tuple(t - 1 for t in m for _ in (0, 1)))   # (N, p, *(dilated + 2 (m - 1)))
     w_rot = w[ALL + (slice(None, None, -1),) * dims].swapaxes(0, 1)  # (k, p, *m), every spatial axis turned
     dx_reach = correlate(dy_full, w_rot)                              # (N, k, *reach)
-    sizes = x.shape[2:]
-    dx_pad = xp.zeros((*x.shape[:2], *(n + padding[2 * a] + padding[2 * a + 1] for a, n in enumerate(sizes))),
-                      dtype=dx_reach.dtype)
+    sizes = x_shape[2:]
+    dx_pad = xp.zeros((dy.shape[0], w.shape[1], *(n + padding[2 * a] + padding[2 * a + 1]
+                                                  for a, n in enumerate(sizes))), dtype=dx_reach.dtype)
     dx_pad[ALL + tuple(slice(0, r) for r in reach)] = dx_reach        # leftover rows stay 0
-    return dx_pad[ALL + tuple(slice(padding[2 * a], padding[2 * a] + n) for a, n in enumerate(sizes))], dw
+    return dx_pad[ALL + tuple(slice(padding[2 * a], padding[2 * a] + n) for a, n in enumerate(sizes))]
+
+
+def _forward_transposed(x, w, b, stride, padding, dilation, groups, output_padding):
+    """A transposed layer's Y (N, p, *o): the dL/dX of the plain layer whose weight is w (k,
+    p / groups, *m), input Y's shape and output x: the seeds' formula, X dilated by the
+    stride, padded by m - 1, correlated with rot180(F), cropped by the padding."""
+    out = transposed_out(x, w, stride, padding, dilation, output_padding)
+    x_plain = extend(x, plain_size(out, w, stride, padding, dilation))
+    y = input_gradient(x_plain, w, (x.shape[0], w.shape[1] * groups, *out), stride, padding, dilation, groups)
+    if b is not None:
+        y += b.reshape(-1, *ones(x))
+    return y
+
+
+def _backward_transposed(dy, x, w, stride, padding, dilation, groups, output_padding):
+    """dL/dX and dL/dF of a transposed layer: dL/dX is the plain forward of dL/dY with w (the
+    seeds' forward), dL/dF the plain layer's filter gradient with the roles of X and dL/dY
+    exchanged."""
+    sizes = plain_size(dy.shape[2:], w, stride, padding, dilation)
+    dx = forward(dy, w, None, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    dx = dx[ALL + tuple(slice(0, n) for n in x.shape[2:])]
+    dw = filter_gradient(extend(x, sizes), dy, w.shape, stride, padding, dilation, groups)
+    return dx, dw

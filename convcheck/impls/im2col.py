@@ -17,7 +17,7 @@ import itertools
 import math
 
 from ..backend import array_module
-from .common import group_slices, ones, out_size, pad, spatial
+from .common import extend, group_slices, ones, out_size, pad, plain_size, spatial, transposed_out
 
 ALL = (slice(None), slice(None))
 
@@ -50,39 +50,71 @@ def col2im(dphi_t, padded_shape, m, out, tap_slices):
     return dx_pad
 
 
-def forward(x, w, b, *, stride, padding, dilation=None, groups=1):
-    """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o); 2-D: (N, k, H, W)."""
+def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
+    """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o); 2-D: (N, k, H, W).
+    transposed: w (k, p / groups, *m) and Y = col2im(F_f^T X), the plain layer's dL/dX path."""
     xp = array_module(x)
     dilation = dilation or ones(x)
-    p, m = w.shape[0], w.shape[2:]
-    out = out_size(x, w, stride, padding, dilation)
-    x_pad = pad(x, padding)
-    o_f_t = xp.empty((x.shape[0], p, math.prod(out)), dtype=x.dtype)
-    tap_slices = taps(m, stride, out, dilation)
-    for channels, filters in group_slices(x.shape[1], p, groups):
-        phi_t = im2col(x_pad[:, channels], m, out, tap_slices)                  # (N, k' prod(m), prod(o))
-        o_f_t[:, filters] = w[filters].reshape(p // groups, -1) @ phi_t         # (N, p', prod(o)) = (phi F_f)^T
+    if transposed:
+        out = transposed_out(x, w, stride, padding, dilation, output_padding)
+        x_plain = extend(x, plain_size(out, w, stride, padding, dilation))
+        y = _input_gradient(x_plain, w, (x.shape[0], w.shape[1] * groups, *out), stride, padding, dilation, groups)
+    else:
+        p, m = w.shape[0], w.shape[2:]
+        out = out_size(x, w, stride, padding, dilation)
+        x_pad = pad(x, padding)
+        o_f_t = xp.empty((x.shape[0], p, math.prod(out)), dtype=x.dtype)
+        tap_slices = taps(m, stride, out, dilation)
+        for channels, filters in group_slices(x.shape[1], p, groups):
+            phi_t = im2col(x_pad[:, channels], m, out, tap_slices)              # (N, k' prod(m), prod(o))
+            o_f_t[:, filters] = w[filters].reshape(p // groups, -1) @ phi_t     # (N, p', prod(o)) = (phi F_f)^T
+        y = o_f_t.reshape(x.shape[0], p, *out)
     if b is not None:
-        o_f_t += b[:, None]
-    return o_f_t.reshape(x.shape[0], p, *out)
+        y += b.reshape(-1, *ones(x))
+    return y
 
 
-def backward(dy, x, w, b, *, stride, padding, dilation=None, groups=1):
-    """dy (N, p, *o) -> dx (N, k, *n), dw (p, k / groups, *m), db (p,) or None."""
+def backward(dy, x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
+    """dy (N, p, *o) -> dx (N, k, *n), dw (p, k / groups, *m), db (p,) or None. transposed: dw
+    (k, p / groups, *m), dL/dX the plain forward of dL/dY, dL/dF the plain layer's with X and
+    dL/dY exchanged."""
     xp = array_module(dy)
     dilation = dilation or ones(x)
-    p, m = w.shape[0], w.shape[2:]
-    out = dy.shape[2:]
+    db = None if b is None else dy.sum(axis=(0, *spatial(dy)))
+    if transposed:
+        dx = forward(dy, w, None, stride=stride, padding=padding, dilation=dilation, groups=groups)
+        dx = dx[(slice(None), slice(None)) + tuple(slice(0, n) for n in x.shape[2:])]
+        x_plain = extend(x, plain_size(dy.shape[2:], w, stride, padding, dilation))
+        return xp.ascontiguousarray(dx), _filter_gradient(x_plain, dy, w.shape, stride, padding, dilation, groups), db
+    dx = _input_gradient(dy, w, x.shape, stride, padding, dilation, groups)
+    return dx, _filter_gradient(dy, x, w.shape, stride, padding, dilation, groups), db
+
+
+def _input_gradient(dy, w, x_shape, stride, padding, dilation, groups):
+    """dL/dX (N, k, *n) of a plain layer: dL/dphi = F_f dL/dO_f per group, then col2im, cropped."""
+    xp = array_module(dy)
+    p, m, out = w.shape[0], w.shape[2:], dy.shape[2:]
+    padded = (*x_shape[:2], *(n + padding[2 * a] + padding[2 * a + 1] for a, n in enumerate(x_shape[2:])))
+    dx_pad = xp.empty(padded, dtype=dy.dtype)
+    tap_slices = taps(m, stride, out, dilation)
+    for channels, filters in group_slices(x_shape[1], p, groups):
+        do_f_t = dy[:, filters].reshape(dy.shape[0], p // groups, -1)            # (N, p', prod(o)) = (dL/dO_f)^T
+        dphi_t = w[filters].reshape(p // groups, -1).T @ do_f_t                  # (N, k' prod(m), prod(o))
+        dx_pad[:, channels] = col2im(dphi_t, (padded[0], channels.stop - channels.start, *padded[2:]), m, out,
+                                     tap_slices)
+    crop = tuple(slice(padding[2 * a], padding[2 * a] + n) for a, n in enumerate(x_shape[2:]))
+    return xp.ascontiguousarray(dx_pad[(slice(None), slice(None)) + crop])
+
+
+def _filter_gradient(dy, x, w_shape, stride, padding, dilation, groups):
+    """dL/dF (p, k / groups, *m) of a plain layer: phi(X)^T dL/dO_f per group, summed over the batch."""
+    xp = array_module(dy)
+    p, m, out = w_shape[0], w_shape[2:], dy.shape[2:]
     x_pad = pad(x, padding)
-    dx_pad, dw = xp.empty(x_pad.shape, dtype=dy.dtype), xp.empty(w.shape, dtype=dy.dtype)
+    dw = xp.empty(w_shape, dtype=dy.dtype)
     tap_slices = taps(m, stride, out, dilation)
     for channels, filters in group_slices(x.shape[1], p, groups):
         phi_t = im2col(x_pad[:, channels], m, out, tap_slices)                   # (N, k' prod(m), prod(o))
-        do_f_t = dy[:, filters].reshape(dy.shape[0], p // groups, -1)            # (N, p', prod(o)) = (dL/dO_f)^T
+        do_f_t = dy[:, filters].reshape(dy.shape[0], p // groups, -1)
         dw[filters] = (do_f_t @ phi_t.transpose(0, 2, 1)).sum(axis=0).reshape(dw[filters].shape)
-        dphi_t = w[filters].reshape(p // groups, -1).T @ do_f_t                  # (N, k' prod(m), prod(o))
-        dx_pad[:, channels] = col2im(dphi_t, x_pad[:, channels].shape, m, out, tap_slices)
-    dx = dx_pad[(slice(None), slice(None)) + tuple(slice(padding[2 * a], padding[2 * a] + n)
-                                                   for a, n in enumerate(x.shape[2:]))]
-    db = None if b is None else dy.sum(axis=(0, *spatial(dy)))
-    return xp.ascontiguousarray(dx), dw, db
+    return dw

@@ -17,11 +17,15 @@ import itertools
 from ..backend import array_module
 
 
-def forward(x, w, b, *, stride, padding, dilation=None, groups=1):
-    """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o), float64."""
+def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
+    """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o), float64; transposed:
+    w (k, p / groups, *m), `transposed_forward`."""
     xp = array_module(x)
     dims = x.ndim - 2
     dilation = dilation or (1,) * dims
+    if transposed:
+        return transposed_forward(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                                  output_padding=output_padding or (0,) * dims)
     n_batch, k, *sizes = x.shape
     p, k_group, *taps = w.shape
     x_pad = xp.zeros((n_batch, k, *(n + padding[2 * a] + padding[2 * a + 1] for a, n in enumerate(sizes))))
@@ -38,6 +42,36 @@ def forward(x, w, b, *, stride, padding, dilation=None, groups=1):
             pixels = channels[(slice(None), slice(None)) + at]                     # (N, k', *o)
             y[filters] += xp.tensordot(w[(filters, slice(None)) + tap].astype(xp.float64), pixels, axes=([1], [1]))
     y = xp.moveaxis(y, 0, 1)                                                       # (N, p, *o)
+    if b is not None:
+        y = y + b.astype(xp.float64).reshape(-1, *(1,) * dims)
+    return y
+
+
+def transposed_forward(x, w, b, *, stride, padding, dilation, groups, output_padding):
+    """A transposed convolution from its index formula: input pixel i of channel c adds
+    x[n, c, i] w[c, f', a] to output i s + a d - lo of filter g (p / groups) + f', g the channel's
+    group; outputs past the full map (output padding) get only the bias. x (N, k, *n), w (k, p /
+    groups, *m) -> y (N, p, *o), float64. The loop runs over the groups and the taps; each tap
+    scatters every input pixel at once into a buffer as large as the full map and the output."""
+    xp = array_module(x)
+    dims = x.ndim - 2
+    n_batch, k, *sizes = x.shape
+    _, p_group, *taps = w.shape
+    out = [(sizes[a] - 1) * stride[a] - padding[2 * a] - padding[2 * a + 1] + dilation[a] * (taps[a] - 1) +
+           output_padding[a] + 1 for a in range(dims)]
+    span = [max((sizes[a] - 1) * stride[a] + dilation[a] * (taps[a] - 1) + 1, padding[2 * a] + out[a])
+            for a in range(dims)]                                  # the full map, or the output if longer
+    full = xp.zeros((p_group * groups, n_batch, *span))
+    k_group = k // groups
+    for g in range(groups):
+        channels = x[:, g * k_group:(g + 1) * k_group].astype(xp.float64)       # (N, k', *n)
+        filters = slice(g * p_group, (g + 1) * p_group)
+        for tap in itertools.product(*(range(m) for m in taps)):
+            at = tuple(slice(t * d, t * d + s * (n - 1) + 1, s) for t, d, s, n in zip(tap, dilation, stride, sizes))
+            full[(filters, slice(None)) + at] += xp.tensordot(w[(slice(g * k_group, (g + 1) * k_group), slice(None))
+                                                                + tap].astype(xp.float64), channels, axes=([0], [1]))
+    y = xp.moveaxis(full[(slice(None), slice(None)) + tuple(slice(padding[2 * a], padding[2 * a] + out[a])
+                                                            for a in range(dims))], 0, 1)   # (N, p, *o)
     if b is not None:
         y = y + b.astype(xp.float64).reshape(-1, *(1,) * dims)
     return y

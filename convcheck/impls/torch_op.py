@@ -5,7 +5,9 @@ The forward runs it on tensors made from the check's arrays; the backward runs i
 inputs that require grad and takes dL/dX, dL/dF, dL/db from autograd, so a custom Function's
 own backward is what gets checked. MODULE is a dotted module or a path to a .py file.
 
-    a Function:  NAME.apply(x, w, b, stride, padding[, dilation[, groups]])   as F.conv1d/2d/3d take them
+    a Function:  NAME.apply(x, w, b, stride, padding[, dilation[, groups]])   as F.conv1d/2d/3d take them;
+                 a transposed layer's NAME.apply(x, w, b, stride, padding[, output_padding[, groups[,
+                 dilation]]]) as F.conv_transpose1d/2d/3d take them
     a function:  NAME(x, w, b, *, stride, padding)          plus dilation=, groups= when not 1, as the contract
 
 A Function is called the way torch code calls `torch.nn.functional.conv2d`: stride, padding
@@ -62,24 +64,29 @@ def load(kind: str, target: str):
     def expressible(spec, geom):
         if is_function and geom.padding[0::2] != geom.padding[1::2]:
             sides = "(top, bottom, left, right)" if spec.dims == 2 else "(before, after per axis)"
+            call = f"F.conv_transpose{spec.dims}d" if spec.transposed else f"F.conv{spec.dims}d"
             return (f"not expressible in this API: padding {sides} = {geom.padding} differs between the two sides "
-                    f"of an axis, and a Function is called as F.conv{spec.dims}d is: one padding per axis")
+                    f"of an axis, and a Function is called as {call} is: one padding per axis")
         return None
 
     return forward, backward, folder, expressible, None
 
 
 def functional_args(stride, padding, conv) -> list:
-    """(stride, padding[, dilation[, groups]]) as torch.nn.functional.conv1d/2d/3d take them: an
-    int where every axis agrees, else one per axis ((h, w) in 2-D); symmetric padding (before,
+    """(stride, padding, ...) as torch.nn.functional takes them positionally: conv1d/2d/3d's
+    (stride, padding, dilation, groups), conv_transpose1d/2d/3d's (stride, padding, output_padding,
+    groups, dilation); each an int where every axis agrees, else one per axis ((h, w) in 2-D);
+    trailing ones only as far as the last that is not its default. Symmetric padding (before,
     after per axis) assumed."""
-    args = [_one(tuple(stride)), _one(tuple(padding[0::2]))]
-    dilation, groups = tuple(conv.get("dilation", (1,) * len(stride))), conv.get("groups", 1)
-    if groups != 1:
-        args += [_one(dilation), groups]
-    elif any(d != 1 for d in dilation):
-        args.append(_one(dilation))
-    return args
+    dims = len(stride)
+    dilation, groups = _one(tuple(conv.get("dilation", (1,) * dims))), conv.get("groups", 1)
+    if conv.get("transposed"):
+        extra, defaults = [_one(tuple(conv.get("output_padding", (0,) * dims))), groups, dilation], [0, 1, 1]
+    else:
+        extra, defaults = [dilation, groups], [1, 1]
+    while extra and extra[-1] == defaults[len(extra) - 1]:
+        extra.pop()
+    return [_one(tuple(stride)), _one(tuple(padding[0::2])), *extra]
 
 
 def _one(values: tuple):

@@ -17,6 +17,7 @@ def spec_dict(geom) -> dict:
             "stride": list(spec.stride),
             "padding": list(geom.padding), "padding_form": form,
             "dilation": list(spec.dilation), "groups": spec.groups, "layout": spec.layout,
+            "transposed": spec.transposed, "output_padding": list(spec.out_padding),
             "adapter": dict(spec.adapter),
             "batch": spec.batch, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
 

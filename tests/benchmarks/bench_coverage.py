@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tables import table
 
-from convcheck import numerical, verify
+from convcheck import budget, verify
 from convcheck.geometry import geometry
 from convcheck.impls import load_impl
 from convcheck.loader import load_specs
@@ -86,8 +86,9 @@ def one_forward(spec, impl, repeat: int = 20) -> float:
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(geom.shapes[t]) for t in ("x", "w", "b"))
     kwargs = {"stride": spec.stride, "padding": geom.padding,
-              **({"dilation": spec.dilation} if spec.dilation != (1, 1) else {}),
-              **({"groups": spec.groups} if spec.groups != 1 else {})}
+              **({"dilation": spec.dilation} if any(d != 1 for d in spec.dilation) else {}),
+              **({"groups": spec.groups} if spec.groups != 1 else {}),
+              **({"transposed": True, "output_padding": spec.out_padding} if spec.transposed else {})}
     impl.forward(x, w, b, **kwargs)
     start = time.perf_counter()
     for _ in range(repeat):
@@ -133,7 +134,7 @@ def main():
             spec = specs[name]
             result = verify(spec, impl)
             wall, report = process(paths[name], args.impl)
-            floor = numerical.full_forwards(geometry(spec).shapes, spec.dilation)
+            floor = budget.full(geometry(spec), 0).forwards
             tensors = {c.name: {"coverage": c.coverage.as_dict()} for c in result.checks if c.coverage}
             rows.append((name, result.method, f"{result.seconds:.2f} s", f"{wall:.2f} s", report["method"],
                          covered(tensors, spec.k), covered(report["tensors"], spec.k),
@@ -147,7 +148,7 @@ def main():
             if name == "64x56x56 s1" and args.skip_full_64:
                 continue
             spec = specs[name]
-            floor = numerical.full_forwards(geometry(spec).shapes, spec.dilation)
+            floor = budget.full(geometry(spec), 0).forwards
             t_forward = one_forward(spec, impl)
             result = verify(spec, impl, method="full")
             wall, report = process(paths[name], args.impl, "--method", "full")
@@ -162,7 +163,7 @@ def main():
         rows = []
         for name, fields in FLOOR_LAYERS.items():
             spec = specs[name] if fields is None else load_specs(_write(Path(folder), name, fields))[0]
-            floor = numerical.full_forwards(geometry(spec).shapes, spec.dilation)
+            floor = budget.full(geometry(spec), 0).forwards
             assert floor == 2 * (spec.k // spec.groups) * spec.m[0] * spec.m[1] + 2 + spec.bias
             best = min((verify(spec, impl, method="full") for _ in range(3)), key=lambda r: r.seconds)
             assert best.passed

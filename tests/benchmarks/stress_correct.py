@@ -5,7 +5,8 @@
 Each layer is drawn at random (1, 2 or 3 spatial axes, 2-D half of the time; input 1-24 per
 side in 2-D, 1-40 in 1-D, 1-8 in 3-D; filter 1-6, 1-7, 1-3; k and p up to 24, batch 1-3,
 strides 1-4, dilation 1-3 and groups 1-4 in some, every padding form, with and without
-bias, float64, float32 or float16). Both built-ins
+bias, float64, float32 or float16; a quarter transposed, with output padding below the
+stride or the dilation and half the input size). Both built-ins
 are checked with `full`, `channels` (a tiny budget, so only the first and last input channel
 are exact), `sample` and `fast`. Prints every false failure and the totals; exits 1 if any.
 """
@@ -37,13 +38,20 @@ def random_layer(rng, index: int) -> ConvSpec | None:
                else tuple(int(v) for v in rng.integers(0, 4, 2 * dims)))
     groups = int(rng.choice([1, 1, 2, 3, 4]))                   # dilation and groups in some layers
     dilation = tuple(int(v) for v in rng.choice([1, 1, 2, 3], dims))
+    stride = tuple(int(v) for v in rng.integers(1, 5, dims))
+    transposed = {}
+    if rng.integers(4) == 0:                                    # a quarter transposed: numeric padding, smaller input
+        size = size // 2 + 1
+        padding = padding if padding not in ("same", "full") else "valid"
+        transposed = {"transposed": True, "output_padding": tuple(int(rng.integers(max(s, d)))
+                                                                   for s, d in zip(stride, dilation))}
     spec = ConvSpec(n=tuple(int(v) for v in rng.integers(1, size, dims)),
                     m=tuple(int(v) for v in rng.integers(1, filt, dims)),
                     k=groups * int(rng.integers(1, 7)), p=groups * int(rng.integers(1, 7)),
                     dilation=dilation, groups=groups, batch=int(rng.integers(1, 4)),
-                    stride=tuple(int(v) for v in rng.integers(1, 5, dims)), padding=padding,
+                    stride=stride, padding=padding,
                     bias=bool(rng.integers(2)), dtype=("float64", "float32", "float16")[int(rng.integers(3))],
-                    seed=int(rng.integers(2**31)), name=f"random-{index}")
+                    seed=int(rng.integers(2**31)), name=f"random-{index}", **transposed)
     try:
         geometry(spec)
     except SpecError:
@@ -52,14 +60,16 @@ def random_layer(rng, index: int) -> ConvSpec | None:
 
 
 def stress(layers: int, seed: int, report=print) -> tuple[dict, int, list]:
-    """({dtype: layers drawn}, checks run, false failures), each false failure reported as found."""
+    """({dtype: layers drawn, 'transposed': how many of them are}, checks run, false failures),
+    each false failure reported as found."""
     rng = np.random.default_rng(seed)
-    checks, false_failures, counts = 0, [], {"float64": 0, "float32": 0, "float16": 0}
-    while sum(counts.values()) < layers:
-        spec = random_layer(rng, sum(counts.values()))
+    checks, false_failures, counts = 0, [], {"float64": 0, "float32": 0, "float16": 0, "transposed": 0}
+    while sum(counts.values()) - counts["transposed"] < layers:
+        spec = random_layer(rng, sum(counts.values()) - counts["transposed"])
         if spec is None:
             continue
         counts[spec.dtype] += 1
+        counts["transposed"] += spec.transposed
         for impl in ("direct", "im2col"):
             for method in METHODS:
                 result = verify(spec, impl, method=method, budget=1e-4, samples=16)
