@@ -223,6 +223,35 @@ def test_torch_conv1d_and_conv3d_ops_pass_through_the_adapter(tmp_path):
     assert verify(three, f"torch:{ops}:conv3d", method="full").passed
 
 
+def test_torch_functions_with_their_own_backward_are_called_as_conv1d_and_conv3d(tmp_path):
+    """A custom Function is called as F.conv1d/F.conv3d are (ints where the axes agree,
+    dilation and groups positionally); its own backward, written with torch.nn.grad, passes."""
+    pytest.importorskip("torch")
+    ops = tmp_path / "function_ops.py"
+    ops.write_text(
+        "import torch\nimport torch.nn.functional as F\n\n"
+        "class ConvNd(torch.autograd.Function):\n"
+        "    @staticmethod\n"
+        "    def forward(ctx, x, w, b, stride=1, padding=0, dilation=1, groups=1):\n"
+        "        assert isinstance(stride, (int, tuple)) and isinstance(padding, (int, tuple))\n"
+        "        ctx.save_for_backward(x, w)\n"
+        "        ctx.conf = stride, padding, dilation, groups, b is not None\n"
+        "        return getattr(F, f'conv{x.dim() - 2}d')(x, w, b, stride, padding, dilation, groups)\n\n"
+        "    @staticmethod\n"
+        "    def backward(ctx, dy):\n"
+        "        x, w = ctx.saved_tensors\n"
+        "        stride, padding, dilation, groups, bias = ctx.conf\n"
+        "        d = x.dim() - 2\n"
+        "        grad = torch.nn.grad\n"
+        "        dx = getattr(grad, f'conv{d}d_input')(x.shape, w, dy, stride, padding, dilation, groups)\n"
+        "        dw = getattr(grad, f'conv{d}d_weight')(x, w.shape, dy, stride, padding, dilation, groups)\n"
+        "        return dx, dw, dy.sum(dim=(0, *range(2, 2 + d))) if bias else None, None, None, None, None\n")
+    for spec in [make_spec(1, n=20, m=3, k=2, p=4, stride=2, padding=2, dilation=2, groups=2),
+                 make_spec(3, n=5, m=(3, 2, 3), k=2, p=2, stride=(1, 2, 1), padding=(1, 1, 0, 0, 1, 1))]:
+        result = verify(spec, f"torch:{ops}:ConvNd", method="full")
+        assert result.passed, [(c.name, c.message) for c in result.checks]
+
+
 def test_the_reference_agrees_with_torch_conv1d_and_conv3d():
     torch = pytest.importorskip("torch")
     for spec in [make_spec(1, n=17, m=4, k=4, p=6, stride=3, padding=2, dilation=2, groups=2),

@@ -405,3 +405,21 @@ def test_a_network_after_a_transposed_layer_names_its_formula(tmp_path):
         load_specs(path)
     assert "layer 'up' outputs 16 x 16: o_h = (n - 1)·s - (top + bottom) + d·(m - 1) + output_padding + 1 = " \
            "(8 - 1)·2 - (1 + 1) + 2 + 1 + 1 = 16" in str(e.value)
+
+
+def test_a_channels_last_transposed_implementation_runs_with_layout_nhwc(tmp_path):
+    """layout nhwc hands x as (N, *n, k) and a transposed layer's w as (*m, p / groups, k),
+    TensorFlow's conv_transpose filter layout; y and the gradients come back channels-first."""
+    plugin = tmp_path / "tf_style_transposed.py"
+    plugin.write_text(
+        "import numpy as np\nfrom convcheck.impls import direct\n\n"
+        "def first(a):\n    return np.moveaxis(a, -1, 1)\n\n"
+        "def last(a):\n    return np.ascontiguousarray(np.moveaxis(a, 1, -1))\n\n"
+        "def filters(w):\n    assert w.ndim == 4\n    return np.ascontiguousarray(w.transpose(3, 2, 0, 1))\n\n"
+        "def forward(x, w, b, **conv):\n    return last(direct.forward(first(x), filters(w), b, **conv))\n\n"
+        "def backward(dy, x, w, b, **conv):\n"
+        "    dx, dw, db = direct.backward(first(dy), first(x), filters(w), b, **conv)\n"
+        "    return last(dx), np.ascontiguousarray(dw.transpose(2, 3, 1, 0)), db\n")
+    spec = make_spec(transposed=True, layout="nhwc", **{**LAYER, "p": 2, "groups": 1})
+    result = verify(spec, str(plugin), method="full")
+    assert result.passed, [(c.name, c.message) for c in result.checks]
