@@ -1,6 +1,7 @@
 import sys
 from pathlib import Path
 
+import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -77,3 +78,20 @@ def specs(draw, dtype="float64", conv=False, dims=2, transposed=False):
     except SpecError:
         assume(False)
     return spec
+
+
+def layer_data(spec, seed=0):
+    """x, w, b (None without bias) and an upstream gradient g of the layer's shapes, float64."""
+    shapes = geometry(spec).shapes
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"]),
+            rng.standard_normal(shapes["b"]) if shapes["b"] else None, rng.standard_normal(shapes["y"]))
+
+
+def conv_kwargs(spec):
+    """The keyword arguments the built-ins take for the layer (transposed ones included)."""
+    kwargs = {"stride": spec.stride, "padding": geometry(spec).padding, "dilation": spec.dilation,
+              "groups": spec.groups}
+    if spec.transposed:
+        kwargs.update(transposed=True, output_padding=spec.out_padding)
+    return kwargs

@@ -1,57 +1,18 @@
-"""Dilation and groups (PyTorch semantics): the reference against an independent scipy oracle,
-the built-ins and every method on random layers, plug-ins without support, realistic mistakes,
-and the spec fields."""
+"""Dilation and groups (PyTorch semantics): the built-ins and every method on random layers,
+plug-ins without support, realistic mistakes, and the spec fields. The scipy oracle for the
+forward, in every dimension, is in test_nd.py."""
 
 import numpy as np
 import pytest
 from conftest import PLUGINS, make_spec, specs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.signal import correlate2d
 
 from convcheck import geometry, load_specs, verify
 from convcheck.errors import SpecError
-from convcheck.impls import Implementation, direct, im2col, reference
+from convcheck.impls import Implementation, direct
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-
-
-def scipy_forward(x, w, b, stride, padding, dilation, groups):
-    """Independent oracle: scipy's valid 2-D correlation with the filter's taps spread d apart,
-    per sample, filter and channel of the filter's group, then every s-th output."""
-    top, bottom, left, right = padding
-    x_pad = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-    p, k_group, m_h, m_w = w.shape
-    spread = np.zeros((p, k_group, dilation[0] * (m_h - 1) + 1, dilation[1] * (m_w - 1) + 1))
-    spread[:, :, ::dilation[0], ::dilation[1]] = w
-    per_group = p // groups
-    out = np.array([[sum(correlate2d(x_pad[n, (f // per_group) * k_group + i], spread[f, i], mode="valid")
-                         for i in range(k_group)) + (0 if b is None else b[f])
-                     for f in range(p)] for n in range(x.shape[0])])
-    return out[:, :, ::stride[0], ::stride[1]]
-
-
-def data(spec, seed=0):
-    shapes = geometry(spec).shapes
-    rng = np.random.default_rng(seed)
-    return (rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"]),
-            rng.standard_normal(shapes["b"]) if shapes["b"] else None)
-
-
-def conv_kwargs(spec):
-    return {"stride": spec.stride, "padding": geometry(spec).padding, "dilation": spec.dilation,
-            "groups": spec.groups}
-
-
-@SETTINGS
-@given(specs(conv=True))
-def test_reference_and_builtins_match_the_scipy_oracle(spec):
-    x, w, b = data(spec)
-    kwargs = conv_kwargs(spec)
-    expected = scipy_forward(x, w, b, spec.stride, kwargs["padding"], spec.dilation, spec.groups)
-    assert expected.shape == geometry(spec).shapes["y"]
-    for impl in (reference, direct, im2col):
-        np.testing.assert_allclose(impl.forward(x, w, b, **kwargs), expected, rtol=1e-10, atol=1e-10)
 
 
 @SETTINGS

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_spec, specs
+from conftest import conv_kwargs, layer_data, make_spec, specs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate
@@ -38,22 +38,11 @@ def scipy_forward(x, w, b, stride, padding, dilation, groups):
     return out[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
 
 
-def data(spec, seed=0):
-    shapes = geometry(spec).shapes
-    rng = np.random.default_rng(seed)
-    return (rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"]),
-            rng.standard_normal(shapes["b"]) if shapes["b"] else None, rng.standard_normal(shapes["y"]))
-
-
-def kwargs_of(spec):
-    return {"stride": spec.stride, "padding": geometry(spec).padding, "dilation": spec.dilation, "groups": spec.groups}
-
-
-@SETTINGS
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(specs(conv=True, dims=None))
 def test_reference_and_builtins_match_the_scipy_oracle_in_every_dimension(spec):
-    x, w, b, _ = data(spec)
-    kwargs = kwargs_of(spec)
+    x, w, b, _ = layer_data(spec)
+    kwargs = conv_kwargs(spec)
     expected = scipy_forward(x, w, b, spec.stride, kwargs["padding"], spec.dilation, spec.groups)
     assert expected.shape == geometry(spec).shapes["y"]
     for impl in (reference, direct, im2col):
@@ -63,18 +52,19 @@ def test_reference_and_builtins_match_the_scipy_oracle_in_every_dimension(spec):
 @SETTINGS
 @given(specs(conv=True, dims=None))
 def test_the_two_builtins_agree_on_the_backward(spec):
-    x, w, b, g = data(spec)
-    kwargs = kwargs_of(spec)
+    x, w, b, g = layer_data(spec)
+    kwargs = conv_kwargs(spec)
     for a, c in zip(direct.backward(g, x, w, b, **kwargs), im2col.backward(g, x, w, b, **kwargs)):
         assert (a is None) == (c is None)
         if a is not None:
             np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-10)
 
 
-@SETTINGS
-@given(specs(conv=True, dims=None), st.sampled_from(["direct", "im2col"]),
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(specs(conv=True, dims=None, transposed=None), st.sampled_from(["direct", "im2col"]),
        st.sampled_from(["full", "channels", "sample", "fast"]), st.sampled_from(["float64", "float32"]))
 def test_every_method_passes_correct_layers_in_every_dimension(spec, impl, method, dtype):
+    """1-D, 2-D and 3-D, plain and transposed; full at the floor of each kind."""
     from dataclasses import replace
     spec = replace(spec, dtype=dtype)
     result = verify(spec, impl, method=method, samples=8, budget=1e-4)
@@ -257,11 +247,11 @@ def test_the_reference_agrees_with_torch_conv1d_and_conv3d():
     for spec in [make_spec(1, n=17, m=4, k=4, p=6, stride=3, padding=2, dilation=2, groups=2),
                  make_spec(3, n=(5, 6, 7), m=(2, 3, 2), k=3, p=6, stride=(1, 2, 2), padding=1, dilation=(2, 1, 1),
                            groups=3)]:
-        x, w, b, _ = data(spec)
+        x, w, b, _ = layer_data(spec)
         conv = torch.nn.functional.conv1d if spec.dims == 1 else torch.nn.functional.conv3d
         expected = conv(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=spec.stride,
                         padding=spec.padding[0::2], dilation=spec.dilation, groups=spec.groups).numpy()
-        np.testing.assert_allclose(reference.forward(x, w, b, **kwargs_of(spec)), expected, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(reference.forward(x, w, b, **conv_kwargs(spec)), expected, rtol=1e-10, atol=1e-10)
 
 
 def test_2d_only_adapters_skip_1d_and_3d_layers():

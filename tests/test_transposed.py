@@ -1,19 +1,18 @@
 """Transposed convolutions (transposed: true, PyTorch's ConvTranspose semantics): the loop
 reference and both built-ins against loops written here from the index formula, the floor of
-finite differences checked by brute force, every method on random layers, realistic mistakes
-under every method with their diagnosis, the spec fields, shapes, schema and the command line."""
+finite differences checked by brute force, realistic mistakes under every method with their
+diagnosis, torch's conv_transpose, the spec fields, shapes, schema and the command line. Every
+method on random transposed layers: test_nd.py."""
 
 import itertools
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
 import numpy as np
 import pytest
-from conftest import make_spec, specs
+from conftest import conv_kwargs, layer_data, make_spec, specs
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from convcheck import budget, geometry, load_specs, numerical, verify
@@ -56,28 +55,16 @@ def loops(spec, x, w, b, dy):
     return y, dx, dw, None if b is None else dy.sum(axis=(0, *range(2, 2 + spec.dims)))
 
 
-def data(spec, seed=0):
-    shapes = geometry(spec).shapes
-    rng = np.random.default_rng(seed)
-    return (rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"]),
-            rng.standard_normal(shapes["b"]) if shapes["b"] else None, rng.standard_normal(shapes["y"]))
-
-
-def kwargs_of(spec):
-    return {"stride": spec.stride, "padding": geometry(spec).padding, "dilation": spec.dilation,
-            "groups": spec.groups, "transposed": True, "output_padding": spec.out_padding}
-
-
 @SETTINGS
 @given(specs(conv=True, dims=None, transposed=True))
 def test_reference_and_builtins_match_loops_from_the_index_formula(spec):
-    x, w, b, g = data(spec)
+    x, w, b, g = layer_data(spec)
     y, dx, dw, db = loops(spec, x, w, b, g)
     assert y.shape == geometry(spec).shapes["y"]
     for impl in (reference, direct, im2col):
-        np.testing.assert_allclose(impl.forward(x, w, b, **kwargs_of(spec)), y, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(impl.forward(x, w, b, **conv_kwargs(spec)), y, rtol=1e-10, atol=1e-10)
     for impl in (direct, im2col):
-        for got, want in zip(impl.backward(g, x, w, b, **kwargs_of(spec)), (dx, dw, db)):
+        for got, want in zip(impl.backward(g, x, w, b, **conv_kwargs(spec)), (dx, dw, db)):
             assert (got is None) == (want is None)
             if want is not None:
                 np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
@@ -145,17 +132,6 @@ def test_full_runs_at_the_transposed_floor(dims, fields, floor):
     assert result.passed and result.forwards == floor
     coverage = result.check("dx").coverage
     assert coverage.every and coverage.total == int(np.prod(geometry(spec).shapes["x"]))
-
-
-@SETTINGS
-@given(specs(conv=True, dims=None, transposed=True), st.sampled_from(["direct", "im2col"]),
-       st.sampled_from(["full", "channels", "sample", "fast"]), st.sampled_from(["float64", "float32"]))
-def test_every_method_passes_correct_transposed_layers(spec, impl, method, dtype):
-    spec = replace(spec, dtype=dtype)
-    result = verify(spec, impl, method=method, samples=8, budget=1e-4)
-    assert result.passed, (spec, [(c.name, c.message) for c in result.checks])
-    if method == "full":
-        assert result.forwards == budget.full(geometry(spec), 0).forwards
 
 
 def transposed_impl(name, forward=None, backward=None):
@@ -326,8 +302,8 @@ def torch_transposed(spec, x, w, b):
 @given(specs(conv=True, dims=None, transposed=True))
 def test_the_reference_agrees_with_torch_conv_transpose(spec):
     pytest.importorskip("torch")
-    x, w, b, _ = data(spec)
-    np.testing.assert_allclose(reference.forward(x, w, b, **kwargs_of(spec)), torch_transposed(spec, x, w, b),
+    x, w, b, _ = layer_data(spec)
+    np.testing.assert_allclose(reference.forward(x, w, b, **conv_kwargs(spec)), torch_transposed(spec, x, w, b),
                                rtol=1e-10, atol=1e-10)
 
 
