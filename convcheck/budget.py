@@ -43,9 +43,9 @@ class Choice:
 
 
 def _model(geom) -> tuple:
-    """(shapes with the plain filters, dilation, a transposed layer's strides or None)."""
+    """(shapes with the plain filters, dilation, stride, transposed): the cost model's arguments."""
     s = geom.spec
-    return geom.costs, s.dilation, s.stride if s.transposed else None
+    return geom.costs, s.dilation, s.stride, s.transposed
 
 
 def per_set(geom) -> int:

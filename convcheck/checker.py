@@ -285,7 +285,7 @@ def _bias(pb, analytic, tol) -> dict:
 def _full(pb, analytic, tol) -> dict:
     """Every coordinate of every tensor, at the floor of black-box finite differences."""
     shapes = {"x": pb.x.shape, "w": pb.wc.shape, "b": None if pb.b is None else pb.b.shape}
-    pb.planned = pb.forwards + numerical.full_forwards(shapes, pb.dilation, pb.stride if pb.transposed else None) - 2
+    pb.planned = pb.forwards + numerical.full_forwards(shapes, pb.dilation, pb.stride, pb.transposed) - 2
     checks = _bias(pb, analytic, tol)
     sets = range(pb.wc.shape[1])
     if "x" in analytic:
@@ -312,7 +312,7 @@ def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) ->
     directions = directions or costs.directions(pb.x.size, pb.w.size, pb.seconds, deadline - time.perf_counter())
     found = numerical.projections(pb, tensors, rng, directions)
     checks = _bias(pb, analytic, tol)
-    per_set = numerical.set_forwards(shapes, pb.dilation, pb.stride if pb.transposed else None)
+    per_set = numerical.set_forwards(shapes, pb.dilation, pb.stride, pb.transposed)
     fits = len(order) if pinned is not None else int(max(deadline - time.perf_counter(), 0) /
                                                       (pb.seconds * per_set))
     pb.planned = pb.forwards + min(k_w, max(fits, min(2, k_w))) * per_set

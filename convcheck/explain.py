@@ -10,6 +10,7 @@ Renderers live in `report/`.
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -262,20 +263,34 @@ def _bias_step(geom: Geometry) -> Step:
         latex=r"\frac{\partial L}{\partial b_j} = \sum \frac{\partial L}{\partial Y^{(j)}}", compact=True)
 
 
-def _spread(geom: Geometry, a: int):
-    """(n, e, s, lo, hi, op, o, before, after, n_plain) of one axis of a transposed layer: e the
-    filter's span, before/after the padding of the dilated X (negative: a crop), n_plain the
-    windows the plain layer it transposes fits into Y_pad (n, or more when op >= s)."""
+class Spread(NamedTuple):
+    """One axis of a transposed layer: e the filter's span, before/after the padding of the
+    dilated X (negative: a crop), fits the windows the plain layer it transposes fits into
+    Y_pad (n, or more when output padding >= stride)."""
+    n: int
+    e: int
+    s: int
+    lo: int
+    hi: int
+    op: int
+    o: int
+    before: int
+    after: int
+    fits: int
+
+
+def _spread(geom: Geometry, a: int) -> Spread:
     s = geom.spec
     n, e, st, lo, hi, op, o = (s.n[a], geom.extent[a], s.stride[a], geom.padding[2 * a], geom.padding[2 * a + 1],
                                s.out_padding[a], geom.out[a])
-    return n, e, st, lo, hi, op, o, e - 1 - lo, e - 1 - hi + op, (o + lo + hi - e) // st + 1
+    return Spread(n, e, st, lo, hi, op, o, e - 1 - lo, e - 1 - hi + op, (o + lo + hi - e) // st + 1)
 
 
 def _transposed_steps(geom: Geometry) -> list[Step]:
     """A transposed layer in the seeds' terms: Y is their dL/dX formula applied to X, dL/dX
     their forward applied to dL/dY, dL/dF their dL/dF with X and dL/dY exchanged."""
     s, dims = geom.spec, geom.dims
+    ax = [_spread(geom, a) for a in range(dims)]
     strided, dilated = any(v != 1 for v in s.stride), any(v != 1 for v in s.dilation)
     cut = "before + after" if dims != 2 else "top + bottom"
     steps = [Step(
@@ -302,8 +317,7 @@ def _transposed_steps(geom: Geometry) -> list[Step]:
             "each group is an independent transposed layer"))
 
     def dil(a):
-        n, _, st, *_ = _spread(geom, a)
-        return f"({n} − 1)·{st} + 1 = {geom.dilated[a]}"
+        return f"({ax[a].n} − 1)·{ax[a].s} + 1 = {geom.dilated[a]}"
     steps.append(Step(
         "x.dilated", "direct", "X dilated by the stride", "D = (n − 1)·s + 1: s − 1 zeros between neighbours",
         _axes(geom, dil) if strided else "s = 1: nothing to insert",
@@ -311,10 +325,10 @@ def _transposed_steps(geom: Geometry) -> list[Step]:
         "the stride of a transposed layer spreads its input: upsampling" if strided else ""))
 
     def padding(a):
-        _, e, _, lo, hi, op, _, before, after, _ = _spread(geom, a)
-        tail = f" + {op}" if op else ""
-        return f"before {e} − 1 − {lo} = {before}, after {e} − 1 − {hi}{tail} = {after}"
-    crops = any(_spread(geom, a)[7] < 0 or _spread(geom, a)[8] < 0 for a in range(dims))
+        x = ax[a]
+        tail = f" + {x.op}" if x.op else ""
+        return f"before {x.e} − 1 − {x.lo} = {x.before}, after {x.e} − 1 − {x.hi}{tail} = {x.after}"
+    crops = any(x.before < 0 or x.after < 0 for x in ax)
     steps.append(Step(
         "padding", "direct", "Padding: m − 1, less the cut, plus output padding after",
         "before = m − 1 − before_cut, after = m − 1 − after_cut + output_padding" if dims != 2 else
@@ -324,13 +338,13 @@ def _transposed_steps(geom: Geometry) -> list[Step]:
         + ("; a negative amount crops X's dilated rows" if crops else "")))
 
     def out(a):
-        n, e, st, lo, hi, op, o, *_ = _spread(geom, a)
-        return f"({n} − 1)·{st} − ({lo} + {hi}) + {e - 1} + {op} + 1 = {o}"
+        x = ax[a]
+        return f"({x.n} − 1)·{x.s} − ({x.lo} + {x.hi}) + {x.e - 1} + {x.op} + 1 = {x.o}"
     steps.append(Step(
         "y", "direct", "Output Y", f"o = (n − 1)·s − ({cut}) + d·(m − 1) + output_padding + 1",
         _axes(geom, out), f"Y is {_plane(geom.out)} × {s.p}",
         "the padded dilated X correlated with rot180(F): D + before + after − m + 1 = o", compact=True))
-    unreached = tuple(max(_spread(geom, a)[5] - _spread(geom, a)[4], 0) for a in range(dims))
+    unreached = tuple(max(x.op - x.hi, 0) for x in ax)
     if any(unreached):
         steps.append(Step(
             "unreached", "direct", "Rows no input reaches", "output_padding − after_cut rows at the end",
@@ -339,9 +353,9 @@ def _transposed_steps(geom: Geometry) -> list[Step]:
             "the plain layer's leftover rows (seed 004), seen from the other side"))
 
     def dx(a):
-        n, e, st, lo, hi, op, o, _, _, fits = _spread(geom, a)
-        extra = f", the first {n} kept" if fits != n else ""
-        return f"({o} + {lo} + {hi} − {e}) // {st} + 1 = {fits}{extra}"
+        x = ax[a]
+        extra = f", the first {x.n} kept" if x.fits != x.n else ""
+        return f"({x.o} + {x.lo} + {x.hi} − {x.e}) // {x.s} + 1 = {x.fits}{extra}"
     steps.append(Step(
         "dx.size", "direct", "dL/dX^(i) = Σ_j F_i^(j) ⋆_s pad(dL/dY^(j)): the seeds' forward",
         f"size (o + {cut} − m) // s + 1 = n", _axes(geom, dx), f"each dL/dX^(i) is {_plane(s.n)}, the size of X^(i)",
@@ -349,9 +363,9 @@ def _transposed_steps(geom: Geometry) -> list[Step]:
         "stride, padding, dilation and groups", compact=True))
 
     def dw(a):
-        n, e, st, lo, hi, op, o, _, _, fits = _spread(geom, a)
-        r = (o + lo + hi - e) % st
-        return f"({o} + {lo} + {hi} − {r}) − {(fits - 1) * st + 1} + 1 = {e}"
+        x = ax[a]
+        r = (x.o + x.lo + x.hi - x.e) % x.s
+        return f"({x.o} + {x.lo} + {x.hi} − {r}) − {(x.fits - 1) * x.s + 1} + 1 = {x.e}"
     steps.append(Step(
         "dw.size", "direct", "dL/dF_i^(j) = pad(dL/dY^(j)) ⋆ dilate_s(X^(i))",
         f"size (o + {cut} − r) − D + 1 = m", _axes(geom, dw),
@@ -367,9 +381,8 @@ def _transposed_steps(geom: Geometry) -> list[Step]:
     def reached(pixel):
         spans = []
         for a in range(dims):
-            _, _, st, lo, _, _, o, *_ = _spread(geom, a)
-            rows = [pixel[a] * st + tap * s.dilation[a] - lo for tap in range(s.m[a])]
-            spans.append([r for r in rows if 0 <= r < o])
+            rows = [pixel[a] * ax[a].s + tap * s.dilation[a] - ax[a].lo for tap in range(s.m[a])]
+            spans.append([r for r in rows if 0 <= r < ax[a].o])
         where = "; ".join(", ".join(map(str, rows)) or "none" for rows in spans)
         total = math.prod(len(rows) for rows in spans)
         return f"X[{', '.join(map(str, pixel))}] → {where}: {total} output{'s' * (total != 1)}"
@@ -474,7 +487,7 @@ def _transposed_im2col_steps(geom: Geometry) -> list[Step]:
     """Seed 003's matrices run the other way: Y is col2im of X_f F_f, dL/dX is φ(dL/dY) F_f^T."""
     s, dims = geom.spec, geom.dims
     k_g, p_g = s.k // s.groups, s.p // s.groups          # per group: each group is its own X_f and F_f
-    fits = tuple(_spread(geom, a)[9] for a in range(dims))
+    fits = tuple(_spread(geom, a).fits for a in range(dims))
     rows, taps = math.prod(fits), math.prod(s.m) * p_g
     n_sym, m_sym = _symbols("n", dims, "·"), _symbols("m", dims, "·") + "·p"
     n, m = "·".join(map(str, fits)), "·".join(map(str, (*s.m, p_g)))

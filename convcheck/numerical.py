@@ -214,8 +214,9 @@ def input_channels(pb: Problem, sets) -> np.ndarray:
     p, k_w, *m = pb.wc.shape
     dims, groups, out = len(sizes), pb.groups, pb.g.shape[2:]
     xp = pb.xp
-    members = [{c: np.flatnonzero(axis_colour(pb, a) == c) for c in range(axis_classes(pb, a))}
-               for a in range(dims)]                                          # axis -> class -> pixels
+    members = [{c: np.flatnonzero(axis_colour(pb, a) == c)                   # axis -> class -> pixels
+                for c in range(axis_classes(sizes[a], m[a], pb.stride[a], pb.dilation[a], pb.transposed))}
+               for a in range(dims)]
     taps = [xp.asarray((transposed_tap_matrix if pb.transposed else tap_matrix)(
         sizes[a], out[a], m[a], pb.stride[a], pb.dilation[a], pb.padding[2 * a])) for a in range(dims)]  # (n_a, o_a)
     g = pb.g.reshape(n_batch, groups, p // groups, *out)
@@ -247,11 +248,9 @@ def axis_colour(pb: Problem, a: int) -> np.ndarray:
     return colour(n, m, pb.dilation[a])
 
 
-def axis_classes(pb: Problem, a: int) -> int:
-    n, m = pb.x.shape[2 + a], pb.wc.shape[2 + a]
-    if pb.transposed:
-        return transposed_classes_along(n, m, pb.stride[a], pb.dilation[a])
-    return classes_along(n, m, pb.dilation[a])
+def axis_classes(n: int, m: int, s: int, d: int, transposed: bool) -> int:
+    """How many classes `axis_colour` uses along an axis of n pixels (s: the stride)."""
+    return transposed_classes_along(n, m, s, d) if transposed else classes_along(n, m, d)
 
 
 def channels_of(pb: Problem, sets) -> list[int]:
@@ -418,29 +417,27 @@ def _chunks(items, bytes_per_item: int) -> list:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def colour_classes(shapes: dict, dilation=None, transposed=None) -> int:
+def colour_classes(shapes: dict, dilation=None, stride=None, transposed: bool = False) -> int:
     """Forwards that every coordinate of one set of input channels of dL/dX costs (`colour`),
     shapes["w"] the canonical filters (p, k / groups, *m) (`Geometry.filters`):
-    prod(m), per axis fewer where the input holds fewer classes; a transposed layer (transposed:
-    its strides) prod(floor((m - 1) gcd(s, d) / s) + 1) (`transposed_colour`)."""
+    prod(m), per axis fewer where the input holds fewer classes; a transposed layer
+    prod(floor((m - 1) gcd(s, d) / s) + 1) (`transposed_colour`)."""
     sizes, m = shapes["x"][2:], shapes["w"][2:]
-    dilation = dilation or (1,) * len(sizes)
-    if transposed:
-        return math.prod(transposed_classes_along(n, t, s, d) for n, t, s, d in zip(sizes, m, transposed, dilation))
-    return math.prod(classes_along(n, t, d) for n, t, d in zip(sizes, m, dilation))
+    dilation, stride = dilation or (1,) * len(sizes), stride or (1,) * len(sizes)
+    return math.prod(axis_classes(n, t, s, d, transposed) for n, t, s, d in zip(sizes, m, stride, dilation))
 
 
-def set_forwards(shapes: dict, dilation=None, transposed=None) -> int:
+def set_forwards(shapes: dict, dilation=None, stride=None, transposed: bool = False) -> int:
     """Forwards that every coordinate of one set (input channel j of every group) costs, in both
-    dL/dX and dL/dF. transposed: None, or a transposed layer's strides."""
-    return colour_classes(shapes, dilation, transposed) + math.prod(shapes["w"][2:])
+    dL/dX and dL/dF."""
+    return colour_classes(shapes, dilation, stride, transposed) + math.prod(shapes["w"][2:])
 
 
-def full_forwards(shapes: dict, dilation=None, transposed=None) -> int:
+def full_forwards(shapes: dict, dilation=None, stride=None, transposed: bool = False) -> int:
     """Whole-layer forwards of `full`, the floor of black-box finite differences:
     2 (k / groups) prod(m) + 3 for a plain layer, each axis capped where the input is smaller.
     Every set of dL/dX (colour classes) and every tap of the filters' k / groups channels, 1 for
-    dL/db (none without bias), 1 unperturbed point and 1 forward check. transposed: None, or a
-    transposed layer's strides (its dL/dX needs fewer classes). shapes["w"]: the canonical
-    filters (p, k / groups, *m), `Geometry.filters`."""
-    return shapes["w"][1] * set_forwards(shapes, dilation, transposed) + (1 if shapes["b"] else 0) + 2
+    dL/db (none without bias), 1 unperturbed point and 1 forward check; a transposed layer's
+    dL/dX needs fewer classes. shapes["w"]: the canonical filters (p, k / groups, *m),
+    `Geometry.filters`."""
+    return shapes["w"][1] * set_forwards(shapes, dilation, stride, transposed) + (1 if shapes["b"] else 0) + 2

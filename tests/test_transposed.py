@@ -399,3 +399,27 @@ def test_a_channels_last_transposed_implementation_runs_with_layout_nhwc(tmp_pat
     spec = make_spec(transposed=True, layout="nhwc", **{**LAYER, "p": 2, "groups": 1})
     result = verify(spec, str(plugin), method="full")
     assert result.passed, [(c.name, c.message) for c in result.checks]
+
+
+def test_a_function_on_a_transposed_layer_is_called_as_torch_calls_conv_transpose():
+    """(stride, padding, output_padding, groups, dilation), trailing defaults left out."""
+    from convcheck.impls.torch_op import functional_args
+    t = {"transposed": True}
+    assert functional_args((2, 2), (1, 1, 1, 1), t) == [2, 1]
+    assert functional_args((2, 2), (1, 1, 1, 1), {**t, "output_padding": (1, 1)}) == [2, 1, 1]
+    assert functional_args((2, 1), (1, 1, 0, 0), {**t, "groups": 4}) == [(2, 1), (1, 0), 0, 4]
+    assert functional_args((1,), (0, 0), {**t, "dilation": (2,)}) == [1, 0, 0, 1, 2]
+
+
+def test_output_padding_is_passed_only_when_it_is_not_all_zero():
+    """A transposed plug-in without an output_padding argument runs layers without it, and
+    fails the others with one line naming what it must accept."""
+    def forward(x, w, b, *, stride, padding, transposed):
+        return direct.forward(x, w, b, stride=stride, padding=padding, transposed=transposed)
+
+    def backward(dy, x, w, b, *, stride, padding, transposed):
+        return direct.backward(dy, x, w, b, stride=stride, padding=padding, transposed=transposed)
+    impl = Implementation("no-op", forward, backward)
+    assert verify(make_spec(transposed=True, **{**LAYER, "output_padding": (0, 0)}), impl, method="full").passed
+    failed = verify(make_spec(transposed=True, **LAYER), impl, method="full")
+    assert not failed.passed and "must accept output_padding=(op_h, op_w)" in failed.check("y").message
