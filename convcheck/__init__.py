@@ -13,6 +13,8 @@ The flow, one direction (each a module):
     checker   verify(spec, impl): the API that ties them together, in this process (options:
               its options and defaults)
     runner    verify_all(specs, impl): every layer in worker processes (the CLI's way)
+    testing   assert_conv_backward and check: test suites and notebooks (pytest_plugin: one
+              pytest item per layer of a spec file)
     report    rich tables, Markdown and JSON; cli: the Typer app, exit codes
 
     >>> from convcheck import load_specs, verify
@@ -28,7 +30,7 @@ from .geometry import Geometry, geometry  # noqa: E402  (eager: the function, no
 from .spec import ConvSpec  # noqa: E402
 
 _EXPORTS = {"verify": "checker", "verify_all": "runner", "SpecResult": "result", "TensorCheck": "result",
-            "load_specs": "loader"}
+            "Results": "result", "load_specs": "loader", "check": "testing", "assert_conv_backward": "testing"}
 __all__ = [*_EXPORTS, "geometry", "Geometry", "ConvSpec", "ConvcheckError", "SpecError", "ImplError",
            "__version__"]
 

@@ -22,7 +22,10 @@ from .loader import load_specs
 from .options import DEFAULT_BUDGET_S, DEFAULT_SAMPLES, check_pins
 from .runner import DEFAULT_TIMEOUT_S
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+os.environ.setdefault("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
+"""--show-completion SHELL and --install-completion SHELL take the shell named, where Typer's default
+guesses it from the parent process (and prints nothing useful under `sh -c`, in CI and in make)."""
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode="markdown",   # docstrings as paragraphs; [cupy] is not a style tag
                   help="Check the backward pass of 1-D, 2-D and 3-D convolution layers against finite differences.")
 
@@ -50,10 +53,38 @@ class Format(str, Enum):
     json = "json"
     junit = "junit"
     github = "github"
+    html = "html"
+
+
+IMPL_KINDS = {"direct": "built-in: loops over output positions", "im2col": "built-in: one matrix product",
+              "cs231n:": "CS231n's conv_forward_naive/conv_backward_naive in PATH", "cs231n-fast:": "CS231n's *_fast",
+              "torch:": "MODULE:NAME, a torch.autograd.Function or a function of torch ops",
+              "layer:": "PATH.py:ClassName, a layer class"}
+"""What shell completion offers for --impl before any path: impls.BUILTINS and impls.ADAPTERS' KIND: prefixes."""
+
+
+def _complete_impl(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion of --impl: the built-ins, the KIND: prefixes of the adapters, and the
+    .py files and folders under what is typed so far (after KIND: too)."""
+    found = [(name, text) for name, text in IMPL_KINDS.items() if name.startswith(incomplete)]
+    adapted = incomplete.partition(":")[0] + ":" in IMPL_KINDS
+    kind, colon, rest = incomplete.rpartition(":") if adapted else ("", "", incomplete)
+    folder, stem = os.path.split(rest)
+    try:
+        entries = sorted(os.scandir(folder or "."), key=lambda e: e.name)
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.name.startswith(stem) and not entry.name.startswith((".", "__")) and \
+                (entry.is_dir() or entry.name.endswith(".py")):
+            path = os.path.join(folder, entry.name) + ("/" if entry.is_dir() else "")
+            found.append((f"{kind}{colon}{path}", "folder" if entry.is_dir() else "plug-in file"))
+    return found
 
 
 Paths = Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")]
-ImplOption = Annotated[str, typer.Option(help="direct, im2col, a path to a .py file, a dotted module, or KIND:TARGET "
+ImplOption = Annotated[str, typer.Option(autocompletion=_complete_impl,
+                                         help="direct, im2col, a path to a .py file, a dotted module, or KIND:TARGET "
                                               "(cs231n:PATH, cs231n-fast:PATH, torch:MODULE:NAME, "
                                               "layer:PATH.py:ClassName).")]
 BudgetOption = Annotated[float, typer.Option(help="Seconds auto and channels may spend on finite differences per "
@@ -109,7 +140,8 @@ def verify(
     atol: Annotated[Optional[float], typer.Option(min=0, help="Absolute tolerance (overrides the spec's).")] = None,
     seed: SeedOption = None,
     format: Annotated[Format, typer.Option("--format", help="table for people; json, junit (XML) or github "
-                                                            "(workflow commands) for CI.")] = Format.table,
+                                                            "(workflow commands) for CI; html: one self-contained "
+                                                            "page with heatmaps, for a CI artifact.")] = Format.table,
     output: Annotated[Optional[Path], typer.Option(help="Write the --format report to this file; the table "
                                                         "still goes to the terminal.")] = None,
     jobs: JobsOption = 1,
@@ -192,13 +224,15 @@ def _report(results, seconds: float, format: Format, output: Optional[Path], qui
             shard: Optional[str], show_output: bool = False) -> None:
     """The table on the terminal (stdout) unless another format goes there; the chosen format to
     stdout or --output; for github, the job summary when GITHUB_STEP_SUMMARY is set."""
-    from .report import github, json_report, junit
-    from .report.table import make_console, render_result, render_summary, trimmed
+    from .report import github, html, json_report, junit
+    from .report.table import make_console, plain_text, render_result, render_summary
     if format is Format.github:
         github.write_step_summary(results, seconds)
     if format is not Format.table:
         if format is Format.github:
             text = github.render(results, seconds)
+        elif format is Format.html:
+            text = html.document(results, seconds, show_output)
         else:
             text = {Format.json: json_report, Format.junit: junit}[format].render(results, seconds, show_output)
         if output is None:
@@ -213,13 +247,7 @@ def _report(results, seconds: float, format: Format, output: Optional[Path], qui
             render_result(result, console, show_output)
     render_summary(results, seconds, console)
     if format is Format.table and output is not None:
-        from rich.console import Console
-        with open(os.devnull, "w") as sink:
-            plain = Console(file=sink, width=120, color_system=None, record=True, emoji=False)
-            for result in results:
-                render_result(result, plain, show_output)
-            render_summary(results, seconds, plain)
-        _write(output, trimmed(plain.export_text()))
+        _write(output, plain_text(results, seconds, show_output) + "\n")
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,7 +1,8 @@
-"""Errors a user can cause. The CLI catches `ConvcheckError` once and exits with code 2."""
+"""Errors a user can cause. The CLI catches `ConvcheckError` once and exits with code 2; from
+Python (convcheck.testing) it is a ValueError whose message is the CLI's one line."""
 
 
-class ConvcheckError(Exception):
+class ConvcheckError(ValueError):
     """Bad input from the user: a spec, a path, a plug-in that cannot be loaded."""
 
 

@@ -90,6 +90,12 @@ def load_specs(paths) -> list[ConvSpec]:
 
 def load_file(path: Path) -> list[ConvSpec]:
     """The layers of one YAML file."""
+    return _specs(*read_yaml(Path(path)), path)
+
+
+def read_yaml(path: Path):
+    """(data, root node) of a YAML file, parsed safely: a key twice in a mapping and alias bombs
+    refused before anything is built; any problem is a SpecError naming the file (and line)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -98,7 +104,7 @@ def load_file(path: Path) -> list[ConvSpec]:
     try:
         root = loader.get_single_node()
         _refuse_duplicates_and_bombs(root, path)
-        data = loader.construct_document(root) if root is not None else None
+        return (loader.construct_document(root) if root is not None else None), root
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
@@ -106,11 +112,64 @@ def load_file(path: Path) -> list[ConvSpec]:
                         line=mark.line + 1 if mark else None) from None
     finally:
         loader.dispose()
+
+
+def load_mapping(data, *, name: str | None = None) -> list[ConvSpec]:
+    """The layers of a spec given as Python data: one layer's fields, or {layers, defaults,
+    input} as in a file. Tuples count as lists, so `stride=(1, 2)` reads as `stride: [1, 2]`;
+    `name` names a single layer that does not name itself. Problems are the same SpecError
+    lines as for a file, without a file."""
+    data = _lists(data)
+    if name is not None and isinstance(data, dict) and "layers" not in data:
+        data = {"name": name, **data}
+    return _specs(data, None, None)
+
+
+def fields_of(spec: ConvSpec) -> dict:
+    """A ConvSpec back as the fields of one layer, as briefly as a file would hold them (an int
+    where every axis agrees, `dims` only where n and m do not say it): `load_mapping` of this
+    gives the same spec, and a field overriding n or m may change the number of axes."""
+    def brief(values):
+        values = list(values)
+        return values[0] if len(set(values)) == 1 else values
+
+    n, m = brief(spec.n), brief(spec.m)
+    fields = {"n": n, "m": m, "k": spec.k, "p": spec.p,
+              "padding": spec.padding if isinstance(spec.padding, str) else brief(spec.padding),
+              "stride": brief(spec.stride), "dilation": brief(spec.dilation), "groups": spec.groups,
+              "name": spec.name, "batch": spec.batch, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
+    if isinstance(n, int) and isinstance(m, int) and spec.dims != 2:
+        fields = {"dims": spec.dims, **fields}
+    if spec.transposed:
+        fields.update(transposed=True, output_padding=brief(spec.out_padding))
+    if spec.layout != "nchw":
+        fields["layout"] = spec.layout
+    if spec.adapter:
+        fields["adapter"] = dict(spec.adapter)
+    tolerance = {key: value for key, value in (("rtol", spec.rtol), ("atol", spec.atol)) if value is not None}
+    if tolerance:
+        fields["tolerance"] = tolerance
+    return fields
+
+
+def _lists(value):
+    """Python data as YAML would give it: tuples as lists, all the way down."""
+    if isinstance(value, dict):
+        return {key: _lists(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_lists(item) for item in value]
+    return value
+
+
+def _specs(data, root, path: Path | None) -> list[ConvSpec]:
+    """The layers of a file's (or a mapping's) data; `root` is its YAML node for line numbers
+    (None for Python data)."""
+    stem = path.stem if path is not None else "layer"
     if not isinstance(data, dict):
         raise SpecError("expected a mapping with the layer's fields "
                         f"({', '.join(REQUIRED)}) or a 'layers:' list", file=path)
     if "layers" not in data:
-        return [_layer(data, {}, path, _line(root), _key_lines(root), path.stem)]
+        return [_layer(data, {}, path, _line(root), _key_lines(root), stem)]
     extra = sorted(set(data) - set(TOP_LEVEL))
     if extra:
         raise SpecError(f"unknown top-level key '{extra[0]}'{_did_you_mean(extra[0], TOP_LEVEL)}"
@@ -122,7 +181,7 @@ def load_file(path: Path) -> list[ConvSpec]:
     if not isinstance(layers, list) or not layers:
         raise SpecError("'layers' must be a non-empty list of layer mappings", file=path)
     default_lines = _key_lines(_child(root, "defaults"))
-    layer_nodes = _child(root, "layers").value
+    layer_nodes = _child(root, "layers").value if root is not None else [None] * len(layers)
     feed = _input(data["input"], path, _child(root, "input"), defaults, default_lines) if "input" in data else None
     specs = []
     for i, (layer, node) in enumerate(zip(layers, layer_nodes)):
@@ -131,7 +190,7 @@ def load_file(path: Path) -> list[ConvSpec]:
         lines = {**default_lines, **_key_lines(node)}
         fed = {} if feed is None else {"k": feed[0], "n": list(feed[1]) if isinstance(feed[1], (list, tuple))
                                        else feed[1]}
-        spec = _layer({**fed, **layer}, defaults, path, _line(node), lines, f"{path.stem}[{i + 1}]")
+        spec = _layer({**fed, **layer}, defaults, path, _line(node), lines, f"{stem}[{i + 1}]")
         if feed is not None:
             _agree(spec, layer, feed, specs[-1] if specs else None, path, lines)
             spec = replace(spec, chained=True)
@@ -272,7 +331,8 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
         bias=value.get("bias", True), dtype=value.get("dtype", "float64"), layout=value.get("layout", "nchw"),
         adapter=value.get("adapter", ()), transposed=value.get("transposed", False),
         output_padding=value.get("output_padding", ()),
-        seed=value.get("seed", 0), rtol=tol.get("rtol"), atol=tol.get("atol"), source=str(path), line=line)
+        seed=value.get("seed", 0), rtol=tol.get("rtol"), atol=tol.get("atol"),
+        source=None if path is None else str(path), line=line)
     try:
         shapes = geometry(spec).shapes
     except SpecError as e:  # no output position: point at the field's own line

@@ -108,9 +108,10 @@ class TensorCheck:
         return "skipped" if self.skipped else "not checked" if self.unchecked else "pass" if self.passed else "FAIL"
 
 
-@dataclass
+@dataclass(repr=False)
 class SpecResult:
-    """Everything `verify` found for one spec."""
+    """Everything `verify` found for one spec. Shown as its table: plain text (repr) and HTML
+    (`_repr_html_`, which Jupyter shows)."""
 
     spec: object                   # ConvSpec
     geometry: object               # Geometry
@@ -141,6 +142,32 @@ class SpecResult:
 
     def check(self, name: str) -> TensorCheck:
         return next(c for c in self.checks if c.name == name)
+
+    def __repr__(self) -> str:
+        from .report.table import plain_text
+        return plain_text([self])
+
+    def _repr_html_(self) -> str:
+        from .report.html import fragment
+        return fragment([self])
+
+
+class Results(list):
+    """The SpecResults of several layers; shown as their tables and the summary line."""
+
+    seconds: float | None = None   # what checking them took, when known
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self)
+
+    def __repr__(self) -> str:
+        from .report.table import plain_text
+        return plain_text(self, self.seconds if len(self) > 1 else None)
+
+    def _repr_html_(self) -> str:
+        from .report.html import fragment
+        return fragment(self, self.seconds if len(self) > 1 else None)
 
 
 @dataclass

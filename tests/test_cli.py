@@ -286,3 +286,36 @@ def test_names_with_colons_print_as_they_are(tmp_path):
     spec.write_text("name: conv:smile:1\nn: 5\nm: 3\nk: 1\np: 1\npadding: 0\nstride: 1\n")
     result = run("verify", spec)
     assert result.exit_code == 0 and "conv:smile:1" in result.stdout
+
+
+def _complete(shell: str, words: str, cwd: Path) -> list[str]:
+    """What the shell's completion asks the command for, as the script --show-completion prints asks it."""
+    env = {**__import__("os").environ, "_CONVCHECK_COMPLETE": f"complete_{shell}"}
+    env.update({"COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)} if shell == "bash" else
+               {"_TYPER_COMPLETE_ARGS": words})
+    out = subprocess.run([sys.executable, "-m", "convcheck"], cwd=cwd, env=env, capture_output=True, text=True,
+                         timeout=60)
+    return out.stdout.split()
+
+
+def test_show_completion_prints_the_named_shells_script_and_completes_impl_and_method(tmp_path):
+    for shell, marker in (("bash", "complete -o default -F _convcheck_completion convcheck"),
+                          ("zsh", "#compdef convcheck"), ("fish", "complete --command convcheck")):
+        script = subprocess.run([sys.executable, "-m", "convcheck", "--show-completion", shell], capture_output=True,
+                                text=True, timeout=60)
+        assert script.returncode == 0 and marker in script.stdout, (shell, script.stdout[:200])
+    (tmp_path / "my_conv.py").write_text("")
+    (tmp_path / "course").mkdir()
+    (tmp_path / "notes.txt").write_text("")
+    assert _complete("bash", "convcheck verify --impl ", tmp_path) == [
+        "direct", "im2col", "cs231n:", "cs231n-fast:", "torch:", "layer:", "course/", "my_conv.py"]
+    assert _complete("bash", "convcheck verify --impl cs231n:c", tmp_path) == ["cs231n:course/"]
+    assert _complete("bash", "convcheck verify --method ", tmp_path) == ["auto", "full", "channels", "sample", "fast"]
+    assert _complete("bash", "convcheck verify --format h", tmp_path) == ["html"]
+    assert "full" in " ".join(_complete("zsh", "convcheck verify --method f", tmp_path))
+
+
+def test_impl_completion_offers_every_builtin_and_adapter():
+    from convcheck.cli import IMPL_KINDS
+    from convcheck.impls import ADAPTERS, BUILTINS
+    assert set(IMPL_KINDS) == set(BUILTINS) | {f"{kind}:" for kind in ADAPTERS}

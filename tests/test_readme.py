@@ -74,3 +74,34 @@ def test_readme_wrapper_adapts_a_convparam_op(tmp_path):
     direct = verify(load_specs(ROOT / "configs" / "seed000_general.yaml")[0], f"torch:{tmp_path / 'lecture.py'}:"
                     "LectureConv")
     assert "takes from 4 to 5 positional arguments" in direct.check("y").message
+
+
+def _block(heading: str) -> str:
+    section = README.split(heading, 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_testing_and_notebook_examples_run(tmp_path, monkeypatch):
+    import naive_loops
+    import pytest
+
+    from convcheck.impls import direct
+    monkeypatch.chdir(tmp_path)                                          # a project with configs/ and my_conv.py
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    (tmp_path / "my_conv.py").write_text("from convcheck.impls.direct import forward, backward\n")
+    suite = {"my_conv": naive_loops, "forward": direct.forward, "backward": direct.backward}
+    exec(_block("### `assert_conv_backward`"), suite)
+    suite["test_my_conv_backward"]()                                     # raises if any layer fails
+    torch = pytest.importorskip("torch")
+    assert torch
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "course" / "assignment2"))
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "course"))
+    from cs231n.layers import conv_backward_naive, conv_forward_naive
+    from torch_ops import Conv2dOp
+    notebook = {"forward": direct.forward, "backward": direct.backward, "conv_forward_naive": conv_forward_naive,
+                "conv_backward_naive": conv_backward_naive, "MyConvFunction": Conv2dOp}
+    lines = _block("### In a notebook").strip().splitlines()
+    exec(lines[0], notebook)
+    results = [eval(line.split("#")[0], notebook) for line in lines[1:] if line]
+    assert len(results) == 3 and all(r.passed for r in results), [repr(r) for r in results]
+    assert results[1].impl == "conv_forward_naive/conv_backward_naive" and results[2].impl == "Conv2dOp"

@@ -77,6 +77,76 @@ def load_impl(impl: "str | Implementation") -> Implementation:
     return Implementation(name=impl, forward=module.forward, backward=module.backward, folder=folder)
 
 
+APIS = ("cs231n", "torch", "layer")
+"""`api=` of the Python API: the shapes of user code it adapts (KIND of `--impl KIND:TARGET`)."""
+
+
+def implementation(impl, backward=None, *, api: str | None = None) -> Implementation:
+    """What the Python API takes as an implementation -> Implementation:
+    - what --impl takes: a built-in name, a .py path, a dotted module, 'KIND:TARGET'; with `api`,
+      a path is that API's file ('cs231n' + 'layers.py' is --impl cs231n:layers.py);
+    - an Implementation, or a module (any object) defining forward and backward;
+    - forward and backward callables in the plug-in contract, as a pair or given apart;
+    - with api='cs231n' (or found by the names conv_forward_naive / conv_forward_fast): CS231n's
+      pair of functions; api='torch' (or a torch.autograd.Function subclass): an op of torch;
+      api='layer' (or any other class with forward and backward): a layer class.
+    """
+    if api is not None and api not in APIS:
+        raise ImplError(f"api {api!r}: unknown; valid: {', '.join(APIS)}, or None for the plug-in contract")
+    if isinstance(impl, (tuple, list)) and len(impl) == 2 and backward is None:
+        impl, backward = impl
+    if isinstance(impl, Implementation):
+        return impl
+    if isinstance(impl, (str, os.PathLike)):
+        text = os.fspath(impl)
+        return load_impl(text if api is None or text.startswith(f"{api}:") else f"{api}:{text}")
+    if backward is None and not callable(impl):                     # a module (or any object holding the pair)
+        if api == "cs231n":
+            from .cs231n import FUNCTIONS
+            names = FUNCTIONS["cs231n"] if hasattr(impl, FUNCTIONS["cs231n"][0]) else FUNCTIONS["cs231n-fast"]
+            impl, backward = (getattr(impl, name, None) for name in names)
+        else:
+            impl, backward = getattr(impl, "forward", None), getattr(impl, "backward", None)
+    if api is None:
+        api = _api_of(impl, backward)
+    folder = _folder(impl)
+    if api in ("torch", "layer"):
+        if backward is not None:
+            raise ImplError(f"impl: api={api!r} takes one object (the op or the layer class), not a backward too")
+        adapter = importlib.import_module(ADAPTERS[api])
+        return Implementation(_label(impl), *adapter.adapt(impl, folder))
+    if not (callable(impl) and callable(backward)):
+        raise ImplError("impl: expected forward and backward callables (forward(x, w, b, *, stride, padding), "
+                        "backward(dy, x, w, b, *, stride, padding)), a module defining them, what --impl takes, "
+                        f"or api= one of {', '.join(APIS)}; got {_label(impl)} and {_label(backward)}")
+    if api == "cs231n":
+        from .cs231n import adapt
+        return Implementation(f"{_label(impl)}/{_label(backward)}", *adapt(impl, backward, folder))
+    return Implementation(f"{_label(impl)}/{_label(backward)}", impl, backward, folder)
+
+
+def _api_of(forward, backward) -> str | None:
+    """The API user objects follow, from their shape: None for the plug-in contract."""
+    if backward is None and isinstance(forward, type):
+        torch = sys.modules.get("torch")
+        return "torch" if torch is not None and issubclass(forward, torch.autograd.Function) else "layer"
+    if getattr(forward, "__name__", "") in ("conv_forward_naive", "conv_forward_fast"):
+        return "cs231n"
+    return None
+
+
+def _label(obj) -> str:
+    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__name__
+
+
+def _folder(obj) -> str | None:
+    """The folder of the file that defines `obj` (a notebook cell's too), for `describe`."""
+    code = getattr(getattr(obj, "__func__", obj), "__code__", None)
+    filename = code.co_filename if code is not None else getattr(sys.modules.get(getattr(obj, "__module__", "")),
+                                                                  "__file__", None)
+    return os.path.dirname(os.path.realpath(filename)) if filename and os.path.isfile(filename) else None
+
+
 def load_module(impl: str, label: str | None = None):
     """(module, the folder of its own files) for a path to a .py file or a dotted module name;
     any failure is one ImplError line starting with `--impl LABEL`."""

@@ -33,7 +33,13 @@ def load(kind: str, target: str):
     if missing:
         raise ImplError(f"--impl {kind}:{target}: defines no {' and no '.join(missing)} (the {kind} adapter calls "
                         f"{names[0]}(x, w, b, conv_param) and {names[1]}(dout, cache))")
-    conv_forward, conv_backward = (getattr(module, name) for name in names)
+    return adapt(*(getattr(module, name) for name in names), str(path.resolve().parent))
+
+
+def adapt(conv_forward, conv_backward, folder: str | None):
+    """(forward, backward, folder, expressible, bind) for CS231n's pair of functions themselves
+    (`convcheck.check(conv_forward_naive, conv_backward_naive)` in a notebook)."""
+    names = (conv_forward.__name__, conv_backward.__name__)
 
     def call_forward(x, w, b, stride, padding):
         bias, param = bias_or_zeros(b, w), _param(stride, padding)
@@ -49,7 +55,7 @@ def load(kind: str, target: str):
                                  lambda: call_text(names[1], [("dout", dy), "cache"]))
         return dx, dw, None if b is None else db
 
-    return forward, backward, str(path.resolve().parent), one_int_api, None
+    return forward, backward, folder, one_int_api, None
 
 
 def _param(stride, padding) -> dict:

@@ -32,6 +32,13 @@ def load(kind: str, target: str):
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type) or not all(callable(getattr(cls, f, None)) for f in ("forward", "backward")):
         raise ImplError(f"--impl {label}: {path} defines no class {class_name!r} with forward(x) and backward(dout)")
+    return adapt(cls, folder)
+
+
+def adapt(cls, folder: str | None):
+    """(forward, backward, folder, expressible, bind) for the class itself (`convcheck.check(MyConv)`
+    in a notebook)."""
+    class_name = cls.__name__
 
     def bind(spec):
         """forward and backward for one spec: its `adapter:` names over the defaults."""

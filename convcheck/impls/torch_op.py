@@ -29,16 +29,29 @@ def load(kind: str, target: str):
     module_name, _, name = target.rpartition(":")
     if not module_name or not name:
         raise ImplError(f"--impl {label}: expected torch:MODULE:NAME (a module or .py path, then the op's name)")
+    _torch(label)                       # before the module: its own `import torch` fails less clearly
+    from . import load_module
+    module, folder = load_module(module_name, label)
+    op = getattr(module, name, None)
+    if not callable(op):
+        raise ImplError(f"--impl {label}: {module_name} defines no op named {name!r}")
+    return adapt(op, folder, name)
+
+
+def _torch(label: str):
     try:
         import torch
     except ImportError:
         raise ImplError(f"--impl {label}: needs PyTorch: pip install 'convcheck[torch]'") from None
-    from . import load_module
-    module, folder = load_module(module_name, label)
-    op = getattr(module, name, None)
+    return torch
+
+
+def adapt(op, folder: str | None, name: str | None = None):
+    """(forward, backward, folder, expressible, bind) for the op itself: a Function subclass or a
+    function of torch ops (`convcheck.check(MyConvFunction)` in a notebook)."""
+    name = name or getattr(op, "__name__", "op")
+    torch = _torch(name)
     is_function = isinstance(op, type) and issubclass(op, torch.autograd.Function)
-    if not (is_function or callable(op)):
-        raise ImplError(f"--impl {label}: {module_name} defines no op named {name!r}")
 
     def run(x, w, b, stride, padding, conv):
         if is_function:

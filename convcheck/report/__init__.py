@@ -28,6 +28,18 @@ def failures(result) -> list[str]:
     return lines + [f"{LABELS[c.name]}: {c.message}" for c in result.checks if not c.passed and not c.skipped]
 
 
+def headline(results) -> str:
+    """One line for a test runner's summary: 'seed001: dL/dF: 1200 of 1250 checked elements off; ...'
+    for the first failing layer, and how many others failed."""
+    failed = [r for r in results if not r.passed]
+    if not failed:
+        return f"{len(results)} layer{'s' * (len(results) != 1)} passed"
+    first = failed[0]
+    reasons = failures(first)
+    more = f" (and {len(failed) - 1} more failing layer{'s' * (len(failed) > 2)})" if len(failed) > 1 else ""
+    return f"{first.spec.name}: {reasons[0] if reasons else 'failed'}{more}"
+
+
 def rerun_flags(result) -> str:
     """'--method channels --channels 46 --projections 16': the options that redo this result's
     coverage exactly, on any machine ('' when the check did not run)."""

@@ -17,27 +17,40 @@ def require_matplotlib() -> None:
 
 def write_plots(results, folder: Path) -> list[Path]:
     """One PNG per failing tensor with an error map: FOLDER/<layer>_<tensor>.png. Returns the files."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for result in results:
         for check in result.checks:
             if check.error_map is None:
                 continue
-            figure, axes = plt.subplots(figsize=(5, 4.5))
-            image = axes.imshow(check.error_map, cmap="magma", interpolation="nearest")
-            figure.colorbar(image, ax=axes, label="|analytic − numerical|")
-            axes.set_title(f"{result.spec.name}: {LABELS[check.name]}"
-                           + (f"\n{check.diagnosis.mistake}" if check.diagnosis and check.diagnosis.mistake else ""))
-            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-            axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-            axes.set_xlabel("column" if check.name == "dx" else "m_w")
-            axes.set_ylabel("row" if check.name == "dx" else "m_h")
             path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', result.spec.name)}_{check.name}.png"
-            figure.savefig(path, dpi=100, bbox_inches="tight")
-            plt.close(figure)
+            path.write_bytes(heatmap_png(result, check))
             written.append(path)
     return written
+
+
+def heatmap_png(result, check, dpi: int = 100) -> bytes:
+    """The error map of one failing tensor as a PNG: magma, with a colour bar, the layer and the
+    diagnosed mistake in the title (also the HTML report's image when matplotlib is installed)."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    figure, axes = plt.subplots(figsize=(5, 4.5))
+    try:
+        image = axes.imshow(check.error_map, cmap="magma", interpolation="nearest", aspect="auto"
+                            if check.error_map.shape[0] == 1 else "equal")
+        figure.colorbar(image, ax=axes, label="|analytic − numerical|")
+        axes.set_title(f"{result.spec.name}: {LABELS[check.name]}"
+                       + (f"\n{check.diagnosis.mistake}" if check.diagnosis and check.diagnosis.mistake else ""))
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlabel("column" if check.name == "dx" else "m_w")
+        axes.set_ylabel("row" if check.name == "dx" else "m_h")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)

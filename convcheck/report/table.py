@@ -1,5 +1,6 @@
 """Human output: one rich table per spec and a summary line."""
 
+import os
 import sys
 
 from rich import box
@@ -73,12 +74,8 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
     """A table of tensor, shapes, errors, worst index and verdict, then any failure messages;
     what the plug-in printed under a failing layer (under every layer with `show_output`)."""
     spec = result.spec
-    title = f"[bold]{escape(spec.name)}[/]  [dim]{escape(spec.where)}[/]"
+    title = f"[bold]{escape(spec.name)}[/]" + (f"  [dim]{escape(spec.where)}[/]" if spec.source else "")
     lines = coverage_lines(result)
-    covered = lines[0] if len(lines) == 1 else "partial coverage, below" if lines else "not checked"
-    on = "" if result.backend == "numpy" else f" · on {result.backend}"
-    caption = (f"impl {escape(result.impl)} · {spec.dtype}{on} · method {result.method}: {covered} · "
-               f"rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("tensor", "expected shape", "actual shape"):
         table.add_column(column, no_wrap=True)
@@ -90,15 +87,13 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
         style = "green" if check.passed else "yellow" if check.skipped or check.unchecked else "bold red"
         table.add_row(LABELS[check.name], shape_text(check.expected_shape), shape_text(check.actual_shape),
                       _number(check.max_abs), _number(check.max_rel), _number(check.tolerance_ratio),
-                      shape_text(check.worst_index).replace("(", "[").replace(")", "]").rstrip(",]") + "]"
-                      if check.worst_index else "—",
-                      f"[{style}]{check.verdict}[/]")
+                      index_text(check.worst_index), f"[{style}]{check.verdict}[/]")
     console.print(table if result.checks else title)
     if result.skipped:
         console.print(f"  [yellow]skipped[/]: {escape(result.skipped)} · impl {escape(result.impl)}", highlight=False,
                       soft_wrap=True)
         return
-    console.print(f"  [dim]{caption}[/]", highlight=False, soft_wrap=True)
+    console.print(f"  [dim]{escape(caption_text(result))}[/]", highlight=False, soft_wrap=True)
     if len(lines) > 1:
         for number, line in enumerate(lines):
             console.print(f"  [yellow]{'coverage' if number == 0 else '':8}[/] {escape(line)}",
@@ -128,6 +123,34 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
         console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
 
 
+def caption_text(result) -> str:
+    """'impl im2col · float64 · method full: every coordinate (51,260) · rtol 1e-06, atol 1e-08 · 0.23 s'."""
+    lines = coverage_lines(result)
+    covered = lines[0] if len(lines) == 1 else "partial coverage, below" if lines else "not checked"
+    on = "" if result.backend == "numpy" else f" · on {result.backend}"
+    return (f"impl {result.impl} · {result.spec.dtype}{on} · method {result.method}: {covered} · "
+            f"rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
+
+
+def index_text(index) -> str:
+    """(0, 2, 4, 1) as '[0,2,4,1]', None as '—'."""
+    return shape_text(index).replace("(", "[").replace(")", "]").rstrip(",]") + "]" if index else "—"
+
+
+def plain_text(results, seconds: float | None = None, show_output: bool = False) -> str:
+    """The tables as the terminal shows them, as text: no colour codes, 120 columns, no trailing
+    spaces; then the summary line when `seconds` is given (`verify --output`, AssertionError
+    messages, a result's repr)."""
+    with open(os.devnull, "w") as sink:
+        plain = Console(file=sink, width=120, color_system=None, record=True, emoji=False,
+                        force_jupyter=False)       # in a notebook rich would display each line as a cell output
+        for result in results:
+            render_result(result, plain, show_output)
+        if seconds is not None:
+            render_summary(results, seconds, plain)
+        return trimmed(plain.export_text()).rstrip("\n")
+
+
 def shown_output(result, always: bool = False) -> list[str]:
     """What the plug-in printed, for a failing layer (any layer if `always`): 'plug-in output (3
     lines):' or '(2,000 lines; the last 20):', then those lines, indented; [] for none."""
@@ -154,23 +177,31 @@ def heatmap_lines(name: str, error, dims: int = 2) -> list[str]:
     at the border says padding, every s-th row stride, one corner off-by-one. A 1-D layer's map
     is one row; a 3-D layer's is summed over depth (compare.error_map)."""
     import numpy as np
+    blocks, title = pooled(name, error, dims, HEATMAP_SIZE)
+    top = blocks.max()
+    levels = np.zeros(blocks.shape, dtype=int) if top == 0 else np.ceil(blocks / top * (len(SHADES) - 1)).astype(int)
+    lines = [f"{title}; █ = {top:.3g}):", "┌" + "──" * blocks.shape[1] + "┐"]
+    lines += ["│" + "".join(SHADES[v] * 2 for v in row) + "│" for row in levels]
+    return lines + ["└" + "──" * blocks.shape[1] + "┘"]
+
+
+def pooled(name: str, error, dims: int, most: tuple[int, int]):
+    """(blocks, title): the error map max-pooled into at most `most` rows x columns of blocks,
+    and '|analytic − numerical| of dL/dX over rows × columns, summed over ... (12 × 12' (unclosed:
+    the caller adds the scale)."""
+    import numpy as np
     rows, cols = error.shape
-    step_r, step_c = -(-rows // HEATMAP_SIZE[0]), -(-cols // HEATMAP_SIZE[1])
+    step_r, step_c = -(-rows // most[0]), -(-cols // most[1])
     padded = np.zeros((-(-rows // step_r) * step_r, -(-cols // step_c) * step_c))
     padded[:rows, :cols] = error
     blocks = padded.reshape(padded.shape[0] // step_r, step_r, -1, step_c).max(axis=(1, 3))
-    top = blocks.max()
-    levels = np.zeros(blocks.shape, dtype=int) if top == 0 else np.ceil(blocks / top * (len(SHADES) - 1)).astype(int)
     axes = {("dx", 1): "positions, summed over batch and channels", ("dw", 1): "taps, summed over filters and channels",
             ("dx", 2): "rows × columns, summed over batch and channels",
             ("dw", 2): "m_h × m_w, summed over filters and channels",
             ("dx", 3): "rows × columns, summed over batch, channels and depth",
             ("dw", 3): "m_h × m_w, summed over filters, channels and m_d"}[name, dims]
-    pooled = f", {step_r} × {step_c} blocks" if step_r * step_c > 1 else ""
-    lines = [f"|analytic − numerical| of {LABELS[name]} over {axes} ({rows} × {cols}{pooled}; █ = {top:.3g}):",
-             "┌" + "──" * blocks.shape[1] + "┐"]
-    lines += ["│" + "".join(SHADES[v] * 2 for v in row) + "│" for row in levels]
-    return lines + ["└" + "──" * blocks.shape[1] + "┘"]
+    blocked = f", {step_r} × {step_c} blocks" if step_r * step_c > 1 else ""
+    return blocks, f"|analytic − numerical| of {LABELS[name]} over {axes} ({rows} × {cols}{blocked}"
 
 
 def summary_text(results) -> str:

@@ -1,0 +1,148 @@
+"""The pytest plugin `convcheck` (registered through the `pytest11` entry point).
+
+    pytest --convcheck-impl my_conv.py configs/
+
+collects every YAML spec file under the given paths as one test item per layer, with ids
+`configs/file.yaml::layer-name`, and checks each in the test process (pytest is the isolation;
+`-x`, `-k`, `--junitxml` and pytest-xdist's `-n` work as for any test). A failure shows the
+plain-text table, coverage and diagnosis; a layer the implementation's API cannot express is
+skipped; a spec file with a bad field is a collection error with the CLI's one line.
+
+Without `--convcheck-impl` (or the ini option `convcheck_impl`) it collects nothing, and a
+YAML file that is not a spec (no `layers:` and none of n, m, k, p, padding, stride) is left
+alone, so other projects' YAML files never become tests. The other options mirror `verify`'s.
+This module imports only pytest at startup: convcheck's own modules load when a spec is found.
+"""
+
+import pytest
+
+OPTIONS = {
+    "method": dict(choices=("auto", "full", "channels", "sample", "fast"),
+                   help="full, channels, sample, fast or auto (verify --method)"),
+    "budget": dict(type=float, help="seconds auto and channels may spend on finite differences per layer"),
+    "samples": dict(type=int, help="coordinates per tensor for --convcheck-method sample"),
+    "channels": dict(type=int, help="pin auto and channels to this many input-channel sets"),
+    "projections": dict(type=int, help="pin the random directions of auto, channels and fast"),
+    "rtol": dict(type=float, help="relative tolerance (overrides the specs')"),
+    "atol": dict(type=float, help="absolute tolerance (overrides the specs')"),
+    "seed": dict(type=int, help="seed for x, w, b, G (overrides the specs')"),
+    "backend": dict(choices=("numpy", "cupy"), help="numpy (CPU) or cupy (a CUDA GPU)"),
+    "layout": dict(choices=("nchw", "nhwc"), help="the implementation's array layout, overriding the specs'"),
+}
+"""`--convcheck-NAME`: verify's options of the same name (default: verify's)."""
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("convcheck", "convcheck: check conv layers' backward passes on YAML specs")
+    group.addoption("--convcheck-impl", metavar="IMPL", default=None,
+                    help="check this implementation (what `convcheck verify --impl` takes) on every layer of the "
+                         "YAML spec files under the given paths; without it no YAML file is collected")
+    for name, settings in OPTIONS.items():
+        group.addoption(f"--convcheck-{name}", default=None, **settings)
+    parser.addini("convcheck_impl", "as --convcheck-impl, for every run", default=None)
+
+
+def pytest_sessionstart(session):
+    """An --impl that cannot be imported stops the run with the CLI's one line, before any test."""
+    if _impl_text(session.config) is not None:
+        from .errors import ConvcheckError
+        try:
+            _implementation(session.config)
+        except ConvcheckError as e:
+            raise pytest.UsageError(f"convcheck: error: {e}") from None
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix in (".yaml", ".yml") and _impl_text(parent.config) is not None and _looks_like_spec(file_path):
+        return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+class SpecFile(pytest.File):
+    """A YAML spec file: one item per layer."""
+
+    def collect(self):
+        import os
+        from dataclasses import replace
+
+        from .errors import ConvcheckError
+        from .loader import load_file
+        shown = os.path.relpath(self.path, self.config.invocation_params.dir)     # as the user typed it
+        try:
+            specs = load_file(self.path)
+        except ConvcheckError as e:
+            raise self.CollectError(f"convcheck: error: {str(e).replace(str(self.path), shown, 1)}") from None
+        for spec in specs:
+            yield LayerItem.from_parent(self, name=spec.name, spec=replace(spec, source=shown))
+
+
+class LayerFailed(Exception):
+    """A layer's check failed; carries its SpecResult."""
+
+    def __init__(self, result):
+        super().__init__(result.spec.name)
+        self.result = result
+
+
+class LayerItem(pytest.Item):
+    """One layer of a spec file, checked by `verify` with the session's implementation and options."""
+
+    def __init__(self, *, spec, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.result = None
+
+    def runtest(self):
+        from .checker import verify
+        self.result = verify(self.spec, _implementation(self.config), **_options(self.config))
+        if self.result.skipped:
+            pytest.skip(self.result.skipped)
+        if not self.result.passed:
+            raise LayerFailed(self.result)
+
+    def repr_failure(self, excinfo, style=None):
+        from .errors import ConvcheckError
+        if isinstance(excinfo.value, LayerFailed):
+            from .report import headline
+            return f"{headline([excinfo.value.result])}\n\n{excinfo.value.result!r}"
+        if isinstance(excinfo.value, ConvcheckError):
+            return f"convcheck: error: {excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, (self.spec.line or 1) - 1, f"convcheck layer {self.spec.name}"
+
+
+def _impl_text(config) -> str | None:
+    return config.getoption("--convcheck-impl") or config.getini("convcheck_impl") or None
+
+
+def _implementation(config):
+    """The session's implementation, loaded once."""
+    key = _implementation_key
+    if key not in config.stash:
+        from .impls import load_impl
+        config.stash[key] = load_impl(_impl_text(config))
+    return config.stash[key]
+
+
+_implementation_key = pytest.StashKey()
+
+
+def _options(config) -> dict:
+    return {name: value for name in OPTIONS if (value := config.getoption(f"--convcheck-{name}")) is not None}
+
+
+SPEC_KEYS = {"layers", "n", "m", "k", "p", "padding", "stride"}
+
+
+def _looks_like_spec(path) -> bool:
+    """A YAML mapping with `layers:` or a layer's required fields; a file that does not read as
+    YAML counts (its collection then says why)."""
+    from .errors import ConvcheckError
+    from .loader import read_yaml
+    try:
+        data, _ = read_yaml(path)
+    except ConvcheckError:
+        return True
+    return isinstance(data, dict) and bool(SPEC_KEYS & set(data))

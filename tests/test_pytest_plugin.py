@@ -1,0 +1,109 @@
+"""The pytest plugin, run as users run it: `pytest --convcheck-impl IMPL PATHS` in a process of
+its own, on this project's configs/ (its own tests use the plugin this way) and a copy of them."""
+
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from convcheck import load_specs
+
+ROOT = Path(__file__).parent.parent
+CONFIGS = ROOT / "configs"
+STRIDED_WRONG = '''"""Right on every layer whose strides are all 1; dL/dX 1.5 times too large elsewhere."""
+from convcheck.impls import direct
+
+forward = direct.forward
+
+
+def backward(dy, x, w, b, *, stride, padding, **conv):
+    dx, dw, db = direct.backward(dy, x, w, b, stride=stride, padding=padding, **conv)
+    return (dx * 1.5 if any(s != 1 for s in stride) else dx), dw, db
+'''
+
+
+def _pytest(folder: Path, *args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", *args], cwd=folder,
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project with a copy of configs/, a plug-in wrong on strided layers and a YAML file that is no spec."""
+    shutil.copytree(CONFIGS, tmp_path / "configs")
+    (tmp_path / "strided_wrong.py").write_text(STRIDED_WRONG)
+    (tmp_path / "configs" / "workflow.yml").write_text("on: push\njobs:\n  test: {runs-on: ubuntu-latest}\n")
+    return tmp_path
+
+
+def _ids(output: str, word: str) -> set[str]:
+    return {line.split()[1] for line in output.splitlines() if line.startswith(word + " ")}
+
+
+def test_registered_as_pytest11_convcheck():
+    assert [e.value for e in entry_points(group="pytest11") if e.name == "convcheck"] == ["convcheck.pytest_plugin"]
+
+
+def test_this_projects_configs_pass_one_item_per_layer():
+    run = _pytest(ROOT, "--convcheck-impl", "im2col", "configs/")
+    layers = load_specs(CONFIGS)
+    expected = {f"configs/{Path(s.source).name}::{s.name}" for s in layers}
+    assert run.returncode == 0, run.stdout
+    assert _ids(run.stdout, "PASSED") == expected and len(expected) == len(layers) == 20
+
+
+def test_exactly_the_wrong_layers_fail_with_the_table(project):
+    run = _pytest(project, "--convcheck-impl", "strided_wrong.py", "configs/")
+    layers = load_specs(CONFIGS)                                   # the copy holds the same layers
+    strided = {f"configs/{Path(s.source).name}::{s.name}" for s in layers if any(v != 1 for v in s.stride)}
+    assert run.returncode == 1
+    assert _ids(run.stdout, "FAILED") == strided and 0 < len(strided) < len(layers)
+    assert len(_ids(run.stdout, "PASSED")) == len(layers) - len(strided)
+    assert "dL/dX: " in run.stdout and "checked elements off" in run.stdout
+    assert "diagnosis: scaled" in run.stdout and "  dL/dX    " in run.stdout            # the table's row
+    assert "workflow.yml" not in run.stdout                                               # no spec: left alone
+
+
+def test_k_x_junitxml_and_xdist_work_as_for_any_test(project):
+    only = _pytest(project, "--convcheck-impl", "strided_wrong.py", "configs/", "-k", "seed001 or seed002")
+    assert _ids(only.stdout, "PASSED") == {"configs/seed001_multichannel.yaml::seed001-5x100x100-ten-5x5x5",
+                                           "configs/seed002_same_odd_filter.yaml::seed002-same-odd-filter"}
+    first = _pytest(project, "--convcheck-impl", "strided_wrong.py", "configs/", "-x")
+    assert len(_ids(first.stdout, "FAILED")) == 1 and "stopping after 1 failures" in first.stdout
+    report = project / "junit.xml"
+    _pytest(project, "--convcheck-impl", "strided_wrong.py", "configs/", f"--junitxml={report}")
+    cases = ET.parse(report).getroot().iter("testcase")
+    failed = {case.get("name") for case in cases if case.find("failure") is not None}
+    assert "stride2-leftover-rows" in failed and "seed001-5x100x100-ten-5x5x5" not in failed
+    pytest.importorskip("xdist")
+    serial = _pytest(project, "--convcheck-impl", "strided_wrong.py", "configs/")
+    parallel = _pytest(project, "--convcheck-impl", "strided_wrong.py", "configs/", "-n", "2")
+    assert _ids(parallel.stdout, "FAILED") == _ids(serial.stdout, "FAILED")
+    assert _ids(parallel.stdout, "PASSED") == _ids(serial.stdout, "PASSED")
+
+
+def test_nothing_is_collected_without_an_impl_and_the_ini_option_gives_one(project):
+    bare = _pytest(project, "configs/")
+    assert bare.returncode == 5 and "no tests ran" in bare.stdout                          # YAML left alone
+    (project / "pytest.ini").write_text("[pytest]\nconvcheck_impl = direct\n")
+    configured = _pytest(project, "configs/", "--convcheck-method", "fast", "--convcheck-seed", "3")
+    assert configured.returncode == 0 and len(_ids(configured.stdout, "PASSED")) == 20
+
+
+def test_a_bad_spec_is_a_collection_error_and_a_bad_impl_a_usage_error(project):
+    (project / "configs" / "broken.yaml").write_text("n: 5\nm: 3\nk: 1\np: 1\npadding: 0\nstride: 0\n")
+    run = _pytest(project, "--convcheck-impl", "direct", "configs/")
+    assert run.returncode == 2
+    assert "convcheck: error: configs/broken.yaml:6: layer 'broken': field 'stride': must be an integer >= 1, " \
+           "got 0" in run.stdout
+    missing = _pytest(project, "--convcheck-impl", "nowhere.py", "configs/")
+    assert missing.returncode == 4 and "convcheck: error: --impl nowhere.py: no such file" in missing.stderr
+    bad_option = _pytest(project, "--convcheck-impl", "direct", "--convcheck-method", "exact", "configs/")
+    assert bad_option.returncode == 4 and "invalid choice: 'exact'" in bad_option.stderr
