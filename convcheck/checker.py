@@ -1,5 +1,8 @@
 """`verify(spec, impl)`: forward, analytic backward and numerical gradients of one layer,
-compared tensor by tensor. This is the Python API the CLI is a thin layer over."""
+compared tensor by tensor. This is the Python API the CLI is a thin layer over.
+
+diagnose, consistency and coverage are imported where they are used: a passing `full` check,
+the common case, needs none of them, and a worker's imports are on the command's critical path."""
 
 import time
 from dataclasses import dataclass
@@ -11,9 +14,6 @@ from . import budget as costs
 from . import numerical
 from .backend import array_module, load_backend, synchronize, to_device
 from .compare import compare, compare_projections, error_map, merge, validate
-from .consistency import consistency, note
-from .coverage import channel_order, stratified
-from .diagnose import diagnose
 from .errors import ConvcheckError
 from .geometry import geometry
 from .impls import Implementation, load_impl, reference
@@ -169,6 +169,7 @@ def through(spec: ConvSpec, forward_check: TensorCheck) -> str:
 
 def _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, seed) -> None:
     """Beside a failing forward: each gradient's relation to that forward (consistency.note)."""
+    from .consistency import consistency, note
     answers, reason = consistency(impl.forward, y, isinstance(y, Raised), data, analytic, tol, kwargs, conv,
                                   result.spec.dtype, seed, impl.describe)
     forward_check = result.check("y")
@@ -262,6 +263,7 @@ def _diagnosis(name, value, data, geom, rtol, atol):
     plug-in raised or returned something else: its message says so already)."""
     if isinstance(value, Raised) or not hasattr(value, "shape") or not hasattr(value, "dtype"):
         return None
+    from .diagnose import diagnose
     try:
         return diagnose(name, value, data, geom, rtol, atol)
     except Exception as e:  # an array a mistake's arithmetic cannot take (a wrong dtype, odd strides)
@@ -303,6 +305,7 @@ def _channels(pb, analytic, tol, rng, deadline, pinned=None, directions=None) ->
     channel j of every group for dL/dX (one forward serves them all) and dL/dF[:, j]; without
     groups, one input channel. Returns (checks, sets covered, directions)."""
     k_w = pb.wc.shape[1]
+    from .coverage import channel_order
     order = channel_order(k_w, rng)
     if pinned is not None:
         order, deadline = order[:pinned], float("inf")
@@ -355,6 +358,7 @@ def _sample(pb, analytic, tol, geom, rng, samples) -> dict:
     checks = _bias(pb, analytic, tol)
     for t in ("x", "w"):
         if t in analytic:
+            from .coverage import stratified
             flat = stratified(t, geom, samples, rng)                 # the plug-in's layout
             numeric = numerical.input_at(pb, flat) if t == "x" else numerical.filter_at(pb, pb.plugin_positions()[flat])
             checks["d" + t] = _exact("d" + t, analytic[t], numeric, tol, flat, sampled=len(flat))

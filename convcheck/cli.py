@@ -224,17 +224,22 @@ def _report(results, seconds: float, format: Format, output: Optional[Path], qui
             shard: Optional[str], show_output: bool = False) -> None:
     """The table on the terminal (stdout) unless another format goes there; the chosen format to
     stdout or --output; for github, the job summary when GITHUB_STEP_SUMMARY is set."""
-    from .report import github, html, json_report, junit
     from .report.table import make_console, plain_text, render_result, render_summary
     if format is Format.github:
+        from .report import github
         github.write_step_summary(results, seconds)
-    if format is not Format.table:
+    if format is not Format.table:                  # each format's module imported only when chosen
         if format is Format.github:
             text = github.render(results, seconds)
         elif format is Format.html:
+            from .report import html
             text = html.document(results, seconds, show_output)
+        elif format is Format.json:
+            from .report import json_report
+            text = json_report.render(results, seconds, show_output)
         else:
-            text = {Format.json: json_report, Format.junit: junit}[format].render(results, seconds, show_output)
+            from .report import junit
+            text = junit.render(results, seconds, show_output)
         if output is None:
             print(text)
             return

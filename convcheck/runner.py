@@ -29,10 +29,8 @@ import atexit
 import math
 import multiprocessing
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections import deque
 from multiprocessing.connection import wait
@@ -127,8 +125,9 @@ class _Worker:
     """One worker process, its pipe, its published phase and its layers: the one it is checking
     and at most one more waiting in its pipe, so that it never waits for the parent."""
 
-    def __init__(self, context, impl: str | None, output: str):
-        """impl None: the worker imports the checker and waits to be told the plug-in (`adopt`)."""
+    def __init__(self, context, impl: str | None, output: str | None):
+        """impl None: the worker imports the checker and waits to be told the plug-in and, if
+        `output` is None, the file for its output (`adopt`; set `self.output` first)."""
         self.phase = context.RawValue("i", IMPORT)
         self.output = output          # the file its stdout and stderr go to
         self.conn, child = context.Pipe()
@@ -148,7 +147,7 @@ class _Worker:
     def adopt(self, impl: str) -> None:
         """A prestarted worker: import `impl` now; its import's time counts from here."""
         self.since = time.monotonic()
-        self.conn.send(impl)
+        self.conn.send((impl, self.output))
 
     def give(self, index: int, spec, action: str, options: dict) -> None:
         if not self.tasks:
@@ -170,7 +169,7 @@ class _Pool:
         self.context = context(jobs)
         self.workers: list[_Worker] = []
         self.results: list = []
-        self.folder = tempfile.mkdtemp(prefix="convcheck-output-")     # one captured-output file per worker
+        self.folder = _output_folder()                                 # one captured-output file per worker
 
     def _worker(self) -> "_Worker":
         return _Worker(self.context, self.impl, _output_file(self.folder))
@@ -283,7 +282,7 @@ class _Pool:
         for worker in self.workers:
             worker.kill()
         self.workers = []
-        shutil.rmtree(self.folder, ignore_errors=True)
+        _remove(self.folder)
         if self.progress:
             self.progress.close()
 
@@ -356,14 +355,16 @@ def prestart(jobs: int = 1) -> None:
     if not sys.platform.startswith("linux"):
         return
     _blas_threads(jobs)
-    folder = tempfile.mkdtemp(prefix="convcheck-output-")
-    _PRESTARTED.extend(_Worker(context(jobs), None, _output_file(folder)) for _ in range(jobs))
+    _PRESTARTED.extend(_Worker(context(jobs), None, None) for _ in range(jobs))   # forked first: the rest
+    folder = _output_folder()                                                   # runs beside their imports
+    for worker in _PRESTARTED:
+        worker.output = _output_file(folder)
 
     def clean():
         for worker in _PRESTARTED:
             worker.kill()
         _PRESTARTED.clear()
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove(folder)
     atexit.register(clean)
 
 
@@ -376,8 +377,26 @@ def _adopt(impl: str, jobs: int) -> list:
     return adopted
 
 
+def _output_folder() -> str:
+    """A new private folder for workers' captured output (tempfile is imported here: not before
+    the command line forks its workers, which never need it)."""
+    import tempfile
+    return tempfile.mkdtemp(prefix="convcheck-output-")
+
+
+def _remove(folder: str) -> None:
+    """The output folder and its files (only files: `_output_file` made them)."""
+    try:
+        for entry in os.scandir(folder):
+            os.remove(entry.path)
+        os.rmdir(folder)
+    except OSError:
+        pass
+
+
 def _output_file(folder: str) -> str:
     """A new file for one worker's captured output, in `folder`."""
+    import tempfile
     fd, path = tempfile.mkstemp(suffix=".txt", dir=folder)
     os.close(fd)
     return path
@@ -465,18 +484,21 @@ def _last_lines(fd: int, chunk: int = 2**20) -> tuple[str, int]:
     return "\n".join(kept), lines
 
 
-def _work(conn, impl_name: str | None, phase, output: str, parent: int | None) -> None:
-    """A worker's life: import the checker and the plug-in (its name first read from the pipe if
-    None), then check each layer the parent sends until the pipe closes."""
+def _work(conn, impl_name: str | None, phase, output: str | None, parent: int | None) -> None:
+    """A worker's life: import the checker and the plug-in (its name and output file first read
+    from the pipe if None), then check each layer the parent sends until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
     _die_with_parent(parent)
-    captured = _capture(output)                         # a plug-in's prints go to a file, never into a report
     from .checker import plan, verify
     from .impls import Implementation, load_impl
     try:
-        impl = load_impl(impl_name if impl_name is not None else conn.recv())
+        if impl_name is None:
+            impl_name, output = conn.recv()
     except (EOFError, OSError):                         # never adopted: the command ended first
         return
+    captured = _capture(output)                         # a plug-in's prints go to a file, never into a report
+    try:
+        impl = load_impl(impl_name)
     except ConvcheckError as e:
         conn.send(("import_error", str(e)))
         return
