@@ -155,10 +155,13 @@ class _Worker:
         self.tasks.append((index, spec))
         self.conn.send((index, spec, action, options))
 
-    def kill(self) -> None:
+    def kill(self, wait: bool = True) -> None:
+        """SIGKILL the worker; `wait`: until it is gone, else multiprocessing's exit handler waits
+        for it (it joins every child at exit)."""
         if self.process.is_alive():
             self.process.kill()
-        self.process.join()
+        if wait:
+            self.process.join()
         self.conn.close()
 
 
@@ -279,8 +282,8 @@ class _Pool:
         return max(0.0, min(watched) + self.timeout - time.monotonic()) + 0.01
 
     def close(self) -> None:
-        for worker in self.workers:
-            worker.kill()
+        for worker in self.workers:     # the command line waits for them at exit: the kernel tears them
+            worker.kill(wait=not _COMMAND_LINE)   # down while it writes the report
         self.workers = []
         _remove(self.folder)
         if self.progress:

@@ -286,3 +286,29 @@ def test_the_command_lines_own_workers_survive_crashes_and_hangs(tmp_path, jobs)
         ("a", True, None), ("b", False, "backward killed by signal SIGSEGV"),
         ("c", False, "backward timed out after 3 s"), ("d", True, None)]
     assert specs[1]["output"]["last"] == ["backward on (1, 1, 8, 8)"]
+
+
+def test_the_command_waits_for_its_workers_before_it_exits(tmp_path):
+    """Workers are killed after the results and reaped at exit, after the report: none outlives
+    the command. Run under a subreaper, a worker the command left behind would be a zombie here."""
+    plugin = tmp_path / "pid_plug.py"
+    plugin.write_text(f"import os\nopen({str(tmp_path / 'pids')!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+                      "from convcheck.impls.direct import forward, backward\n")
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("layers:\n  - {name: a, n: 6, m: 3, k: 2, p: 2, padding: 1, stride: 1}\n"
+                    "  - {name: b, n: 5, m: 2, k: 1, p: 1, padding: 0, stride: 1}\n")
+    watcher = tmp_path / "watch.py"
+    watcher.write_text(
+        "import ctypes, os, subprocess, sys\n"
+        "ctypes.CDLL(None).prctl(36, 1)             # PR_SET_CHILD_SUBREAPER: orphans come here\n"
+        "code = subprocess.run(sys.argv[1:]).returncode\n"
+        f"pids = [int(p) for p in open({str(tmp_path / 'pids')!r}).read().split()]\n"
+        "left = [p for p in pids if os.path.exists(f'/proc/{p}')]\n"
+        "print('left', left)\n"
+        "sys.exit(code)\n")
+    for jobs in ("1", "2"):
+        run = subprocess.run([sys.executable, str(watcher), sys.executable, "-m", "convcheck", "verify", str(spec),
+                              "--impl", str(plugin), "--jobs", jobs], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.stdout.splitlines()[-1] == "left []" and (tmp_path / "pids").read_text().split()
+        (tmp_path / "pids").unlink()

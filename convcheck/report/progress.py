@@ -1,12 +1,12 @@
 """A rich progress display on stderr for long runs: a bar per layer being checked (one per
 worker), and one for the run when it has several layers. A bar appears only once its layer
-has run for `delay` seconds, only on a terminal, and the display vanishes when the run ends."""
+has run for `delay` seconds, only on a terminal, and the display vanishes when the run ends.
+rich.progress is imported with the first bar: a run of small layers, or one in CI, never shows one."""
 
 import time
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 
 class LazyProgress:
@@ -57,9 +57,11 @@ class LazyProgress:
             self.bar.stop()
         self.bar, self.run_task, self.running = None, None, {}
 
-    def _display(self) -> Progress:
+    def _display(self):
         if self.bar is None:
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                                MofNCompleteColumn(), TimeRemainingColumn(), console=self.console, transient=True)
+            from rich import progress as bars
+            self.bar = bars.Progress(bars.TextColumn("{task.description}"), bars.BarColumn(), bars.TaskProgressColumn(),
+                                     bars.MofNCompleteColumn(), bars.TimeRemainingColumn(), console=self.console,
+                                     transient=True)
             self.bar.start()
         return self.bar
