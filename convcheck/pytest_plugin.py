@@ -114,7 +114,24 @@ class LayerItem(pytest.Item):
 
 
 def _impl_text(config) -> str | None:
-    return config.getoption("--convcheck-impl") or config.getini("convcheck_impl") or None
+    """--convcheck-impl as given (a path relative to the current folder, as for `convcheck
+    verify`), else the ini option, a .py path in it relative to the ini file's folder."""
+    given = config.getoption("--convcheck-impl")
+    if given:
+        return given
+    value = config.getini("convcheck_impl") or None
+    return _beside(value, config.inipath) if value and config.inipath else value
+
+
+def _beside(value: str, inipath) -> str:
+    """`value` ('my_conv.py', 'cs231n:layers.py', 'layer:PATH.py:Class') with its .py path
+    joined to the ini file's folder, where that file exists; else as it is."""
+    import os
+    head, colon, rest = value.partition(":")
+    prefix, target = (head + colon, rest) if colon and not head.endswith(".py") else ("", value)
+    path, colon, name = target.partition(":")
+    candidate = os.path.join(os.path.dirname(inipath), path)
+    return prefix + candidate + colon + name if path.endswith(".py") and os.path.isfile(candidate) else value
 
 
 def _implementation(config):

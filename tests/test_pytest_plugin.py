@@ -95,6 +95,9 @@ def test_nothing_is_collected_without_an_impl_and_the_ini_option_gives_one(proje
     (project / "pytest.ini").write_text("[pytest]\nconvcheck_impl = direct\n")
     configured = _pytest(project, "configs/", "--convcheck-method", "fast", "--convcheck-seed", "3")
     assert configured.returncode == 0 and len(_ids(configured.stdout, "PASSED")) == 20
+    (project / "pytest.ini").write_text("[pytest]\nconvcheck_impl = strided_wrong.py\n")    # beside the ini file
+    below = _pytest(project / "configs", ".")                                             # run from a subfolder
+    assert below.returncode == 1 and "stride2-leftover-rows" in " ".join(_ids(below.stdout, "FAILED"))
 
 
 def test_a_bad_spec_is_a_collection_error_and_a_bad_impl_a_usage_error(project):

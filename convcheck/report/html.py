@@ -145,7 +145,8 @@ def heatmap(result, check, images: str = "auto") -> str:
 
 def svg_heatmap(blocks, title: str, cell: int = 0) -> str:
     """An inline SVG of a 2-D array of errors >= 0: one rect per block, coloured on RAMP from 0
-    to its maximum, and a colour bar from 0 to that maximum."""
+    to its maximum, and a colour bar from 0 to that maximum. Inline in HTML it needs no xmlns, so
+    the page holds no address at all."""
     rows, cols = blocks.shape
     cell = cell or max(4, min(48, 480 // max(cols, 1), 360 // max(rows, 1)))
     top = float(blocks.max())
@@ -157,7 +158,7 @@ def svg_heatmap(blocks, title: str, cell: int = 0) -> str:
            f'fill="{_colour(1 - i / 19)}"/>' for i in range(20)]
     labels = (f'<text x="{width + 28}" y="10" font-size="10">{top:.3g}</text>'
               f'<text x="{width + 28}" y="{height}" font-size="10">0</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width + 70}" height="{height}" '
+    return (f'<svg class="heatmap" width="{width + 70}" height="{height}" '
             f'role="img" aria-label="{html.escape(title)}"><title>{html.escape(title)}</title>'
             f'<rect width="{width}" height="{height}" fill="none" stroke="#d0d7de"/>'
             + "".join(rects + bar) + labels + "</svg>")
