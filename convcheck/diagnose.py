@@ -17,8 +17,8 @@ from .impls.common import pad
 from .report import LABELS
 from .result import Diagnosis, ranges_text
 
-MISTAKES = ("filter-not-rotated", "stride-ignored", "padding-crop", "height-width-swapped", "kernel-transposed",
-            "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient", "scaled",
+MISTAKES = ("filter-not-rotated", "filter-gradient-rotated", "stride-ignored", "padding-crop", "height-width-swapped",
+            "kernel-transposed", "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient", "scaled",
             "forward-flipped", "crop-side", "output-padding-side", "output-padding-ignored")
 """The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`)."""
 
@@ -116,6 +116,12 @@ def _candidates(name, value, truth, data, conv, geom):
                    f"dL/dF is the right one with its spatial axes {_axis(a, dims)} and {_axis(c, dims)} transposed: "
                    f"each entry belongs to its own tap of the {_pair(s.m)} filter ({step} 'dL/dF_j^(i) = X^(i) ⋆ "
                    "dL/dY^(j)')")
+    if name == "dw":
+        yield ("filter-gradient-rotated", _turned(truth),
+               f"dL/dF is the right one turned by 180°: dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j) is a correlation, each tap "
+               f"(a, b) the sum of X_pad[r·s_h + a, c·s_w + b] · dL/dY[r, c]; this one flips, as a true convolution "
+               f"X ∗ dL/dY does, or as rot180 belongs to dL/dX's filter, not to dL/dF (seed 001; {step} "
+               "'dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)')")
     if name == "dx" and s.p > 1:
         yield ("filters-averaged", truth / s.p,
                f"dL/dX is the right one divided by p = {s.p}: the p filters' contributions must be summed into "

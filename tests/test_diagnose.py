@@ -36,6 +36,8 @@ CASES = {  # mistake id -> (implementation, spec fields, tensor that must be dia
     "batch-mean": (with_backward(lambda dx, dw, db, x, **_: (dx, dw / x.shape[0], db)), {}, "dw"),
     "height-width-swapped": (with_backward(lambda dx, dw, db, **_: (dx.swapaxes(2, 3).copy(), dw, db)), {}, "dx"),
     "kernel-transposed": (with_backward(lambda dx, dw, db, **_: (dx, dw.swapaxes(2, 3).copy(), db)), {}, "dw"),
+    "filter-gradient-rotated": (with_backward(lambda dx, dw, db, **_: (dx, dw[:, :, ::-1, ::-1].copy(), db)), {},
+                                "dw"),
     "filters-averaged": (with_backward(lambda dx, dw, db, w, **_: (dx / w.shape[0], dw, db)), {"p": 4}, "dx"),
     "zero-gradient": (with_backward(lambda dx, dw, db, **_: (dx, np.zeros_like(dw), db)), {}, "dw"),
     "scaled": (with_backward(lambda dx, dw, db, **_: (dx * 0.3, dw, db)), {}, "dx"),
