@@ -198,3 +198,13 @@ def test_the_plain_text_stays_text_inside_a_jupyter_kernel(monkeypatch):
     assert Console().is_jupyter                      # rich would display, not write
     text = repr(check(direct.forward, direct.backward, **LAYER))
     assert "dL/dX" in text and "every coordinate" in text and shown == []
+
+
+def test_several_layers_render_with_their_summary_line():
+    results = check(direct.forward, direct.backward, spec=STRIDES)
+    assert isinstance(results, Results) and results.passed and len(results) == 4
+    page = Rows()
+    page.feed(results._repr_html_())
+    text = " ".join(page.text)
+    assert "4 specs: 4 passed, 0 failed" in text and sum(row[0] == "tensor" for row in page.rows) == 4
+    assert "4 specs: 4 passed, 0 failed" in repr(results)
