@@ -144,3 +144,19 @@ def test_the_browser_check_sees_console_errors(tmp_path):
     page.write_text("<!DOCTYPE html><p>x</p><script>undefined_function()</script>")
     _, console = _render(page, tmp_path)
     assert any("undefined_function is not defined" in line for line in console)
+
+
+def test_names_and_messages_are_text_never_markup(tmp_path):
+    spec = tmp_path / "hostile.yaml"
+    spec.write_text('name: "<script>alert(1)</script><img src=x>"\nn: 5\nm: 3\nk: 1\np: 1\npadding: 0\nstride: 1\n')
+    plugin = tmp_path / "loud.py"
+    plugin.write_text("from convcheck.impls.direct import forward\n"
+                      "def backward(dy, x, w, b, **kw):\n    print('<b>bold</b> & <i>')\n"
+                      "    raise ValueError('<iframe>')\n")
+    output = tmp_path / "report.html"
+    CliRunner().invoke(app, ["verify", str(spec), "--impl", str(plugin), "--format", "html", "--output", str(output)])
+    page = Page()
+    page.feed(output.read_text(encoding="utf-8"))
+    assert not {"script", "iframe", "b", "i"} & set(page.tags) and page.loads == []
+    text = "".join(page.text)
+    assert "<script>alert(1)</script>" in text and "<iframe>" in text and "<b>bold</b> & <i>" in text
