@@ -18,8 +18,8 @@ from .report import LABELS
 from .result import Diagnosis, ranges_text
 
 MISTAKES = ("filter-not-rotated", "filter-gradient-rotated", "stride-ignored", "padding-crop", "height-width-swapped",
-            "kernel-transposed", "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient", "scaled",
-            "forward-flipped", "crop-side", "output-padding-side", "output-padding-ignored")
+            "kernel-transposed", "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient",
+            "scaled", "forward-flipped", "crop-side", "output-padding-side", "output-padding-ignored")
 """The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`)."""
 
 

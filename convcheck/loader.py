@@ -114,15 +114,11 @@ def read_yaml(path: Path):
         loader.dispose()
 
 
-def load_mapping(data, *, name: str | None = None) -> list[ConvSpec]:
+def load_mapping(data) -> list[ConvSpec]:
     """The layers of a spec given as Python data: one layer's fields, or {layers, defaults,
-    input} as in a file. Tuples count as lists, so `stride=(1, 2)` reads as `stride: [1, 2]`;
-    `name` names a single layer that does not name itself. Problems are the same SpecError
-    lines as for a file, without a file."""
-    data = _lists(data)
-    if name is not None and isinstance(data, dict) and "layers" not in data:
-        data = {"name": name, **data}
-    return _specs(data, None, None)
+    input} as in a file. Tuples count as lists, so `stride=(1, 2)` reads as `stride: [1, 2]`.
+    Problems are the same SpecError lines as for a file, without a file."""
+    return _specs(_lists(data), None, None)
 
 
 def fields_of(spec: ConvSpec) -> dict:

@@ -29,7 +29,9 @@ OPTIONS = {
     "backend": dict(choices=("numpy", "cupy"), help="numpy (CPU) or cupy (a CUDA GPU)"),
     "layout": dict(choices=("nchw", "nhwc"), help="the implementation's array layout, overriding the specs'"),
 }
-"""`--convcheck-NAME`: verify's options of the same name (default: verify's)."""
+"""`--convcheck-NAME`: verify's options of the same name (default: verify's). The choices are
+written out, not imported, so that pytest's start imports no convcheck module; a test holds them
+to options.METHODS and the command line's."""
 
 
 def pytest_addoption(parser):
@@ -136,14 +138,13 @@ def _beside(value: str, inipath) -> str:
 
 def _implementation(config):
     """The session's implementation, loaded once."""
-    key = _implementation_key
-    if key not in config.stash:
+    if _IMPLEMENTATION not in config.stash:
         from .impls import load_impl
-        config.stash[key] = load_impl(_impl_text(config))
-    return config.stash[key]
+        config.stash[_IMPLEMENTATION] = load_impl(_impl_text(config))
+    return config.stash[_IMPLEMENTATION]
 
 
-_implementation_key = pytest.StashKey()
+_IMPLEMENTATION = pytest.StashKey()
 
 
 def _options(config) -> dict:

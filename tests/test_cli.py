@@ -304,6 +304,8 @@ def test_show_completion_prints_the_named_shells_script_and_completes_impl_and_m
         script = subprocess.run([sys.executable, "-m", "convcheck", "--show-completion", shell], capture_output=True,
                                 text=True, timeout=60)
         assert script.returncode == 0 and marker in script.stdout, (shell, script.stdout[:200])
+    usage = CliRunner().invoke(app, ["--help"]).output
+    assert "--install-completion" in usage and "--show-completion" in usage
     (tmp_path / "my_conv.py").write_text("")
     (tmp_path / "course").mkdir()
     (tmp_path / "notes.txt").write_text("")

@@ -93,7 +93,8 @@ def test_nothing_is_collected_without_an_impl_and_the_ini_option_gives_one(proje
     bare = _pytest(project, "configs/")
     assert bare.returncode == 5 and "no tests ran" in bare.stdout                          # YAML left alone
     (project / "pytest.ini").write_text("[pytest]\nconvcheck_impl = direct\n")
-    configured = _pytest(project, "configs/", "--convcheck-method", "fast", "--convcheck-seed", "3")
+    configured = _pytest(project, "configs/", "--convcheck-method", "auto", "--convcheck-budget", "2",
+                         "--convcheck-seed", "3")
     assert configured.returncode == 0 and len(_ids(configured.stdout, "PASSED")) == 20
     (project / "pytest.ini").write_text("[pytest]\nconvcheck_impl = strided_wrong.py\n")    # beside the ini file
     below = _pytest(project / "configs", ".")                                             # run from a subfolder
@@ -110,3 +111,16 @@ def test_a_bad_spec_is_a_collection_error_and_a_bad_impl_a_usage_error(project):
     assert missing.returncode == 4 and "convcheck: error: --impl nowhere.py: no such file" in missing.stderr
     bad_option = _pytest(project, "--convcheck-impl", "direct", "--convcheck-method", "exact", "configs/")
     assert bad_option.returncode == 4 and "invalid choice: 'exact'" in bad_option.stderr
+
+
+def test_the_plugins_choices_are_verifys():
+    from convcheck.cli import Backend, Layout
+    from convcheck.options import METHODS
+    from convcheck.pytest_plugin import OPTIONS
+    assert OPTIONS["method"]["choices"] == METHODS
+    assert OPTIONS["backend"]["choices"] == tuple(b.value for b in Backend)
+    assert OPTIONS["layout"]["choices"] == tuple(v.value for v in Layout)
+    import inspect
+
+    from convcheck.checker import verify
+    assert set(OPTIONS) <= set(inspect.signature(verify).parameters)
