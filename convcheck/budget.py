@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from . import numerical
+from .options import FORWARD_CHECKS
 
 PROJECTIONS = (16, 64)
 """Fewest and most random directions `channels` adds for errors in the channels it does not
@@ -64,7 +65,7 @@ def channels(geom, forward_seconds: float, sets: int, projections: int) -> Choic
     """`channels` covering `sets` sets exactly and `projections` directions per tensor."""
     k_w = geom.filters[1]
     sets = min(sets, k_w)
-    forwards = 2 + (1 if geom.spec.bias else 0) + 2 * projections + sets * per_set(geom)
+    forwards = 1 + FORWARD_CHECKS + (1 if geom.spec.bias else 0) + 2 * projections + sets * per_set(geom)
     return Choice("channels", sets, k_w, projections, forwards, forwards * forward_seconds)
 
 

@@ -16,10 +16,11 @@ from .backend import array_module, load_backend, synchronize, to_device
 from .compare import compare, compare_projections, error_map, merge, validate
 from .errors import ConvcheckError
 from .geometry import geometry
-from .impls import Implementation, load_impl, reference
+from .impls import Implementation, im2col, load_impl, reference
 from .impls.common import call_text, noting_call
 from .impls.layout import channels_last
-from .options import DEFAULT_BUDGET_S, DEFAULT_SAMPLES, METHODS, check_pins, tolerances
+from .options import (DEFAULT_BUDGET_S, DEFAULT_SAMPLES, FORWARD_CHECKS, METHODS, THROUGH, check_pins, checked,
+                      tolerances)
 from .result import Coverage, Diagnosis, LayerPlan, SpecResult, TensorCheck
 from .spec import ConvSpec
 
@@ -31,13 +32,15 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
            samples: int = DEFAULT_SAMPLES, budget: float = DEFAULT_BUDGET_S, rtol: float | None = None,
            atol: float | None = None, seed: int | None = None, progress=None, backend="numpy",
            layout: str | None = None, channels: int | None = None, projections: int | None = None,
-           notify=None) -> SpecResult:
-    """Check `impl`'s forward against the loop reference and its backward against finite
-    differences of L = sum(G * Y), on seeded random x, w, b and G of the spec's shapes.
-    Finite differences go through the plug-in's forward when it passed its check, else through
-    the loop reference (`through`), so a gradient's verdict always means right for this layer;
-    beside a failing forward each gradient also says whether it is the gradient of that forward
-    (TensorCheck.own_forward).
+           notify=None, through: str = "builtin") -> SpecResult:
+    """Check `impl`'s forward against the loop reference (at two draws of x, w, b) and its
+    backward against finite differences of L = sum(G * Y), on seeded random x, w, b and G of the
+    spec's shapes, at batch options.CHECK_BATCH when the spec sets none. Finite differences go
+    through the built-in im2col forward, a forward known to be the layer, so a gradient's
+    verdict means right for this layer and the plug-in's own forward is called twice whatever
+    the method; through='implementation' takes them through the plug-in's forward instead once
+    it passed its check (see `through`). Beside a failing forward each gradient also says
+    whether it is the gradient of that forward (TensorCheck.own_forward).
 
     method: 'full' (every coordinate), 'channels' (all of dL/db, every coordinate of dL/dX
     and dL/dF on as many input channels as fit `budget` seconds, the first and last always,
@@ -68,30 +71,32 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     if not budget > 0:
         raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
     check_pins(method, channels, projections)
+    if through not in THROUGH:
+        raise ConvcheckError(f"--through {through}: unknown; valid: {', '.join(THROUGH)}")
+    default_batch, spec = spec.batch is None, checked(spec)
     layer = _prepare(spec, impl, backend, layout, seed)
     impl, geom, xp, rng = layer.impl, layer.geom, layer.xp, layer.rng
     shapes = geom.shapes
     rtol, atol = tolerances(spec, rtol, atol)
+    result = SpecResult(spec, geom, impl.name, method, rtol, atol, backend=xp.__name__, default_batch=default_batch)
     if layer.skipped:
-        return SpecResult(spec, geom, impl.name, method, rtol, atol, backend=xp.__name__, skipped=layer.skipped)
+        result.skipped = layer.skipped
+        return result
     x, w, b, g = (layer.data[name] for name in ("x", "w", "b", "y"))   # float64 on the device; g: G = dL/dY
     cast, conv, kwargs = layer.cast, layer.conv, layer.kwargs
-    result = SpecResult(spec, geom, impl.name, method, rtol, atol, backend=xp.__name__)
 
-    y = _call(impl, "forward", {"x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
-    y_reference = reference.forward(x, w, b, **kwargs)
-    forward_check = _forward_check(y, y_reference, shapes["y"], spec.dtype, rtol, atol)
+    y, forward_check, y_data = _forward_checks(layer, shapes["y"], spec.dtype, rtol, atol)
     result.checks.append(forward_check)
     grads = _call(impl, "backward", {"dy": cast["y"], "x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
     checks, analytic = _backward_checks(grads, shapes, spec.dtype, y if isinstance(y, Raised) else None)
-    result.through = through(spec, forward_check)
+    result.through = _through(spec, forward_check, through)
 
     tol = (rtol, atol)
     governed = method in ("auto", "channels") and channels is None      # the budget decides the coverage
     try:
         begun = time.perf_counter()
         deadline = begun + budget
-        forward = impl.forward if result.through == "implementation" else reference.forward
+        forward = impl.forward if result.through == "implementation" else im2col.forward
         problem = numerical.Problem(forward, x, w, b, g, spec.stride, geom.padding, progress, impl.describe, conv)
         if method == "auto":
             method = costs.choose(geom, problem.seconds, budget, channels, projections).method
@@ -112,7 +117,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
         else:
             checks.update(_fast(problem, analytic, tol, rng, projections or FAST_DIRECTIONS))
             result.rerun = {"method": "fast", "projections": projections or FAST_DIRECTIONS}
-        result.forwards = 1 + problem.forwards
+        result.forwards = FORWARD_CHECKS + problem.forwards
         if governed:
             spent = time.perf_counter() - begun
             result.budget = {"budget_seconds": budget, "finite_differences_seconds": round(spent, 3),
@@ -128,9 +133,10 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     data = {"x": x, "w": w, "b": b, "g": g}
     for check in result.checks:
         if not check.passed and not check.skipped and not check.unchecked:
-            check.diagnosis = _diagnosis(check.name, outputs.get(check.name), data, geom, rtol, atol)
+            at = data if check.name != "y" else {**data, **y_data}
+            check.diagnosis = _diagnosis(check.name, outputs.get(check.name), at, geom, rtol, atol)
     if not forward_check.passed:
-        _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, spec.seed if seed is None else seed)
+        _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, layer.seed)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -158,13 +164,46 @@ def _words(values: list) -> str:
     return " and ".join(str(v) for v in values) if len(values) <= 2 else ", ".join(str(v) for v in values)
 
 
-def through(spec: ConvSpec, forward_check: TensorCheck) -> str:
-    """The forward finite differences go through: the plug-in's ('implementation') when it passed
-    its check, so that the check costs what the user's own forward costs; else the float64 loop
-    reference ('reference'), so that a gradient's verdict means right for this layer whatever
-    the forward does. float16 layers always take the reference: a float16 forward rounds Y to
-    1e-3, and its differences would drown any gradient error."""
-    return "implementation" if forward_check.passed and spec.dtype != "float16" else "reference"
+def _through(spec: ConvSpec, forward_check: TensorCheck, wanted: str) -> str:
+    """The forward finite differences go through, the one place that decides: the built-in
+    im2col ('builtin'), a forward known to be the layer, always computed in float64 (tested
+    against the loop reference and SciPy), so that a gradient's verdict means right for this
+    layer whatever the plug-in's forward does, and the check never costs the plug-in's forward
+    more than its two checked calls. The plug-in's own forward ('implementation') only when
+    asked for (`wanted`) and it passed its check at both draws; never for float16, whose
+    forward rounds Y to 1e-3 and whose differences would drown any gradient error."""
+    if wanted == "implementation" and forward_check.passed and spec.dtype != "float16":
+        return "implementation"
+    return "builtin"
+
+
+SECOND_DRAW = 2
+"""The forward is checked at the spec's seeded x, w, b and at a second draw from the seed
+sequence (seed, SECOND_DRAW), called first: a forward whose answer depends on more than its
+inputs (a cache kept from an earlier call, a counter, a reused output buffer) shows at one of
+the two: options.FORWARD_CHECKS calls of the plug-in's forward."""
+
+
+def _forward_checks(layer, shape, dtype, rtol, atol) -> tuple:
+    """(what the forward returned at the seeded point, the Y TensorCheck, the x, w, b the check's
+    figures are from): the second draw first, then the seeded point. The check is the seeded
+    point's, unless that passed and the second draw did not."""
+    impl, kwargs, second = layer.impl, layer.kwargs, layer.second
+    y2 = _call(impl, "forward", {t: None if second[t] is None else second[t].astype(dtype) for t in ("x", "w", "b")},
+               kwargs)
+    y = _call(impl, "forward", {t: layer.cast[t] for t in ("x", "w", "b")}, kwargs)
+    data = layer.data
+    check = _forward_check(y, reference.forward(data["x"], data["w"], data["b"], **kwargs), shape, dtype, rtol, atol)
+    if not check.passed:
+        return y, check, {}
+    other = _forward_check(y2, reference.forward(second["x"], second["w"], second["b"], **kwargs), shape, dtype,
+                           rtol, atol)
+    if other.passed:
+        return y, check, {}
+    other.message = (f"{other.message} on a second draw of x, w and b (seed sequence ({layer.seed}, {SECOND_DRAW}), "
+                     "checked first), though right on the spec's seeded draw: the forward's answer depends on more "
+                     "than its inputs (a cache, a counter, a reused buffer) or on their values")
+    return y2, other, {t: second[t] for t in ("x", "w", "b")}
 
 
 def _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, seed) -> None:
@@ -182,15 +221,22 @@ def _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, seed) -> No
 
 def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: float = DEFAULT_BUDGET_S,
          backend="numpy", layout: str | None = None, channels: int | None = None, projections: int | None = None,
-         seed: int | None = None, **_) -> LayerPlan:
-    """What `verify` would cost on this layer, from one timed forward of `impl` on the layer's
-    seeded data (as verify times it): `full` at the floor, what `auto` runs within `budget`
-    (or as --channels/--projections pin it), and the minimum `channels` keeps. Checks nothing.
-    Options verify takes and planning does not need (method, rtol, ...) are accepted and ignored."""
+         seed: int | None = None, through: str = "builtin", **_) -> LayerPlan:
+    """What `verify` would cost on this layer (at the batch verify checks), from timed forwards
+    on the layer's seeded data, as verify times them: one call of `impl`'s forward (verify's
+    forward check makes FORWARD_CHECKS, and its backward is counted as BACKWARD_FORWARDS of
+    them), and the forward finite differences go through (the built-in im2col, or with
+    through='implementation' the plug-in's own): `full` at the floor, what `auto` runs within
+    `budget` (or as --channels/--projections pin it), and the minimum `channels` keeps. Checks
+    nothing. Options verify takes and planning does not need (method, rtol, ...) are accepted
+    and ignored."""
     started = time.perf_counter()
     if not budget > 0:
         raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
+    if through not in THROUGH:
+        raise ConvcheckError(f"--through {through}: unknown; valid: {', '.join(THROUGH)}")
     check_pins("auto", channels, projections)
+    spec = checked(spec)
     layer = _prepare(spec, impl, backend, layout, seed)
     planned = LayerPlan(spec, layer.geom, layer.impl.name, budget, skipped=layer.skipped)
     if layer.skipped:
@@ -198,21 +244,25 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     x, w, b, g = (layer.data[name] for name in ("x", "w", "b", "y"))
     begun = time.perf_counter()
     y = _call(layer.impl, "forward", {"x": layer.cast["x"], "w": layer.cast["w"], "b": layer.cast["b"]},
-              layer.kwargs)                                     # as verify's forward check: the timing below is warm
+              layer.kwargs)
+    own = time.perf_counter() - begun
     if isinstance(y, Raised):
         planned.error = "forward " + y
         return planned
-    reference.forward(x, w, b, **layer.kwargs)                  # verify's forward check compares with it
-    checked = time.perf_counter() - begun
+    begun = time.perf_counter()
+    reference.forward(x, w, b, **layer.kwargs)                  # verify's forward check compares with it, twice
+    compared = time.perf_counter() - begun
+    planned.through = "implementation" if through == "implementation" and spec.dtype != "float16" else "builtin"
+    forward = layer.impl.forward if planned.through == "implementation" else im2col.forward
     try:
-        problem = numerical.Problem(layer.impl.forward, x, w, b, g, spec.stride, layer.geom.padding,
+        problem = numerical.Problem(forward, x, w, b, g, spec.stride, layer.geom.padding,
                                     describe=layer.impl.describe, conv=layer.conv)
     except numerical.NumericalError as e:
         planned.error = str(e)
         return planned
     seconds = problem.seconds
     planned.forward_seconds = seconds
-    planned.overhead = checked + BACKWARD_FORWARDS * seconds
+    planned.overhead = FORWARD_CHECKS * (own + compared) + BACKWARD_FORWARDS * own
     planned.full = costs.full(layer.geom, seconds)
     planned.auto = costs.choose(layer.geom, seconds, budget, channels, projections)
     planned.minimum = costs.minimum(layer.geom, seconds)
@@ -232,6 +282,8 @@ class _Layer:
     rng: object
     data: dict                 # x, w, b, y (= G): float64 on the device
     cast: dict                 # the same in the spec's dtype
+    second: dict               # x, w, b of the forward check's second draw (SECOND_DRAW), float64 on the device
+    seed: int                  # the seed in force (the spec's, or verify's seed=)
     conv: dict                 # dilation=, groups= when not 1 (old plug-ins keep working)
     kwargs: dict               # stride=, padding=, **conv
     skipped: str               # why the implementation's API cannot express the layer, or ''
@@ -246,16 +298,19 @@ def _prepare(spec: ConvSpec, impl, backend, layout, seed) -> _Layer:
         raise ConvcheckError(f"--layout {layout}: unknown; valid: nchw, nhwc")
     geom = geometry(spec)
     reason = impl.expressible(spec, geom) if impl.expressible else None
-    rng = default_rng(spec.seed if seed is None else seed)
+    seed = spec.seed if seed is None else seed
+    rng, again = default_rng(seed), default_rng([seed, SECOND_DRAW])
     data = {} if reason else {name: to_device(xp, _draw(rng, geom.shapes[name], spec.dtype))
                               for name in ("x", "w", "b", "y")}
+    second = {} if reason else {name: to_device(xp, _draw(again, geom.shapes[name], spec.dtype))
+                                for name in ("x", "w", "b")}
     cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data.items()}
     conv = {**({"dilation": spec.dilation} if any(d != 1 for d in spec.dilation) else {}),
             **({"groups": spec.groups} if spec.groups != 1 else {}),
             **({"transposed": True} if spec.transposed else {}),
             **({"output_padding": spec.out_padding} if any(spec.out_padding) else {})}
     kwargs = {"stride": spec.stride, "padding": geom.padding, **conv}
-    return _Layer(impl, geom, xp, rng, data, cast, conv, kwargs, reason or "")
+    return _Layer(impl, geom, xp, rng, data, cast, second, seed, conv, kwargs, reason or "")
 
 
 def _diagnosis(name, value, data, geom, rtol, atol):
@@ -287,7 +342,8 @@ def _bias(pb, analytic, tol) -> dict:
 def _full(pb, analytic, tol) -> dict:
     """Every coordinate of every tensor, at the floor of black-box finite differences."""
     shapes = {"x": pb.x.shape, "w": pb.wc.shape, "b": None if pb.b is None else pb.b.shape}
-    pb.planned = pb.forwards + numerical.full_forwards(shapes, pb.dilation, pb.stride, pb.transposed) - 2
+    pb.planned = pb.forwards + numerical.full_forwards(shapes, pb.dilation, pb.stride, pb.transposed) - 1 - \
+        FORWARD_CHECKS
     checks = _bias(pb, analytic, tol)
     sets = range(pb.wc.shape[1])
     if "x" in analytic:
@@ -463,4 +519,11 @@ def _call(impl, which: str, arrays: dict, kwargs: dict):
     if changed:
         return Raised(f"wrote into its argument {', '.join(changed)} (in place): a caller's arrays, such as "
                       "autograd's saved inputs, would be corrupted; compute on a copy")
-    return result
+    return _own(result)
+
+
+def _own(returned):
+    """What a plug-in returned, its arrays copied: it may reuse an output buffer on its next call."""
+    if isinstance(returned, (tuple, list)):
+        return tuple(_own(a) for a in returned) if isinstance(returned, tuple) else [_own(a) for a in returned]
+    return returned.copy() if hasattr(returned, "shape") and callable(getattr(returned, "copy", None)) else returned

@@ -48,6 +48,11 @@ class Layout(str, Enum):
     nhwc = "nhwc"
 
 
+class Through(str, Enum):
+    builtin = "builtin"
+    implementation = "implementation"
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"
@@ -104,6 +109,10 @@ BackendOption = Annotated[Backend, typer.Option(help="Where the check runs: nump
 LayoutOption = Annotated[Optional[Layout], typer.Option(help="The implementation's array layout, overriding the "
                                                              "specs': nchw, or nhwc (x (N, H, W, k), w (m_h, m_w, k, "
                                                              "p)).")]
+ThroughOption = Annotated[Through, typer.Option(help="The forward finite differences go through: builtin (im2col, a "
+                                                     "forward known to be the layer; yours is checked at two draws "
+                                                     "and called twice whatever the method) or implementation (yours, "
+                                                     "once it passed its check: hundreds of its calls).")]
 
 
 def _version(value: bool):
@@ -151,6 +160,7 @@ def verify(
     timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
     backend: BackendOption = Backend.numpy,
     layout: LayoutOption = None,
+    through: ThroughOption = Through.builtin,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG heatmap of |analytic − numerical| of each "
                                                       "failing tensor into this folder (pip install "
                                                       "'convcheck[plot]').")] = None,
@@ -180,7 +190,7 @@ def verify(
         part = _shard(shard, specs)
         options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
                    "seed": seed, "backend": backend.value, "layout": None if layout is None else layout.value,
-                   "channels": channels, "projections": projections}
+                   "channels": channels, "projections": projections, "through": through.value}
         results = verify_all(part, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
                              progress=LazyProgress(enabled=False if quiet else None), **options)
         interrupted = None
@@ -286,6 +296,7 @@ def plan(
     timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
     backend: BackendOption = Backend.numpy,
     layout: LayoutOption = None,
+    through: ThroughOption = Through.builtin,
 ):
     """Estimate what `verify` will cost on every layer in PATHS, before a run: one timed forward
     per layer (in worker processes, as verify runs the plug-in), then per layer the forwards and
@@ -303,7 +314,7 @@ def plan(
         plans = plan_all(specs, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
                          progress=LazyProgress(enabled=None), budget=budget, channels=channels,
                          projections=projections, seed=seed, backend=backend.value,
-                         layout=None if layout is None else layout.value)
+                         layout=None if layout is None else layout.value, through=through.value)
     except ConvcheckError as e:
         _fail(e)
     except Interrupted as e:

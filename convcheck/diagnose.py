@@ -65,7 +65,7 @@ def _candidates(name, value, truth, data, conv, geom):
     """(mistake, the array it gives or None, explanation) for tensor `name`, most specific first."""
     s = geom.spec
     x, w, b, g = data["x"], data["w"], data["b"], data["g"]
-    span, n, dims = geom.extent, s.batch, s.dims
+    span, n, dims = geom.extent, s.batch_size, s.dims
     step = "`convcheck shapes --explain`, step"
 
     def grads(**change):

@@ -221,7 +221,7 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         f"{s.k // s.groups * s.p} correlations of a {_plane(geom.padded)} channel of X_pad with a "
         f"{_plane(geom.dilated)} channel of dL/dY",
         f"dL/dF is {s.p} × ({_plane(s.m)} × {s.k // s.groups}) = array {geom.shapes['dw']}; the batch of "
-        f"{s.batch} is summed" + ("" if s.groups == 1 else f"; filter j only meets the {s.k // s.groups} channels "
+        f"{s.batch_size} is summed" + ("" if s.groups == 1 else f"; filter j only meets the {s.k // s.groups} channels "
                                                            "of its group"),
         f"X's depth k = {s.k} and dL/dY's depth p = {s.p} never need to match: channel i of X only meets "
         "channel j of dL/dY, one pair per slice", compact=True))
@@ -258,7 +258,7 @@ def _bias_step(geom: Geometry) -> Step:
     return Step(
         "db", "direct", "dL/db_j = Σ dL/dY^(j)",
         f"one number per {'output channel' if s.transposed else 'filter'}: the sum over batch and positions",
-        f"p = {s.p} sums of {s.batch} × {_plane(geom.out)} values" if s.bias else "no bias",
+        f"p = {s.p} sums of {s.batch_size} × {_plane(geom.out)} values" if s.bias else "no bias",
         f"dL/db is array {geom.shapes['db']}" if s.bias else "the spec has bias: false: no b and no dL/db",
         latex=r"\frac{\partial L}{\partial b_j} = \sum \frac{\partial L}{\partial Y^{(j)}}", compact=True)
 
@@ -375,7 +375,7 @@ def _transposed_steps(geom: Geometry) -> list[Step]:
         "dw.depth", "direct", "Depth of dL/dF",
         "one slice per (input channel i, output channel j of its group)",
         f"k = {s.k} stacks × p/groups = {s.p // s.groups} = {s.k * s.p // s.groups} correlations",
-        f"dL/dF is array {geom.shapes['dw']}; the batch of {s.batch} is summed", compact=True))
+        f"dL/dF is array {geom.shapes['dw']}; the batch of {s.batch_size} is summed", compact=True))
     steps.append(_bias_step(geom))
 
     def reached(pixel):

@@ -166,10 +166,10 @@ class Geometry:
         """Expected shape of every tensor, keyed x, w, b, y, dy, dx, dw, db (b: None without bias);
         a transposed layer's w is (k, p / groups, *m)."""
         s = self.spec
-        x = (s.batch, s.k, *s.n)
+        x = (s.batch_size, s.k, *s.n)
         w = (s.k, s.p // s.groups, *s.m) if s.transposed else (s.p, s.k // s.groups, *s.m)
         b = (s.p,) if s.bias else None
-        y = (s.batch, s.p, *self.out)
+        y = (s.batch_size, s.p, *self.out)
         return {"x": x, "w": w, "b": b, "y": y, "dy": y, "dx": x, "dw": w, "db": b}
 
 

@@ -20,6 +20,7 @@ import yaml
 
 from .errors import SpecError
 from .geometry import edges, geometry, sub
+from .options import checked
 from .spec import DTYPES, LAYOUTS, PADDING_NAMES, ConvSpec
 
 
@@ -56,7 +57,7 @@ FIELDS = {
     "adapter": Field("adapter", "for --impl layer:...: the names a layer class uses for in_channels, out_channels, "
                                 "kernel_size, stride, padding, weight, bias, dx, dw, db"),
     "name": Field("name", "the layer's name in reports (default: the file's name)"),
-    "batch": Field("int", "batch size N (default 1)", least=1),
+    "batch": Field("int", "batch size N (default: shapes use 1, verify checks 2, which shows batch mistakes)", least=1),
     "bias": Field("bool", "whether the layer has a bias b (default true)"),
     "dtype": Field("dtype", "dtype of the arrays the implementation gets (default float64)"),
     "seed": Field("int", "seed of x, w, b and the upstream gradient G (default 0)", least=0),
@@ -133,7 +134,9 @@ def fields_of(spec: ConvSpec) -> dict:
     fields = {"n": n, "m": m, "k": spec.k, "p": spec.p,
               "padding": spec.padding if isinstance(spec.padding, str) else brief(spec.padding),
               "stride": brief(spec.stride), "dilation": brief(spec.dilation), "groups": spec.groups,
-              "name": spec.name, "batch": spec.batch, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
+              "name": spec.name, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
+    if spec.batch is not None:
+        fields["batch"] = spec.batch
     if isinstance(n, int) and isinstance(m, int) and spec.dims != 2:
         fields = {"dims": spec.dims, **fields}
     if spec.transposed:
@@ -323,14 +326,14 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
                        f"valid: {', '.join(str(g) for g in range(1, both + 1) if both % g == 0)}")
     spec = ConvSpec(
         n=value["n"], m=value["m"], k=value["k"], p=value["p"], padding=value["padding"], stride=value["stride"],
-        dilation=value.get("dilation", (1,) * dims), groups=groups, name=name, batch=value.get("batch", 1),
+        dilation=value.get("dilation", (1,) * dims), groups=groups, name=name, batch=value.get("batch"),
         bias=value.get("bias", True), dtype=value.get("dtype", "float64"), layout=value.get("layout", "nchw"),
         adapter=value.get("adapter", ()), transposed=value.get("transposed", False),
         output_padding=value.get("output_padding", ()),
         seed=value.get("seed", 0), rtol=tol.get("rtol"), atol=tol.get("atol"),
         source=None if path is None else str(path), line=line)
     try:
-        shapes = geometry(spec).shapes
+        shapes = geometry(checked(spec)).shapes       # as verify checks it: at options.CHECK_BATCH if none is set
     except SpecError as e:  # no output position: point at the field's own line
         fail(e.field, e.detail)
     for tensor in ("x", "w", "y"):

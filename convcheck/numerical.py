@@ -41,6 +41,7 @@ import numpy as np
 
 from .backend import array_module, sliding_window_view, synchronize
 from .geometry import effective_size, reach, reached_outputs
+from .options import FORWARD_CHECKS
 
 STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0, np.dtype("float16"): 1.0}
 """h per dtype the forward computes in: rounding error ~ eps * |Y| / h is ~1e-13 at 1e-3 in
@@ -435,9 +436,10 @@ def set_forwards(shapes: dict, dilation=None, stride=None, transposed: bool = Fa
 
 def full_forwards(shapes: dict, dilation=None, stride=None, transposed: bool = False) -> int:
     """Whole-layer forwards of `full`, the floor of black-box finite differences:
-    2 (k / groups) prod(m) + 3 for a plain layer, each axis capped where the input is smaller.
+    2 (k / groups) prod(m) + 4 for a plain layer, each axis capped where the input is smaller.
     Every set of dL/dX (colour classes) and every tap of the filters' k / groups channels, 1 for
-    dL/db (none without bias), 1 unperturbed point and 1 forward check; a transposed layer's
-    dL/dX needs fewer classes. shapes["w"]: the canonical filters (p, k / groups, *m),
-    `Geometry.filters`."""
-    return shapes["w"][1] * set_forwards(shapes, dilation, stride, transposed) + (1 if shapes["b"] else 0) + 2
+    dL/db (none without bias), 1 unperturbed point and the forward check's FORWARD_CHECKS calls
+    (2); a transposed layer's dL/dX needs fewer classes. shapes["w"]: the canonical filters
+    (p, k / groups, *m), `Geometry.filters`."""
+    return shapes["w"][1] * set_forwards(shapes, dilation, stride, transposed) + (1 if shapes["b"] else 0) + 1 + \
+        FORWARD_CHECKS

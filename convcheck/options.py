@@ -21,6 +21,32 @@ conv2d in half precision) were off by at most 0.020 on elements below 1 in size 
 most 1.5% of the exact value above it, hence (5e-2, 5e-2): 2.5x and 3.4x that."""
 
 
+CHECK_BATCH = 2
+"""The batch `verify` checks a layer at when its spec sets none (shapes and `convcheck shapes`
+keep 1). At batch 1 a backward that divides dL/dF or dL/db by N, or that uses sample 0's input
+for every sample, is exactly right; a second sample shows both (diagnoses batch-mean and
+batch-partial). A spec that sets `batch: 1` is checked at 1."""
+
+FORWARD_CHECKS = 2
+"""Calls of the plug-in's forward that verify's forward check makes: at two draws of x, w, b
+(checker.SECOND_DRAW). The cost model counts them among a check's whole-layer forwards."""
+
+THROUGH = ("builtin", "implementation")
+"""Which forward finite differences go through (`verify --through`): the built-in im2col, the
+default, whatever the plug-in's forward does (it is checked on its own, at two points, and
+called a handful of times however many forwards the method needs); or the plug-in's own
+forward once it passed its check ('implementation': the check then costs hundreds of its
+calls)."""
+
+
+def checked(spec):
+    """The spec as `verify` and `plan` check it: at CHECK_BATCH when it sets no batch."""
+    if spec.batch is not None:
+        return spec
+    from dataclasses import replace
+    return replace(spec, batch=CHECK_BATCH)
+
+
 def tolerances(spec, rtol: float | None = None, atol: float | None = None) -> tuple[float, float]:
     """(rtol, atol) in force: the caller's, else the spec's, else the dtype's defaults."""
     default_rtol, default_atol = TOLERANCES[spec.dtype]

@@ -28,6 +28,8 @@ OPTIONS = {
     "seed": dict(type=int, help="seed for x, w, b, G (overrides the specs')"),
     "backend": dict(choices=("numpy", "cupy"), help="numpy (CPU) or cupy (a CUDA GPU)"),
     "layout": dict(choices=("nchw", "nhwc"), help="the implementation's array layout, overriding the specs'"),
+    "through": dict(choices=("builtin", "implementation"),
+                    help="the forward finite differences go through: builtin (im2col) or implementation (yours)"),
 }
 """`--convcheck-NAME`: verify's options of the same name (default: verify's). The choices are
 written out, not imported, so that pytest's start imports no convcheck module; a test holds them

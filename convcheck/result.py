@@ -125,7 +125,8 @@ class SpecResult:
     error: str = ""                # the check could not finish: 'backward killed by signal SIGSEGV', ...
     backend: str = "numpy"         # the array module the check ran on: 'numpy', 'cupy'
     skipped: str = ""              # why the layer was not run: 'not expressible in this API: ...'
-    through: str = "implementation"  # the forward finite differences went through: 'implementation' or 'reference'
+    through: str = "builtin"       # the forward finite differences went through: 'builtin' (im2col) or 'implementation'
+    default_batch: bool = False    # the spec sets no batch: checked at options.CHECK_BATCH (spec.batch), not 1
     rerun: dict | None = None      # options that redo exactly this coverage on any machine: {'method': ..., ...}
     budget: dict | None = None     # where the budget decided: budget_seconds, finite_differences_seconds, over_seconds
     output: str = ""               # the last lines the plug-in printed while this layer was checked (workers only)
@@ -178,14 +179,15 @@ class LayerPlan:
     geometry: object               # Geometry
     impl: str
     budget: float                  # seconds auto may spend on finite differences
-    forward_seconds: float = 0.0   # one forward of the layer, timed as verify times it
+    forward_seconds: float = 0.0   # one forward of the layer finite differences go through, timed as verify times it
+    through: str = "builtin"       # that forward: the built-in im2col ('builtin') or the plug-in's ('implementation')
     full: object = None            # budget.Choice of `full` at the floor
     auto: object = None            # budget.Choice of what auto runs within `budget`
     minimum: object = None         # budget.Choice of the least `channels` keeps whatever the budget
     skipped: str = ""              # not expressible in the implementation's API
     error: str = ""                # the forward raised or crashed: nothing to estimate
     overhead: float = 0.0          # seconds verify spends besides finite differences: the forward check
-                                   # (the plug-in's forward and the loop reference, timed) and a backward
+                                   # (two calls of the plug-in's forward and the loop reference) and a backward
     seconds: float = 0.0           # what planning this layer took
 
     def estimate(self, choice) -> float:

@@ -293,13 +293,14 @@ class _Pool:
 def _failed(action: str, spec, impl_name: str, options: dict, error: str, seconds: float = 0.0):
     """The result of a layer whose check (or plan) could not finish: `error` says why."""
     from .geometry import geometry
+    from .options import checked, tolerances
     from .result import LayerPlan, SpecResult
+    default_batch, spec = spec.batch is None, checked(spec)
     if action == "plan":
         return LayerPlan(spec, geometry(spec), impl_name, options.get("budget", 0.0), error=error, seconds=seconds)
-    from .options import tolerances
     rtol, atol = tolerances(spec, options.get("rtol"), options.get("atol"))
     return SpecResult(spec, geometry(spec), impl_name, options.get("method", "auto"), rtol, atol, seconds=seconds,
-                      error=error, backend=options.get("backend", "numpy"))
+                      error=error, backend=options.get("backend", "numpy"), default_batch=default_batch)
 
 
 def _died(phase: int, exitcode: int) -> str:
@@ -408,14 +409,15 @@ def _output_file(folder: str) -> str:
 # ---- the worker side -------------------------------------------------------------------------
 
 class _Tracked:
-    """The plug-in's forward and backward, publishing the phase as they run: the first forward
-    of a layer is the forward check, the later ones are finite differences."""
+    """The plug-in's forward and backward, publishing the phase as they run: the first
+    FORWARD_CHECKS forwards of a layer are the forward check, later ones finite differences."""
 
     def __init__(self, impl, phase):
-        self.impl, self.phase, self.forwards = impl, phase, 0
+        from .options import FORWARD_CHECKS
+        self.impl, self.phase, self.forwards, self.checks = impl, phase, 0, FORWARD_CHECKS
 
     def forward(self, *args, **kwargs):
-        self.phase.value = FORWARD if self.forwards == 0 else NUMERICAL
+        self.phase.value = FORWARD if self.forwards < self.checks else NUMERICAL
         self.forwards += 1
         try:
             return self.impl.forward(*args, **kwargs)

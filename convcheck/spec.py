@@ -33,7 +33,7 @@ class ConvSpec:
     groups: int = 1                      # k / groups input channels per filter, as in PyTorch
     layout: str = "nchw"                 # the plug-in's arrays: nchw, or nhwc (x (N, H, W, k), w (m_h, m_w, k, p))
     adapter: tuple = ()                  # (name, renamed) pairs for the layer: adapter's arguments and attributes
-    batch: int = 1
+    batch: int | None = None       # None: the spec sets none (shapes use 1; verify checks options.CHECK_BATCH)
     bias: bool = True
     dtype: str = "float64"
     seed: int = 0
@@ -49,6 +49,11 @@ class ConvSpec:
     def dims(self) -> int:
         """Spatial axes: 1, 2 or 3."""
         return len(self.n)
+
+    @property
+    def batch_size(self) -> int:
+        """The batch N shapes use: the spec's, 1 where it sets none."""
+        return self.batch or 1
 
     @property
     def out_padding(self) -> tuple[int, ...]:

@@ -23,7 +23,8 @@ from .report import headline
 from .result import Results, SpecResult
 from .spec import ConvSpec
 
-OPTIONS = ("method", "rtol", "atol", "seed", "budget", "backend", "layout", "samples", "channels", "projections")
+OPTIONS = ("method", "rtol", "atol", "seed", "budget", "backend", "layout", "samples", "channels", "projections",
+           "through")
 """Keyword arguments that are `verify`'s options, not spec fields (seed and layout override the spec's)."""
 
 

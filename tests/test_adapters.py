@@ -38,7 +38,7 @@ def test_the_classic_crop_bug_is_found_and_named(tmp_path):
                                       f"cs231n:{layers}", "--format", "json"])
     assert result.exit_code == 1
     tensor = json.loads(result.stdout)["specs"][0]["tensors"]["dx"]
-    assert tensor["actual_shape"] == [1, 3, 0, 0] and tensor["diagnosis"]["mistake"] == "padding-crop"
+    assert tensor["actual_shape"] == [2, 3, 0, 0] and tensor["diagnosis"]["mistake"] == "padding-crop"
 
 
 def test_skipped_layers_are_reported_not_failed_in_every_format(tmp_path):
@@ -134,7 +134,7 @@ def test_a_function_that_fails_on_its_arguments_names_the_call():
     assert "'Adapting an op: a three-line wrapper'" in message
     dilated = make_spec(n=7, m=3, k=3, p=4, padding=1, dilation=2)                 # one argument too many
     message = verify(dilated, f"torch:{OPS}:CourseConv2DFunction").check("y").message
-    assert "TypeError" in message and "CourseConv2DFunction.apply(x (1,3,7,7), w (4,3,3,3), b (4,), 1, 1, 2)" in message
+    assert "TypeError" in message and "CourseConv2DFunction.apply(x (2,3,7,7), w (4,3,3,3), b (4,), 1, 1, 2)" in message
 
 
 def test_the_other_adapters_and_plain_plugins_name_the_call_too(tmp_path):
@@ -144,12 +144,12 @@ def test_the_other_adapters_and_plain_plugins_name_the_call_too(tmp_path):
         "def forward(x, w, b, *, stride, padding):\n    assert padding == 1, 'padding must be an int'\n\n"
         "backward = forward\n")
     message = verify(spec, str(tmp_path / "picky.py")).check("y").message
-    assert "convcheck called forward(x (1,3,7,7), w (4,3,3,3), b (4,), stride=(1, 1), padding=(1, 1, 1, 1))" in message
+    assert "convcheck called forward(x (2,3,7,7), w (4,3,3,3), b (4,), stride=(1, 1), padding=(1, 1, 1, 1))" in message
     (tmp_path / "layers.py").write_text(
         "def conv_forward_naive(x, w, b, conv_param):\n    raise ValueError('bad conv_param')\n\n"
         "def conv_backward_naive(dout, cache):\n    pass\n")
     message = verify(spec, f"cs231n:{tmp_path / 'layers.py'}").check("y").message
-    assert "conv_forward_naive(x (1,3,7,7), w (4,3,3,3), b (4,), {'stride': 1, 'pad': 1})" in message
+    assert "conv_forward_naive(x (2,3,7,7), w (4,3,3,3), b (4,), {'stride': 1, 'pad': 1})" in message
     (tmp_path / "cls.py").write_text(
         "class Conv:\n    def __init__(self, in_channels, out_channels, kernel_size, stride, padding):\n"
         "        assert kernel_size == 5\n    def forward(self, x): pass\n    def backward(self, dout): pass\n")

@@ -137,7 +137,7 @@ def test_random_layers_pass_through_the_strict_backend(spec, dtype, method, impl
 
 
 def test_a_wrong_forward_and_a_batch_mistake_are_judged_and_named_on_the_device_too():
-    """Verdicts through the reference, the own-forward question and the batch diagnoses run on
+    """Verdicts through the built-in, the own-forward question and the batch diagnoses run on
     the device; only the error maps (report figures) come back to the host."""
     def forward(x, w, b, *, stride, padding):
         y = direct.forward(x, w, b, stride=stride, padding=padding)
@@ -152,6 +152,6 @@ def test_a_wrong_forward_and_a_batch_mistake_are_judged_and_named_on_the_device_
     result = verify(LAYERS[1], Implementation("wrong", forward, backward), method="full", backend=strict_backend)
     maps = sum(c.error_map is not None for c in result.checks)
     assert maps and strict_backend.CONVERSIONS == before + maps
-    assert result.through == "reference" and result.check("y").verdict == "FAIL"
+    assert result.through == "builtin" and result.check("y").verdict == "FAIL"
     assert result.check("dx").passed and result.check("dx").own_forward.consistent is False
     assert result.check("dw").diagnosis.mistake == "batch-partial"

@@ -15,17 +15,17 @@ runner = CliRunner()
 SLOW = "import time\nfrom convcheck.impls.direct import forward as _forward, backward\n\n" \
        "def forward(x, w, b, **kwargs):  # 10 ms a whole-layer forward (batch 1, 2 filters), as a real layer costs\n" \
        "    time.sleep(0.01 * x.shape[0] * w.shape[0] / 2)\n    return _forward(x, w, b, **kwargs)\n"
-LAYER = "name: slow\nn: 8\nm: 3\nk: 4\np: 2\npadding: 1\nstride: 1\n"
+LAYER = "name: slow\nn: 8\nm: 3\nk: 4\np: 2\npadding: 1\nstride: 1\nbatch: 1\n"
 GEOM = geometry(make_spec(n=8, m=3, k=4, p=2, padding=1))        # x (1, 4, 8, 8), w (2, 4, 3, 3), b (2,)
 
 
 def test_choose_runs_full_when_it_fits_else_as_many_sets_as_fit_never_fewer_than_two():
     full = budget.full(GEOM, 0.01)
-    assert full.forwards == 2 * 4 * 9 + 3 == numerical.full_forwards(GEOM.costs) and full.seconds == pytest.approx(0.75)
+    assert full.forwards == 2 * 4 * 9 + 4 == numerical.full_forwards(GEOM.costs) and full.seconds == pytest.approx(0.76)
     assert budget.choose(GEOM, 0.01, 1.0) == full
-    cheap = budget.choose(GEOM, 0.01, 0.7)                            # 3 + 32 projection forwards, then sets of 18
+    cheap = budget.choose(GEOM, 0.01, 0.7)                            # 4 + 32 projection forwards, then sets of 18
     assert (cheap.method, cheap.sets, cheap.projections) == ("channels", 1 + 1, 16)
-    assert cheap.forwards == 3 + 2 * 16 + 2 * 18
+    assert cheap.forwards == 4 + 2 * 16 + 2 * 18
     least = budget.choose(GEOM, 1.0, 0.5)
     assert least == budget.minimum(GEOM, 1.0) and least.sets == 2
     assert budget.choose(GEOM, 1.0, 0.5, sets=4) == budget.full(GEOM, 1.0)      # pinned
@@ -35,7 +35,7 @@ def test_choose_runs_full_when_it_fits_else_as_many_sets_as_fit_never_fewer_than
 def test_a_transposed_layer_costs_its_own_floor():
     """dL/dX of a transposed layer needs floor((m - 1) gcd(s, d) / s) + 1 classes per axis."""
     up = geometry(make_spec(n=7, m=3, k=4, p=2, stride=2, padding=1, transposed=True, output_padding=(1, 1)))
-    assert budget.full(up, 1.0).forwards == 4 * (2 * 2 + 9) + 3
+    assert budget.full(up, 1.0).forwards == 4 * (2 * 2 + 9) + 4
 
 
 def test_shards_keep_every_shard_within_the_target():
@@ -47,27 +47,31 @@ def test_shards_keep_every_shard_within_the_target():
 
 def test_the_minimum_that_does_not_fit_is_said_before_finite_differences_start(tmp_path):
     (tmp_path / "slow.py").write_text(SLOW)
-    spec = make_spec(n=8, m=3, k=4, p=2, padding=1)
+    spec = make_spec(n=8, m=3, k=4, p=2, padding=1, batch=1)
     lines = []
-    result = verify(spec, str(tmp_path / "slow.py"), budget=0.2, notify=lines.append)
+    result = verify(spec, str(tmp_path / "slow.py"), budget=0.2, notify=lines.append, through="implementation")
     assert result.passed and result.method == "channels" and len(lines) == 1
     assert lines[0].startswith("layer 't': the minimum exact coverage (input channels 0 and 3 and 16 random "
-                               "projections per tensor, 71 forwards) takes about 0.7")
+                               "projections per tensor, 72 forwards) takes about 0.7")
     assert "--budget is 0.2 s" in lines[0] and "--method fast would take about" in lines[0]
     assert result.budget["over_seconds"] > 0 and result.budget["budget_seconds"] == 0.2
     quiet = []
-    fits = verify(spec, str(tmp_path / "slow.py"), budget=30, notify=quiet.append)
+    fits = verify(spec, str(tmp_path / "slow.py"), budget=30, notify=quiet.append, through="implementation")
     assert fits.method == "full" and not quiet and fits.budget["over_seconds"] == 0.0
-    verify(spec, str(tmp_path / "slow.py"), method="channels", budget=30, notify=quiet.append)
+    verify(spec, str(tmp_path / "slow.py"), method="channels", budget=30, notify=quiet.append, through="implementation")
     assert not quiet                                                   # the minimum fits: nothing to say
-    pinned = verify(spec, str(tmp_path / "slow.py"), budget=0.2, channels=2, notify=quiet.append)
+    pinned = verify(spec, str(tmp_path / "slow.py"), budget=0.2, channels=2, notify=quiet.append,
+                    through="implementation")
+    builtin = verify(spec, str(tmp_path / "slow.py"), budget=0.2, notify=quiet.append)
+    assert not quiet and builtin.method == "full" and builtin.through == "builtin"   # the slow forward: called twice
     assert not quiet and pinned.budget is None                        # pinned: the budget decides nothing
 
 
 def test_the_command_line_says_it_on_stderr_quiet_or_not_and_reports_the_overrun(tmp_path):
     (tmp_path / "slow.py").write_text(SLOW)
     (tmp_path / "slow.yaml").write_text(LAYER)
-    args = ["verify", str(tmp_path / "slow.yaml"), "--impl", str(tmp_path / "slow.py"), "--budget", "0.2"]
+    args = ["verify", str(tmp_path / "slow.yaml"), "--impl", str(tmp_path / "slow.py"), "--budget", "0.2",
+            "--through", "implementation"]
     for extra in ([], ["-q"], ["--format", "json"]):
         result = runner.invoke(app, args + extra)
         assert result.exit_code == 0
@@ -76,28 +80,29 @@ def test_the_command_line_says_it_on_stderr_quiet_or_not_and_reports_the_overrun
     assert "over budget: finite differences took" in table and "past --budget 0.2 s" in table
     data = json.loads(runner.invoke(app, args + ["--format", "json"]).stdout)["specs"][0]
     assert data["budget"]["budget_seconds"] == 0.2 and data["budget"]["over_seconds"] > 0
-    fits = runner.invoke(app, ["verify", str(tmp_path / "slow.yaml"), "--impl", str(tmp_path / "slow.py")])
+    fits = runner.invoke(app, ["verify", str(tmp_path / "slow.yaml"), "--impl", str(tmp_path / "slow.py"),
+                               "--through", "implementation"])
     assert fits.exit_code == 0 and "minimum exact coverage" not in fits.stderr and "over budget" not in fits.stdout
 
 
 def test_plan_estimates_every_layer_and_checks_nothing(tmp_path):
     (tmp_path / "slow.py").write_text(SLOW)
-    (tmp_path / "layers.yaml").write_text("defaults: {n: 8, m: 3, k: 4, p: 2, padding: 1, stride: 1}\n"
+    (tmp_path / "layers.yaml").write_text("defaults: {n: 8, m: 3, k: 4, p: 2, padding: 1, stride: 1, batch: 1}\n"
                                           "layers:\n  - {name: a}\n  - {name: b, k: 8}\n")
     result = runner.invoke(app, ["plan", str(tmp_path / "layers.yaml"), "--impl", str(tmp_path / "slow.py"),
-                                 "--budget", "0.5", "--target", "1", "--format", "json"])
+                                 "--budget", "0.5", "--target", "1", "--format", "json", "--through", "implementation"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["checked"] is False and data["layers"] == 2
     a, b = data["plans"]
-    assert a["full"]["forwards"] == 75 and b["full"]["forwards"] == 147
+    assert a["full"]["forwards"] == 76 and b["full"]["forwards"] == 148
     assert 0.008 < a["forward_seconds"] < 0.2                         # the plug-in's sleep, timed
     assert a["auto"]["method"] == "channels" and a["minimum_fits_budget"] is False
     assert a["auto_estimate_seconds"] == pytest.approx(a["auto"]["seconds"] + a["overhead_seconds"], abs=1e-3)
     assert data["shards"] == 2 and data["auto_seconds"] == pytest.approx(a["auto_estimate_seconds"] +
                                                                          b["auto_estimate_seconds"], abs=1e-3)
     table = runner.invoke(app, ["plan", str(tmp_path / "layers.yaml"), "--impl", str(tmp_path / "slow.py"),
-                                "--budget", "0.5", "--target", "1"]).stdout
+                                "--budget", "0.5", "--target", "1", "--through", "implementation"]).stdout
     assert "channels 2/4 sets + 16 proj (min > budget)" in table and "--shard i/2" in table
     assert "convcheck plan checks nothing" in table
 

@@ -86,7 +86,7 @@ def test_the_forward_is_checked_against_the_loop_reference():
     result = verify(make_spec(), impl, method="full")
     assert "loop reference" in result.check("y").message
     # its backward is the gradient of its own (wrong) forward: right for that forward, wrong for the layer
-    assert result.through == "reference"
+    assert result.through == "builtin"
     assert result.check("dx").verdict == "FAIL" and result.check("dw").verdict == "FAIL"
     assert result.check("dx").own_forward.consistent and result.check("dw").own_forward.consistent
 
@@ -103,10 +103,10 @@ def test_auto_runs_full_on_small_layers_and_says_so():
 
 
 def test_full_costs_the_floor_in_whole_layer_forwards():
-    """Seed 001's layer: 125 colour classes + 125 taps + 1 bias + 1 unperturbed + 1 forward check."""
+    """Seed 001's layer: 125 colour classes + 125 taps + 1 bias + 1 unperturbed + 2 forward checks."""
     from convcheck.loader import load_specs
     spec = load_specs(PLUGINS.parent.parent / "configs" / "seed001_multichannel.yaml")[0]
-    assert verify(spec, "im2col", method="full").forwards == 253
+    assert verify(spec, "im2col", method="full").forwards == 254
 
 
 def test_a_budget_must_be_positive():
@@ -120,7 +120,8 @@ def test_plugin_that_breaks_only_on_perturbed_batches_is_a_failed_check_not_a_cr
             raise MemoryError("batch too big")
         return direct.forward(x, w, b, stride=stride, padding=padding)
     impl = Implementation("picky", forward, direct.backward)
-    result = verify(make_spec(), impl, method="full")
+    assert verify(make_spec(batch=1), impl, method="full").passed      # differences through the built-in: no batches
+    result = verify(make_spec(batch=1), impl, method="full", through="implementation")
     assert not result.passed
     assert result.check("y").passed
     assert "not checked" in result.check("dx").message and "MemoryError" in result.check("dx").message
@@ -217,6 +218,6 @@ def test_channels_covers_one_channel_of_every_group_per_set():
     assert result.check("dx").coverage.channels == (0, 3, 4, 7)      # sets 0 and 3 (the first and last) in both groups
     assert result.check("dw").coverage.channels == (0, 3)
     per_set = 3 * 3 + 3 * 3                                           # colour classes + taps
-    assert result.forwards == 3 + 2 * per_set + 2 * 16                # + x's and w's projections
+    assert result.forwards == 4 + 2 * per_set + 2 * 16                # 2 forward checks, baseline, bias; projections
     full = verify(spec, "im2col", channels=4)                         # every set: full
-    assert full.method == "full" and full.forwards == 2 * 4 * 9 + 3
+    assert full.method == "full" and full.forwards == 2 * 4 * 9 + 4

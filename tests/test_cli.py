@@ -31,8 +31,9 @@ def wrong_plugin(tmp_path, backward_name):
 def test_verify_configs_passes_with_exit_0():
     result = run("verify", CONFIGS)
     assert result.exit_code == 0, result.output
-    assert "20 specs: 20 passed, 0 failed" in result.stdout
-    assert "seed001-5x100x100-ten-5x5x5" in result.stdout and "(1,10,96,96)" in result.stdout
+    assert "20 specs: 20 passed" in result.stdout and ", 0 failed" in result.stdout    # partial only if loaded
+    assert "seed001-5x100x100-ten-5x5x5" in result.stdout and "(2,10,96,96)" in result.stdout
+    assert "batch 2 (the spec sets none)" in result.stdout                 # checked at 2: batch mistakes show
 
 
 def test_verify_user_plugin_file_passes():
@@ -61,13 +62,14 @@ def test_json_format_is_stable_and_machine_readable():
     assert data["passed"] == 1 and data["failed"] == 0
     (spec,) = data["specs"]
     assert spec["method"] == "full" and set(spec["tensors"]) == {"y", "dx", "dw", "db"}
-    assert spec["tensors"]["dx"]["expected_shape"] == [1, 1, 8, 6]
+    assert spec["tensors"]["dx"]["expected_shape"] == [2, 1, 8, 6]             # the spec sets no batch: 2
+    assert spec["default_batch"] is True and spec["spec"]["batch"] == 2
     assert spec["tensors"]["dx"]["verdict"] == "pass"
     assert spec["tensors"]["dx"]["coverage"] == {
-        "text": "every coordinate", "every_coordinate": True, "exact": 48, "total": 48, "channels": None,
+        "text": "every coordinate", "every_coordinate": True, "exact": 96, "total": 96, "channels": None,
         "sampled": 0, "projections": 0, "per_filter": False}
     assert spec["partial_coverage"] is False and data["passed_on_partial_coverage"] == 0
-    assert spec["forwards"] == 2 + 15 + 15 + 1      # forward check, baseline, 3 x 5 colour classes and taps, bias
+    assert spec["forwards"] == 3 + 15 + 15 + 1      # forward check (2 draws), baseline, 3 x 5 colour classes and taps, bias
 
 
 def test_channels_method_reports_its_coverage_in_table_json_and_summary():

@@ -43,7 +43,7 @@ def flipped_backward(dy, x, w, b, *, stride, padding):
 @pytest.mark.parametrize("method", ["full", "channels", "sample", "fast"])
 def test_a_backward_right_only_for_a_wrong_forward_fails(method):
     result = verify(SPEC, Implementation("rows", zero_rows_forward, zero_rows_backward), method=method, samples=16)
-    assert result.check("y").verdict == "FAIL" and result.through == "reference"
+    assert result.check("y").verdict == "FAIL" and result.through == "builtin"
     for name in ("dx", "dw", "db"):
         check = result.check(name)
         assert check.verdict == "FAIL", (method, name)
@@ -74,20 +74,27 @@ def test_a_flipped_forward_and_its_backward_are_told_to_flip_together():
     assert db.verdict == "pass" and db.own_forward.consistent and "does not reach it" in db.own_forward.note
 
 
-def test_a_passing_forward_keeps_finite_differences_through_it():
-    result = verify(SPEC, "im2col", method="full")
-    assert result.passed and result.through == "implementation"
+def test_differences_go_through_the_builtin_unless_asked_and_never_through_a_failing_forward():
+    result = verify(SPEC, "direct", method="full")
+    assert result.passed and result.through == "builtin"
     assert all(c.own_forward is None for c in result.checks)
+    own = verify(SPEC, "direct", method="full", through="implementation")
+    assert own.passed and own.through == "implementation"
+    failing = verify(SPEC, Implementation("rows", zero_rows_forward, direct.backward), method="full",
+                     through="implementation")
+    assert failing.check("y").verdict == "FAIL" and failing.through == "builtin"
+    with pytest.raises(ValueError, match="--through yours: unknown; valid: builtin, implementation"):
+        verify(SPEC, "direct", through="yours")
 
 
 def test_the_json_names_the_forward_and_each_gradients_relation_to_it():
     result = verify(SPEC, Implementation("rows", zero_rows_forward, zero_rows_backward), method="full")
     data = json.loads(json.dumps(result_dict(result)))
-    assert data["finite_differences_through"] == "reference"
+    assert data["finite_differences_through"] == "builtin"
     assert data["tensors"]["y"]["own_forward"] is None
     assert data["tensors"]["dw"]["own_forward"]["consistent"] is True
     assert data["tensors"]["dw"]["own_forward"]["note"].startswith("dL/dF is the exact gradient of your forward")
-    passing = json.loads(json.dumps(result_dict(verify(SPEC, "direct", method="full"))))
+    passing = json.loads(json.dumps(result_dict(verify(SPEC, "direct", method="full", through="implementation"))))
     assert passing["finite_differences_through"] == "implementation"
     assert all(t["own_forward"] is None for t in passing["tensors"].values())
 

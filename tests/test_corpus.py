@@ -51,7 +51,7 @@ BAD_SPECS = {  # file -> what its one line must say (after 'convcheck: error: <f
     "two_documents.yaml": "not valid YAML: but found another document",
     "negative_seed.yaml": "field 'seed': must be an integer >= 0, got -1",
     "duplicate_layer_name.yaml": "two layers are named 'same'",
-    "huge_layer.yaml": "would hold 640,000,000,000 numbers",
+    "huge_layer.yaml": "would hold 1,280,000,000,000 numbers",
     "no_specs": "directory holds no *.yaml or *.yml files",
 }
 
@@ -65,7 +65,7 @@ UNIMPORTABLE = {  # plug-in -> its one line (exit 2)
 }
 
 MISBEHAVING = {  # plug-in -> the line its failed layer shows (exit 1)
-    "raises.py": "backward raised IndexError: index 8 is out of bounds for axis 0 with size 1 "
+    "raises.py": "backward raised IndexError: index 9 is out of bounds for axis 0 with size 2 "
                  "(raises.py:6 in _scatter)",
     "hangs_backward.py": "error: backward timed out after 3 s",
     "hangs_forward.py": "error: forward timed out after 3 s",
@@ -83,9 +83,9 @@ MISBEHAVING = {  # plug-in -> the line its failed layer shows (exit 1)
     "wrong_shape.py": "dL/dF: shape (3, 4, 3, 3), but the spec gives (4, 3, 3, 3)",
     "wrong_dtype.py": "dL/dX: dtype float32, expected float64 (the spec's dtype)",
     "returns_none.py": "backward returned NoneType, expected a tuple (dx, dw, db)",
-    "returns_garbage.py": "dL/dX: shape ('t', 'a', 'l', 'l'), but the spec gives (1, 3, 9, 9)",
+    "returns_garbage.py": "dL/dX: shape ('t', 'a', 'l', 'l'), but the spec gives (2, 3, 9, 9)",
     "huge_allocation.py": "backward raised MemoryError: Unable to allocate",
-    "fixed_batch.py": "not checked: finite differences need a working forward, and forward on a batch of perturbed",
+    "fixed_batch.py": "Y: shape (1, 4, 7, 7), but the spec gives (2, 4, 7, 7)",
 }
 
 

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from convcheck.errors import SpecError
+from convcheck.geometry import geometry
 from convcheck.loader import load_specs
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -28,7 +29,8 @@ LAYER = "n: 8\nm: 3\nk: 2\np: 4\npadding: valid\nstride: 1\n"
 def test_single_layer_file(tmp_path):
     (spec,) = load_specs(write(tmp_path, "name: a\n" + LAYER))
     assert (spec.n, spec.m, spec.k, spec.p, spec.padding, spec.stride) == ((8, 8), (3, 3), 2, 4, "valid", (1, 1))
-    assert (spec.batch, spec.bias, spec.dtype, spec.seed) == (1, True, "float64", 0)
+    assert (spec.batch, spec.bias, spec.dtype, spec.seed) == (None, True, "float64", 0)     # batch: none set
+    assert spec.batch_size == 1 and geometry(spec).shapes["x"] == (1, 2, 8, 8)              # shapes use 1
     assert spec.source.endswith("spec.yaml") and spec.line == 1
 
 

@@ -74,10 +74,10 @@ def test_every_method_passes_correct_layers_in_every_dimension(spec, impl, metho
 
 
 @pytest.mark.parametrize("dims, fields, floor", [
-    (1, dict(n=50, m=5, k=4, p=3, stride=2, padding=2), 2 * 4 * 5 + 3),
-    (1, dict(n=40, m=3, k=6, p=6, groups=6, dilation=4, padding=4), 2 * 1 * 3 + 3),
-    (3, dict(n=(6, 7, 8), m=3, k=2, p=3, stride=(1, 2, 1), padding=1), 2 * 2 * 27 + 3),
-    (3, dict(n=6, m=(2, 3, 3), k=4, p=4, groups=2, dilation=(1, 2, 1), padding=(0, 1, 2, 2, 1, 1)), 2 * 2 * 18 + 3),
+    (1, dict(n=50, m=5, k=4, p=3, stride=2, padding=2), 2 * 4 * 5 + 4),
+    (1, dict(n=40, m=3, k=6, p=6, groups=6, dilation=4, padding=4), 2 * 1 * 3 + 4),
+    (3, dict(n=(6, 7, 8), m=3, k=2, p=3, stride=(1, 2, 1), padding=1), 2 * 2 * 27 + 4),
+    (3, dict(n=6, m=(2, 3, 3), k=4, p=4, groups=2, dilation=(1, 2, 1), padding=(0, 1, 2, 2, 1, 1)), 2 * 2 * 18 + 4),
 ])
 def test_full_costs_the_true_floor_per_axis(dims, fields, floor):
     spec = make_spec(dims, **fields)

@@ -114,12 +114,13 @@ def test_a_bad_spec_is_a_collection_error_and_a_bad_impl_a_usage_error(project):
 
 
 def test_the_plugins_choices_are_verifys():
-    from convcheck.cli import Backend, Layout
-    from convcheck.options import METHODS
+    from convcheck.cli import Backend, Layout, Through
+    from convcheck.options import METHODS, THROUGH
     from convcheck.pytest_plugin import OPTIONS
     assert OPTIONS["method"]["choices"] == METHODS
     assert OPTIONS["backend"]["choices"] == tuple(b.value for b in Backend)
     assert OPTIONS["layout"]["choices"] == tuple(v.value for v in Layout)
+    assert OPTIONS["through"]["choices"] == THROUGH == tuple(v.value for v in Through)
     import inspect
 
     from convcheck.checker import verify

@@ -38,7 +38,8 @@ def test_json_keys_version_spec_and_tolerance_ratio(tmp_path):
     assert good["spec"] == {"dims": 2, "n": [9, 9], "m": [3, 3], "k": 2, "p": 2, "stride": [1, 1],
                             "padding": [0, 0, 0, 0], "padding_form": "valid", "dilation": [1, 1], "groups": 1,
                             "layout": "nchw", "transposed": False, "output_padding": [0, 0], "adapter": {},
-                            "batch": 1, "bias": True, "dtype": "float64", "seed": 0}
+                            "batch": 2, "bias": True, "dtype": "float64", "seed": 0}   # checked at 2: none set
+    assert good["default_batch"] is True and good["tensors"]["dx"]["expected_shape"] == [2, 2, 9, 9]
     assert all(t["tolerance_ratio"] <= 1 for t in good["tensors"].values())
     assert wrong["tensors"]["dx"]["tolerance_ratio"] > 1 and wrong["tensors"]["dw"]["tolerance_ratio"] <= 1
     assert wrong["tensors"]["dx"]["max_rel_err"] > 0.3 and wrong["error"] is None

@@ -204,7 +204,7 @@ def test_a_plugins_prints_are_captured_per_layer_and_shown_under_a_failing_one(t
                          method="full")
     output = results[0].output.split("\n")
     assert not results[0].passed and results[0].output_lines == len(output) >= 5
-    assert output[:2] == ["Performing custom forward of MyConv2d", "Performing custom backward of MyConv2d"]
+    assert output[:3] == ["Performing custom forward of MyConv2d"] * 2 + ["Performing custom backward of MyConv2d"]
     assert "a warning on stderr" in output and "written by C code on fd 1" in output
     table = run("verify", CONFIGS / "seed000_general.yaml", "--impl", talkative(tmp_path, factor=2))
     assert table.exit_code == 1
@@ -285,7 +285,7 @@ def test_the_command_lines_own_workers_survive_crashes_and_hangs(tmp_path, jobs)
     assert [(s["name"], s["passed"], s["error"]) for s in specs] == [
         ("a", True, None), ("b", False, "backward killed by signal SIGSEGV"),
         ("c", False, "backward timed out after 3 s"), ("d", True, None)]
-    assert specs[1]["output"]["last"] == ["backward on (1, 1, 8, 8)"]
+    assert specs[1]["output"]["last"] == ["backward on (2, 1, 8, 8)"]
 
 
 def test_the_command_waits_for_its_workers_before_it_exits(tmp_path):

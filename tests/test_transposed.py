@@ -116,14 +116,14 @@ def test_the_transposed_floor_by_brute_force():
 
 
 @pytest.mark.parametrize("dims, fields, floor", [
-    (2, dict(n=14, m=3, k=8, p=4, stride=2, padding=1, output_padding=(1, 1)), 8 * (2 * 2 + 9) + 3),
-    (2, dict(n=28, m=4, k=6, p=6, stride=2, padding=1), 6 * (2 * 2 + 16) + 3),
-    (1, dict(n=20, m=5, k=2, p=4, stride=3, dilation=2), 2 * (2 + 5) + 3),
-    (3, dict(n=4, m=3, k=2, p=2, stride=(2, 1, 3), padding=1, output_padding=(1, 0, 2)), 2 * (2 * 3 * 1 + 27) + 3),
-    (1, dict(n=12, m=3, k=4, p=8, groups=4, stride=2), 1 * (2 + 3) + 3),
+    (2, dict(n=14, m=3, k=8, p=4, stride=2, padding=1, output_padding=(1, 1)), 8 * (2 * 2 + 9) + 4),
+    (2, dict(n=28, m=4, k=6, p=6, stride=2, padding=1), 6 * (2 * 2 + 16) + 4),
+    (1, dict(n=20, m=5, k=2, p=4, stride=3, dilation=2), 2 * (2 + 5) + 4),
+    (3, dict(n=4, m=3, k=2, p=2, stride=(2, 1, 3), padding=1, output_padding=(1, 0, 2)), 2 * (2 * 3 * 1 + 27) + 4),
+    (1, dict(n=12, m=3, k=4, p=8, groups=4, stride=2), 1 * (2 + 3) + 4),
 ])
 def test_full_runs_at_the_transposed_floor(dims, fields, floor):
-    """full costs (k / groups)(classes + prod(m)) + 3 forwards: a set is input channel j of
+    """full costs (k / groups)(classes + prod(m)) + 4 forwards: a set is input channel j of
     every group, for dL/dX and for the taps of w[j] (all output channels at once); each axis's
     classes are min(floor((m − 1) gcd(s, d) / s) + 1, ceil(n / (d / gcd(s, d))))."""
     spec = make_spec(dims, transposed=True, batch=2, **fields)

@@ -11,7 +11,6 @@ db is None when b is None. The built-ins `direct` and `im2col` follow the same c
 """
 
 import importlib
-import importlib.util
 import os
 import sys
 import traceback
@@ -153,7 +152,8 @@ def load_module(impl: str, label: str | None = None):
     any failure is one ImplError line starting with `--impl LABEL`."""
     label = label or impl
     if impl.endswith(".py") or os.path.isfile(impl):       # os.path, not pathlib: workers import this module
-        return _import_file(impl, label), os.path.dirname(os.path.realpath(impl))
+        from .files import import_file
+        return import_file(impl, label), os.path.dirname(os.path.realpath(impl))
     if os.getcwd() not in sys.path:  # like `python -m`: modules under the current folder import
         sys.path.insert(0, os.getcwd())
     try:
@@ -167,23 +167,3 @@ def load_module(impl: str, label: str | None = None):
         raise ImplError(f"--impl {label}: importing it failed: {type(e).__name__}: {e}") from None
     origin = getattr(module, "__file__", None)
     return module, os.path.dirname(os.path.realpath(origin)) if origin else None
-
-
-def _import_file(path: str, label: str):
-    """Execute a .py file as a fresh module, its folder importable; any failure is one ImplError line."""
-    if not os.path.isfile(path):
-        raise ImplError(f"--impl {label}: no such file")
-    name = f"convcheck_plugin_{abs(hash(os.path.realpath(path)))}"
-    folder = os.path.dirname(os.path.realpath(path))
-    if folder not in sys.path:  # like `python my_conv.py`: its own folder's modules import
-        sys.path.insert(0, folder)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as e:  # a plug-in may even call sys.exit at import
-        sys.modules.pop(name, None)
-        where = f" (line {e.lineno})" if isinstance(e, SyntaxError) else ""
-        raise ImplError(f"--impl {label}: importing it failed{where}: {type(e).__name__}: {e}") from None
-    return module

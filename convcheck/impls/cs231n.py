@@ -11,9 +11,7 @@ resolve. That API has one symmetric padding and one stride, a bias always, no di
 groups: other layers are "not expressible in this API" and skipped, not failed.
 """
 
-import importlib
-import sys
-from pathlib import Path
+import os
 
 from ..errors import ImplError
 from .common import bias_or_zeros, call_text, noting_call, one_int_api
@@ -24,16 +22,14 @@ FUNCTIONS = {"cs231n": ("conv_forward_naive", "conv_backward_naive"),
 
 def load(kind: str, target: str):
     """(forward, backward, folder, expressible, bind) for `--impl KIND:TARGET`."""
-    path = Path(target)
-    if not path.is_file():
-        raise ImplError(f"--impl {kind}:{target}: no such file")
-    module = _import_in_package(path, f"{kind}:{target}")
+    from .files import import_file
+    module = import_file(target, f"{kind}:{target}", package=True)
     names = FUNCTIONS[kind]
     missing = [name for name in names if not callable(getattr(module, name, None))]
     if missing:
         raise ImplError(f"--impl {kind}:{target}: defines no {' and no '.join(missing)} (the {kind} adapter calls "
                         f"{names[0]}(x, w, b, conv_param) and {names[1]}(dout, cache))")
-    return adapt(*(getattr(module, name) for name in names), str(path.resolve().parent))
+    return adapt(*(getattr(module, name) for name in names), os.path.dirname(os.path.realpath(target)))
 
 
 def adapt(conv_forward, conv_backward, folder: str | None):
@@ -60,21 +56,3 @@ def adapt(conv_forward, conv_backward, folder: str | None):
 
 def _param(stride, padding) -> dict:
     return {"stride": stride[0], "pad": padding[0]}
-
-
-def _import_in_package(path: Path, label: str):
-    """Import the file as its package imports it: walk up while folders hold __init__.py, put
-    the folder above the top package on sys.path, import the dotted name."""
-    path = path.resolve()
-    parts, folder = [path.stem], path.parent
-    while (folder / "__init__.py").is_file():
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    name = ".".join(parts)
-    try:
-        return importlib.import_module(name)
-    except BaseException as e:  # a course file may even call sys.exit at import
-        where = f" (line {e.lineno})" if isinstance(e, SyntaxError) else ""
-        raise ImplError(f"--impl {label}: importing it as {name} failed{where}: {type(e).__name__}: {e}") from None

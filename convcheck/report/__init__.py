@@ -19,7 +19,7 @@ def spec_dict(geom) -> dict:
             "dilation": list(spec.dilation), "groups": spec.groups, "layout": spec.layout,
             "transposed": spec.transposed, "output_padding": list(spec.out_padding),
             "adapter": dict(spec.adapter),
-            "batch": spec.batch, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
+            "batch": spec.batch_size, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
 
 
 def failures(result) -> list[str]:

@@ -73,7 +73,8 @@ def render_json(plans, totals: dict) -> str:
                                        "forwards": c.forwards, "seconds": round(c.seconds, 4)}
     layers = [{"name": p.spec.name, "file": p.spec.source, "line": p.spec.line, "impl": p.impl,
                "spec": spec_dict(p.geometry), "budget_seconds": p.budget,
-               "forward_seconds": round(p.forward_seconds, 6), "overhead_seconds": round(p.overhead, 4),
+               "forward_seconds": round(p.forward_seconds, 6), "finite_differences_through": p.through,
+               "overhead_seconds": round(p.overhead, 4),
                "full": choice(p.full), "auto": choice(p.auto), "minimum": choice(p.minimum),
                "full_estimate_seconds": round(p.estimate(p.full), 4),
                "auto_estimate_seconds": round(p.estimate(p.auto), 4),

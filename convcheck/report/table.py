@@ -124,12 +124,19 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
 
 
 def caption_text(result) -> str:
-    """'impl im2col · float64 · method full: every coordinate (51,260) · rtol 1e-06, atol 1e-08 · 0.23 s'."""
+    """'impl im2col · float64 · batch 2 (the spec sets none) · method full: every coordinate (51,260)
+    through im2col · rtol 1e-06, atol 1e-08 · 0.23 s'."""
     lines = coverage_lines(result)
     covered = lines[0] if len(lines) == 1 else "partial coverage, below" if lines else "not checked"
     on = "" if result.backend == "numpy" else f" · on {result.backend}"
-    return (f"impl {result.impl} · {result.spec.dtype}{on} · method {result.method}: {covered} · "
+    batch = f" · batch {result.spec.batch} (the spec sets none)" if result.default_batch else ""
+    through = f" through {THROUGH_WORDS[result.through]}" if lines else ""
+    return (f"impl {result.impl} · {result.spec.dtype}{on}{batch} · method {result.method}: {covered}{through} · "
             f"rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
+
+
+THROUGH_WORDS = {"builtin": "im2col", "implementation": "your forward"}
+"""The forward finite differences went through (SpecResult.through), as the caption says it."""
 
 
 def index_text(index) -> str:
@@ -162,8 +169,8 @@ def shown_output(result, always: bool = False) -> list[str]:
     return [f"plug-in output ({head}):"] + [f"  | {line}" for line in shown]
 
 
-JUDGED = ("Y failed, so every gradient was judged against the true layer (finite differences through the loop "
-          "reference, not your forward): a gradient's 'pass' means right for this layer")
+JUDGED = ("Y failed; every gradient was judged against the true layer (finite differences through the built-in "
+          "im2col, never your forward): a gradient's 'pass' means right for this layer")
 
 
 SHADES = " ░▒▓█"

@@ -1,5 +1,6 @@
-"""forward hard-codes the batch size of one: right on the spec's batch, wrong on a batch of
-perturbed inputs, so the gradients cannot be checked by finite differences."""
+"""forward hard-codes the batch size of one: the spec sets no batch, so the check runs at batch 2,
+where Y has the wrong shape (with `batch: 1` and --through implementation, finite differences
+through it would fail on its batches of perturbed inputs instead)."""
 from convcheck.impls import direct
 from convcheck.impls.direct import backward  # noqa: F401
 
