@@ -19,8 +19,16 @@ from .geometry import geometry
 from .impls import Implementation, im2col, load_impl, reference
 from .impls.common import call_text, noting_call
 from .impls.layout import channels_last
-from .options import (DEFAULT_BUDGET_S, DEFAULT_SAMPLES, FORWARD_CHECKS, METHODS, THROUGH, check_pins, checked,
-                      tolerances)
+from .options import (
+    DEFAULT_BUDGET_S,
+    DEFAULT_SAMPLES,
+    FORWARD_CHECKS,
+    METHODS,
+    THROUGH,
+    check_pins,
+    checked,
+    tolerances,
+)
 from .result import Coverage, Diagnosis, LayerPlan, SpecResult, TensorCheck
 from .spec import ConvSpec
 

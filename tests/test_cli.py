@@ -69,7 +69,7 @@ def test_json_format_is_stable_and_machine_readable():
         "text": "every coordinate", "every_coordinate": True, "exact": 96, "total": 96, "channels": None,
         "sampled": 0, "projections": 0, "per_filter": False}
     assert spec["partial_coverage"] is False and data["passed_on_partial_coverage"] == 0
-    assert spec["forwards"] == 3 + 15 + 15 + 1      # forward check (2 draws), baseline, 3 x 5 colour classes and taps, bias
+    assert spec["forwards"] == 3 + 15 + 15 + 1      # forward check (2 draws), baseline, 3 x 5 classes and taps, bias
 
 
 def test_channels_method_reports_its_coverage_in_table_json_and_summary():

@@ -66,7 +66,7 @@ UNIMPORTABLE = {  # plug-in -> its one line (exit 2)
 
 MISBEHAVING = {  # plug-in -> the line its failed layer shows (exit 1)
     "raises.py": "backward raised IndexError: index 9 is out of bounds for axis 0 with size 2 "
-                 "(raises.py:6 in _scatter)",
+                 "(raises.py:6 in _scatter: `return dx[i]`)",
     "hangs_backward.py": "error: backward timed out after 3 s",
     "hangs_forward.py": "error: forward timed out after 3 s",
     "segfaults_forward.py": "error: forward killed by signal SIGSEGV",

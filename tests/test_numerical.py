@@ -92,7 +92,7 @@ def test_every_coordinate_costs_the_floor_in_whole_layer_forwards(kwargs):
     pb = _problem(**kwargs)
     _every(pb)
     shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": None if pb.b is None else pb.b.shape}
-    assert pb.forwards == numerical.full_forwards(shapes, pb.dilation) - FORWARD_CHECKS   # the forward check: the caller's
+    assert pb.forwards == numerical.full_forwards(shapes, pb.dilation) - FORWARD_CHECKS   # the caller's forward check
 
 
 def test_no_colour_class_holds_two_pixels_that_share_an_output():

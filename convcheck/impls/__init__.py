@@ -13,12 +13,10 @@ db is None when b is None. The built-ins `direct` and `im2col` follow the same c
 import importlib
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import ImplError
-from .common import ADAPTING, CALL
 
 BUILTINS = {"direct": "convcheck.impls.direct", "im2col": "convcheck.impls.im2col"}
 ADAPTERS = {"cs231n": "convcheck.impls.cs231n", "cs231n-fast": "convcheck.impls.cs231n",
@@ -46,18 +44,10 @@ class Implementation:
         return Implementation(self.name, forward, backward, self.folder, self.expressible)
 
     def describe(self, error: BaseException, call: bool = True) -> str:
-        """'IndexError: index 7 is out of bounds (layers.py:412 in conv_backward_naive)': the
-        innermost frame of the traceback in the plug-in's own folder, if any; then the call
-        convcheck made, when the error carries it (common.noting_call: an op that does not take
-        its arguments)."""
-        text = type(error).__name__ + (f": {error}" if str(error) else "")
-        own = [frame for frame in traceback.extract_tb(error.__traceback__)
-               if self.folder is not None and os.path.abspath(frame.filename).startswith(self.folder + os.sep)]
-        if own:
-            text += f" ({os.path.basename(own[-1].filename)}:{own[-1].lineno} in {own[-1].name})"
-        made = getattr(error, CALL, None) if call else None
-        return text if made is None else f"{text}; convcheck called {made} (if your op takes other arguments, see " \
-                                         f"the {ADAPTING})"
+        """What the plug-in raised, in one line (blame.describe): the user's line that raised, or,
+        when the call itself was refused, the call convcheck made and the README's wrapper."""
+        from .blame import describe
+        return describe(error, self.folder, call)
 
 
 def load_impl(impl: "str | Implementation") -> Implementation:
@@ -72,8 +62,30 @@ def load_impl(impl: "str | Implementation") -> Implementation:
     missing = [f for f in ("forward", "backward") if not callable(getattr(module, f, None))]
     if missing:
         raise ImplError(f"--impl {impl}: defines no {' and no '.join(missing)} function; a plug-in needs "
-                        "forward(x, w, b, *, stride, padding) and backward(dy, x, w, b, *, stride, padding)")
+                        "forward(x, w, b, *, stride, padding) and backward(dy, x, w, b, *, stride, padding)"
+                        + _adapter_hint(impl, module))
     return Implementation(name=impl, forward=module.forward, backward=module.backward, folder=folder)
+
+
+def _adapter_hint(impl: str, module) -> str:
+    """'; it defines conv_forward_naive and conv_backward_naive, CS231n's API: --impl cs231n:layers.py'
+    when the module holds code an adapter takes (CS231n's pair, a layer class, a torch op), else ''."""
+    from .cs231n import FUNCTIONS
+    for kind, names in FUNCTIONS.items():
+        if all(callable(getattr(module, name, None)) for name in names):
+            return f"; it defines {names[0]} and {names[1]}, CS231n's API: check them with --impl {kind}:{impl}"
+    torch = sys.modules.get("torch")
+    classes = [(name, value) for name, value in vars(module).items() if isinstance(value, type) and
+               getattr(value, "__module__", None) == module.__name__]
+    ops = [name for name, value in classes if torch is not None and issubclass(value, torch.autograd.Function)]
+    if ops:
+        return f"; it defines the torch op {ops[0]}: check it with --impl torch:{impl}:{ops[0]}"
+    layers = [name for name, value in classes if callable(getattr(value, "forward", None)) and
+              callable(getattr(value, "backward", None))]
+    if layers:
+        return f"; it defines the class {layers[0]} with forward and backward: check it with --impl layer:{impl}:" \
+               f"{layers[0]}"
+    return ""
 
 
 APIS = ("cs231n", "torch", "layer")
@@ -152,8 +164,8 @@ def load_module(impl: str, label: str | None = None):
     any failure is one ImplError line starting with `--impl LABEL`."""
     label = label or impl
     if impl.endswith(".py") or os.path.isfile(impl):       # os.path, not pathlib: workers import this module
-        from .files import import_file
-        return import_file(impl, label), os.path.dirname(os.path.realpath(impl))
+        from .files import import_file, in_package
+        return import_file(impl, label, package=in_package(impl)), os.path.dirname(os.path.realpath(impl))
     if os.getcwd() not in sys.path:  # like `python -m`: modules under the current folder import
         sys.path.insert(0, os.getcwd())
     try:

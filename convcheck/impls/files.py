@@ -11,7 +11,8 @@ whose timestamp has a one-second grain.
   module of its own name (`convcheck_plugin_<path>_<content>`), with its folder first on
   sys.path while it runs, so `import helpers` finds the file beside it, as `python my_conv.py`
   would.
-- package=True (CS231n's files): the file is imported as its package imports it: up while
+- package=True (CS231n's files, and any file in a folder holding __init__.py, `in_package`):
+  the file is imported as its package imports it: up while
   folders hold __init__.py (assignment2/cs231n/layers.py is `cs231n.layers`), the folder above
   the top package first on sys.path, so `from .fast_layers import ...` and
   `from cs231n.im2col import ...` resolve.
@@ -53,6 +54,11 @@ def import_file(path: str, label: str, package: bool = False):
     module, files = _execute(real, name, root, label, package)
     _LOADED[key] = (tuple((file, _digest(file)) for file in files), module)
     return module
+
+
+def in_package(path: str) -> bool:
+    """The file's folder is a package (holds __init__.py): its relative imports need it imported so."""
+    return os.path.isfile(os.path.join(os.path.dirname(os.path.realpath(path)), "__init__.py"))
 
 
 def _package_of(path: str) -> tuple[str, str]:
@@ -112,21 +118,24 @@ def _provided(root: str) -> set[str]:
             os.path.isdir(os.path.join(root, entry))} - {"__pycache__", "", __name__.partition(".")[0]}
 
 
-_LIBRARIES: tuple = ()
-
-
 def _own(module) -> bool:
     """A module of user code: from a file outside the standard library and installed packages
     (those stay shared, as Python keeps them when a script's folder shadows their names)."""
-    global _LIBRARIES
     origin = getattr(module, "__file__", None)
-    if not origin:
-        return False
+    return bool(origin) and not is_library(os.path.realpath(origin))
+
+
+_LIBRARIES: tuple = ()
+
+
+def is_library(path: str) -> bool:
+    """A file of the standard library or an installed package (site-packages), by its absolute path."""
+    global _LIBRARIES
     if not _LIBRARIES:
         paths = sysconfig.get_paths()
-        _LIBRARIES = tuple(os.path.realpath(paths[key]) + os.sep for key in ("stdlib", "platstdlib", "purelib",
-                                                                              "platlib") if key in paths)
-    return not os.path.realpath(origin).startswith(_LIBRARIES)
+        _LIBRARIES = tuple({p + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths
+                            for p in (paths[key], os.path.realpath(paths[key]))})
+    return path.startswith(_LIBRARIES)
 
 
 def _digest(path: str) -> str:

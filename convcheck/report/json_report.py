@@ -19,7 +19,8 @@ def result_dict(result, show_output: bool = False) -> dict:
         "seconds": round(result.seconds, 4), "error": result.error or None, "spec": spec_dict(result.geometry),
         "output": {"lines": result.output_lines, "last": result.output.split("\n") if result.output else []}
         if result.output_lines and (show_output or not result.passed) else None,
-        "finite_differences_through": result.through, "default_batch": result.default_batch, "rerun": result.rerun, "rerun_flags": rerun_flags(result),
+        "finite_differences_through": result.through, "default_batch": result.default_batch,
+        "rerun": result.rerun, "rerun_flags": rerun_flags(result),
         "budget": result.budget,
         "tensors": {c.name: {
             "expected_shape": _list(c.expected_shape), "actual_shape": _list(c.actual_shape),
