@@ -4,14 +4,17 @@ The flow, one direction (each a module):
 
     loader    YAML files -> ConvSpec (spec)
     geometry  ConvSpec -> Geometry: every size, from the seeds' formulas
-    impls     plug-ins with forward/backward: direct, im2col, user files; reference loops
-    numerical finite differences of L = sum(G * Y) through a forward only
+    impls     plug-ins with forward/backward: direct, im2col, user files (files: a module per
+              path and content, imports private; blame: what a plug-in raised, in words);
+              reference loops
+    numerical finite differences of L = sum(G * Y) through a forward only (the built-in
+              im2col's, unless verify is asked for the plug-in's)
     compare   the comparison; result: TensorCheck per tensor, SpecResult per spec (no NumPy)
     diagnose  the known mistake a failing tensor matches; consistency: beside a failing
               forward, whether each gradient is that forward's
     explain   the seeds' derivations of every size, as data, for `convcheck shapes`
     checker   verify(spec, impl): the API that ties them together, in this process (options:
-              its options and defaults)
+              its options and defaults; a spec without batch is checked at 2)
     runner    verify_all(specs, impl): every layer in worker processes (the CLI's way)
     testing   assert_conv_backward and check: test suites and notebooks (pytest_plugin: one
               pytest item per layer of a spec file)

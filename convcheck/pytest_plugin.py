@@ -139,14 +139,10 @@ def _beside(value: str, inipath) -> str:
 
 
 def _implementation(config):
-    """The session's implementation, loaded once."""
-    if _IMPLEMENTATION not in config.stash:
-        from .impls import load_impl
-        config.stash[_IMPLEMENTATION] = load_impl(_impl_text(config))
-    return config.stash[_IMPLEMENTATION]
-
-
-_IMPLEMENTATION = pytest.StashKey()
+    """The session's implementation, its file as it is on disk now (impls.files: loaded again
+    only when it changed)."""
+    from .impls import load_impl
+    return load_impl(_impl_text(config))
 
 
 def _options(config) -> dict:

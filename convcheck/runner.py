@@ -98,9 +98,9 @@ def _run_all(action: str, specs, impl, jobs: int, timeout: float, progress, opti
     try:
         return pool.run(list(specs))
     except KeyboardInterrupt:
-        raise Interrupted([r for r in pool.results if r is not None], signal.SIGINT) from None
+        raise Interrupted(pool.finished(), signal.SIGINT) from None
     except _Terminated:
-        raise Interrupted([r for r in pool.results if r is not None], signal.SIGTERM) from None
+        raise Interrupted(pool.finished(), signal.SIGTERM) from None
     finally:
         pool.close()
         if previous is not None:
@@ -273,6 +273,20 @@ class _Pool:
         except OSError:
             pass
         self._finish(worker, result)
+
+    def finished(self) -> list:
+        """The results in, in spec order, after an interruption: those already read, and those a
+        worker sent that were still waiting in its pipe."""
+        for worker in self.workers:
+            try:
+                while worker.tasks and worker.conn.poll():
+                    message = worker.conn.recv()
+                    if message[0] == "result":
+                        index, _ = worker.tasks.popleft()
+                        self.results[index] = message[2]
+            except (EOFError, OSError):
+                pass
+        return [r for r in self.results if r is not None]
 
     def _until_deadline(self) -> float | None:
         """Seconds until the first import or layer in progress is due, None for no limit."""

@@ -1,5 +1,5 @@
 """A wrong forward never makes a wrong gradient read "pass": beside a failing forward every gradient
-is judged against the true layer (finite differences through the loop reference), and each one
+is judged against the true layer (finite differences through the built-in im2col), and each one
 says whether it is the gradient of the plug-in's own forward."""
 
 import json
@@ -122,7 +122,8 @@ def test_a_backward_that_raises_otherwise_says_its_own_error_too():
         raise IndexError("index 9 is out of bounds")
     check = verify(SPEC, Implementation("raises", _raising_forward, backward)).check("dx")
     assert check.verdict == "not checked"
-    assert check.message == "not checked: the forward raised (the backward raised IndexError: index 9 is out of bounds)"
+    assert check.message == "not checked: the forward raised (the backward raised IndexError: index 9 is out of " \
+                            "bounds (test_consistency.py:122 in backward))"     # a function's own file: named too
 
 
 def test_a_working_backward_beside_a_raising_forward_is_still_judged_against_the_layer():

@@ -74,10 +74,11 @@ MISBEHAVING = {  # plug-in -> the line its failed layer shows (exit 1)
     "exits_backward.py": "error: backward exited with code 3",
     "aborts_backward.py": "error: backward killed by signal SIGABRT",
     "killed_backward.py": "error: backward killed by signal SIGKILL (out of memory?)",
-    "sys_exit_forward.py": "forward raised SystemExit: 4 (sys_exit_forward.py:8 in forward)",
+    "sys_exit_forward.py": "forward raised SystemExit: 4 (sys_exit_forward.py:8 in forward: `sys.exit(4)`)",
     "raises_keyboard_interrupt.py": "error: the check could not finish: KeyboardInterrupt "
                                     "(raises_keyboard_interrupt.py:6 in backward)",
-    "recurses.py": "backward raised RecursionError: maximum recursion depth exceeded (recurses.py:6 in backward)",
+    "recurses.py": "backward raised RecursionError: maximum recursion depth exceeded (recurses.py:6 in backward: "
+                   "`return backward(dy, x, w, b, stride=stride, padding=padding)`)",
     "mutates_inputs.py": "backward wrote into its argument dy (in place)",
     "returns_nan.py": "dL/dX: holds 1 non-finite values, first at (0, 0, 0, 5)",
     "wrong_shape.py": "dL/dF: shape (3, 4, 3, 3), but the spec gives (4, 3, 3, 3)",

@@ -54,15 +54,15 @@ def test_registered_as_pytest11_convcheck():
 def test_this_projects_configs_pass_one_item_per_layer():
     run = _pytest(ROOT, "--convcheck-impl", "im2col", "configs/")
     layers = load_specs(CONFIGS)
-    expected = {f"configs/{Path(s.source).name}::{s.name}" for s in layers}
+    expected = {f"{Path(s.source).relative_to(ROOT)}::{s.name}" for s in layers}
     assert run.returncode == 0, run.stdout
-    assert _ids(run.stdout, "PASSED") == expected and len(expected) == len(layers) == 20
+    assert _ids(run.stdout, "PASSED") == expected and len(expected) == len(layers) == 31
 
 
 def test_exactly_the_wrong_layers_fail_with_the_table(project):
     run = _pytest(project, "--convcheck-impl", "strided_wrong.py", "configs/")
     layers = load_specs(CONFIGS)                                   # the copy holds the same layers
-    strided = {f"configs/{Path(s.source).name}::{s.name}" for s in layers if any(v != 1 for v in s.stride)}
+    strided = {f"{Path(s.source).relative_to(ROOT)}::{s.name}" for s in layers if any(v != 1 for v in s.stride)}
     assert run.returncode == 1
     assert _ids(run.stdout, "FAILED") == strided and 0 < len(strided) < len(layers)
     assert len(_ids(run.stdout, "PASSED")) == len(layers) - len(strided)
@@ -95,7 +95,7 @@ def test_nothing_is_collected_without_an_impl_and_the_ini_option_gives_one(proje
     (project / "pytest.ini").write_text("[pytest]\nconvcheck_impl = direct\n")
     configured = _pytest(project, "configs/", "--convcheck-method", "auto", "--convcheck-budget", "2",
                          "--convcheck-seed", "3")
-    assert configured.returncode == 0 and len(_ids(configured.stdout, "PASSED")) == 20
+    assert configured.returncode == 0 and len(_ids(configured.stdout, "PASSED")) == len(load_specs(CONFIGS))
     (project / "pytest.ini").write_text("[pytest]\nconvcheck_impl = strided_wrong.py\n")    # beside the ini file
     below = _pytest(project / "configs", ".")                                             # run from a subfolder
     assert below.returncode == 1 and "stride2-leftover-rows" in " ".join(_ids(below.stdout, "FAILED"))

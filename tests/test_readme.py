@@ -100,8 +100,11 @@ def test_readme_testing_and_notebook_examples_run(tmp_path, monkeypatch):
     from torch_ops import Conv2dOp
     notebook = {"forward": direct.forward, "backward": direct.backward, "conv_forward_naive": conv_forward_naive,
                 "conv_backward_naive": conv_backward_naive, "MyConvFunction": Conv2dOp}
+    import shutil
+    shutil.copytree(ROOT / "tests" / "course" / "assignment2" / "cs231n", tmp_path / "cs231n")
     lines = _block("### In a notebook").strip().splitlines()
     exec(lines[0], notebook)
     results = [eval(line.split("#")[0], notebook) for line in lines[1:] if line]
-    assert len(results) == 3 and all(r.passed for r in results), [repr(r) for r in results]
+    assert len(results) == 4 and all(r.passed for r in results), [repr(r) for r in results]
     assert results[1].impl == "conv_forward_naive/conv_backward_naive" and results[2].impl == "Conv2dOp"
+    assert len(results[3]) == len(load_specs(ROOT / "configs" / "course")) and results[0].default_batch
