@@ -47,7 +47,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     through the built-in im2col forward, a forward known to be the layer, so a gradient's
     verdict means right for this layer and the plug-in's own forward is called twice whatever
     the method; through='implementation' takes them through the plug-in's forward instead once
-    it passed its check (see `through`). Beside a failing forward each gradient also says
+    it passed its check (see `_through`). Beside a failing forward each gradient also says
     whether it is the gradient of that forward (TensorCheck.own_forward).
 
     method: 'full' (every coordinate), 'channels' (all of dL/db, every coordinate of dL/dX
@@ -97,7 +97,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     result.checks.append(forward_check)
     grads = _call(impl, "backward", {"dy": cast["y"], "x": cast["x"], "w": cast["w"], "b": cast["b"]}, kwargs)
     checks, analytic = _backward_checks(grads, shapes, spec.dtype, y if isinstance(y, Raised) else None)
-    result.through = _through(spec, forward_check, through)
+    result.through = _through(spec, forward_check.passed, through)
 
     tol = (rtol, atol)
     governed = method in ("auto", "channels") and channels is None      # the budget decides the coverage
@@ -172,15 +172,16 @@ def _words(values: list) -> str:
     return " and ".join(str(v) for v in values) if len(values) <= 2 else ", ".join(str(v) for v in values)
 
 
-def _through(spec: ConvSpec, forward_check: TensorCheck, wanted: str) -> str:
+def _through(spec: ConvSpec, forward_passed: bool, wanted: str) -> str:
     """The forward finite differences go through, the one place that decides: the built-in
     im2col ('builtin'), a forward known to be the layer, always computed in float64 (tested
     against the loop reference and SciPy), so that a gradient's verdict means right for this
     layer whatever the plug-in's forward does, and the check never costs the plug-in's forward
     more than its two checked calls. The plug-in's own forward ('implementation') only when
-    asked for (`wanted`) and it passed its check at both draws; never for float16, whose
-    forward rounds Y to 1e-3 and whose differences would drown any gradient error."""
-    if wanted == "implementation" and forward_check.passed and spec.dtype != "float16":
+    asked for (`wanted`) and it passed its check at both draws (`plan`, which checks nothing,
+    assumes it will); never for float16, whose forward rounds Y to 1e-3 and whose differences
+    would drown any gradient error."""
+    if wanted == "implementation" and forward_passed and spec.dtype != "float16":
         return "implementation"
     return "builtin"
 
@@ -260,7 +261,7 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     begun = time.perf_counter()
     reference.forward(x, w, b, **layer.kwargs)                  # verify's forward check compares with it, twice
     compared = time.perf_counter() - begun
-    planned.through = "implementation" if through == "implementation" and spec.dtype != "float16" else "builtin"
+    planned.through = _through(spec, True, through)
     forward = layer.impl.forward if planned.through == "implementation" else im2col.forward
     try:
         problem = numerical.Problem(forward, x, w, b, g, spec.stride, layer.geom.padding,

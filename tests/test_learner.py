@@ -38,13 +38,15 @@ def course(folder: Path, edit: tuple[str, str] | None = None) -> Path:
 
 def test_two_courses_in_one_process_are_two_courses(tmp_path):
     right, stub = course(tmp_path / "A"), course(tmp_path / "B", (RIGHT_RETURN, ZERO_RETURN))
+    before = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "cs231n"}
     assert check(f"cs231n:{right}", **LAYER).passed
     wrong = check(f"cs231n:{stub}", **LAYER)
     assert not wrong.passed and wrong.check("dx").diagnosis.mistake == "zero-gradient"
     with pytest.raises(AssertionError, match="zero-gradient"):
         assert_conv_backward(str(stub), api="cs231n", **LAYER)
     assert assert_conv_backward(str(right), api="cs231n", **LAYER).passed          # and back: A is still A
-    assert not [name for name in sys.modules if name.split(".")[0] == "cs231n"]    # neither left behind
+    after = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "cs231n"}
+    assert after == before                                   # neither left behind; another test's import kept
 
 
 def test_an_edit_between_two_checks_is_seen_in_the_file_and_in_its_siblings(tmp_path):
@@ -63,6 +65,9 @@ def test_an_edit_between_two_checks_is_seen_in_the_file_and_in_its_siblings(tmp_
 def test_a_callers_own_course_package_is_left_as_it_was(tmp_path, monkeypatch):
     mine, other = course(tmp_path / "mine"), course(tmp_path / "other", (RIGHT_RETURN, ZERO_RETURN))
     monkeypatch.syspath_prepend(str(mine.parent.parent))
+    earlier = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "cs231n"}
+    for name in earlier:                                                       # another test's import, set aside
+        del sys.modules[name]
     import cs231n.layers as imported  # the notebook's own import
     try:
         assert not check(f"cs231n:{other}", **LAYER).passed                    # the other file, not the imported one
@@ -71,6 +76,7 @@ def test_a_callers_own_course_package_is_left_as_it_was(tmp_path, monkeypatch):
     finally:
         for name in [n for n in sys.modules if n.split(".")[0] == "cs231n"]:
             del sys.modules[name]
+        sys.modules.update(earlier)
 
 
 @pytest.mark.parametrize("kind", ["plain", "layer", "torch"])
@@ -185,6 +191,26 @@ def test_a_forward_wrong_only_at_the_second_draw_says_so():
     y = result.check("y")
     assert y.verdict == "FAIL" and "on a second draw of x, w and b" in y.message
     assert y.diagnosis is not None                                              # judged at the draw it failed on
+
+
+@pytest.mark.parametrize("method", ["full", "fast"])
+def test_a_forward_that_reuses_its_output_buffer_cannot_hide_a_wrong_backward(method):
+    buffer = {}
+
+    def forward(x, w, b, **kwargs):
+        y = direct.forward(x, w, b, **kwargs)
+        out = buffer.setdefault(y.shape, np.empty_like(y))
+        out[...] = y
+        return out
+
+    def backward(dy, x, w, b, **kwargs):
+        dx, dw, db = direct.backward(dy, x, w, b, **kwargs)
+        return dx, dw, np.zeros_like(db)
+
+    spec = load_specs(ROOT / "configs" / "seed000_general.yaml")[0]
+    result = verify(spec, Implementation("buffer", forward, backward), method=method)
+    assert result.check("y").passed and not result.check("db").passed
+    assert result.check("dx").passed and result.check("dw").passed
 
 
 def test_plan_times_the_forward_differences_go_through():

@@ -4,7 +4,7 @@
     python tests/benchmarks/bench_coverage.py [--impl im2col] [--skip-full-64]
 
 References, each run side by side in this process:
-- `full`'s forwards against the true floor, 2 (k / groups) m_h m_w + 3 (each axis capped
+- `full`'s forwards against the true floor, 2 (k / groups) m_h m_w + 4 (each axis capped
   where the input is smaller: `numerical.full_forwards`), on strided, dilated, grouped and
   depthwise layers, beside what the engine before issue 16 spent (k (s ceil(e/s))^2 colour
   classes + (k / groups) m_h m_w taps + 3, e = d (m - 1) + 1); and its time against
@@ -30,7 +30,7 @@ from convcheck import budget, verify
 from convcheck.geometry import geometry
 from convcheck.impls import load_impl
 from convcheck.loader import load_specs
-from convcheck.options import DEFAULT_BUDGET_S
+from convcheck.options import DEFAULT_BUDGET_S, FORWARD_CHECKS, checked
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {  # name: spec fields; seed 001's layer comes from configs/
@@ -127,7 +127,7 @@ def main():
           f"numpy {np.__version__}; impl {args.impl}, float64, default budget {DEFAULT_BUDGET_S:g} s\n")
     with tempfile.TemporaryDirectory() as folder:
         paths = write_specs(Path(folder))
-        specs = {name: load_specs(path)[0] for name, path in paths.items()}
+        specs = {name: checked(load_specs(path)[0]) for name, path in paths.items()}   # at the batch verify checks
 
         rows = []
         for name in LAYERS:
@@ -162,14 +162,14 @@ def main():
 
         rows = []
         for name, fields in FLOOR_LAYERS.items():
-            spec = specs[name] if fields is None else load_specs(_write(Path(folder), name, fields))[0]
+            spec = specs[name] if fields is None else checked(load_specs(_write(Path(folder), name, fields))[0])
             floor = budget.full(geometry(spec), 0).forwards
-            assert floor == 2 * (spec.k // spec.groups) * spec.m[0] * spec.m[1] + 2 + spec.bias
+            assert floor == 2 * (spec.k // spec.groups) * spec.m[0] * spec.m[1] + 1 + FORWARD_CHECKS + spec.bias
             best = min((verify(spec, impl, method="full") for _ in range(3)), key=lambda r: r.seconds)
             assert best.passed
             rows.append((name, f"{best.forwards:g}", floor, f"{best.forwards / floor:.3f}x", previous_engine(spec),
                          f"{previous_engine(spec) / best.forwards:.2f}x", f"{best.seconds:.3f} s"))
-        print("\nfull at the true floor, 2 (k / groups) m_h m_w + 3 (in-process, best of 3):")
+        print("\nfull at the true floor, 2 (k / groups) m_h m_w + 4 (in-process, best of 3):")
         print(table(("layer", "forwards", "true floor", "ratio", "before issue 16", "saved", "full, in-process"),
                     rows))
 

@@ -4,8 +4,8 @@ finite differences, with seed 001's 2-D layer beside them.
     python tests/benchmarks/bench_nd.py [--impl im2col]
 
 References, each run side by side in this process:
-- forwards against the floor: 2 (k / groups) prod(m) + 3 for a plain layer (each axis capped
-  where the input is smaller), (k / groups)(classes + prod(m)) + 3 for a transposed one, with
+- forwards against the floor: 2 (k / groups) prod(m) + 4 for a plain layer (each axis capped
+  where the input is smaller), (k / groups)(classes + prod(m)) + 4 for a transposed one, with
   floor((m - 1) gcd(s, d) / s) + 1 colour classes per axis (`numerical.transposed_colour`);
 - time in-process against (floor x the time of one forward of the layer, the mean of 20 back
   to back): the finite differences' own overhead;
@@ -27,6 +27,7 @@ from convcheck import budget, verify
 from convcheck.geometry import geometry
 from convcheck.impls import load_impl
 from convcheck.loader import load_specs
+from convcheck.options import checked
 
 ROOT = Path(__file__).parent.parent.parent
 LAYERS = {  # name -> spec fields (None: the config file)
@@ -49,7 +50,7 @@ def main():
         for name, fields in LAYERS.items():
             path = ROOT / "configs" / "seed001_multichannel.yaml" if fields is None else _write(Path(folder), name,
                                                                                                fields)
-            spec = load_specs(path)[0]
+            spec = checked(load_specs(path)[0])                     # at the batch verify checks
             floor = budget.full(geometry(spec), 0).forwards
             t_forward = one_forward(spec, impl)
             result = verify(spec, impl, method="full")

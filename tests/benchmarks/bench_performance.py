@@ -33,7 +33,9 @@ SEED001 = ROOT / "configs" / "seed001_multichannel.yaml"
 
 
 def layer(n, m, k, p, **kw) -> ConvSpec:
-    return ConvSpec(n=(n, n), m=(m, m), k=k, p=p, padding="valid", stride=(1, 1), name=f"{k}x{n}x{n}-{p}x{m}x{m}", **kw)
+    """Batch 1, set: the goals compare one sample with gradcheck's and torch's."""
+    return ConvSpec(n=(n, n), m=(m, m), k=k, p=p, padding="valid", stride=(1, 1), name=f"{k}x{n}x{n}-{p}x{m}x{m}",
+                    batch=1, **kw)
 
 
 def best(fn, repeat=5, number=1) -> float:

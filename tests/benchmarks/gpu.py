@@ -38,9 +38,9 @@ def main():
         cupy, device = None, None
         print(f"no GPU figures: {e}")
     layers = {"seed 001 (1x5x100x100, 10 5x5)": ConvSpec(n=(100, 100), m=(5, 5), k=5, p=10, padding=(0, 0, 0, 0),
-                                                         stride=(1, 1), name="seed001"),
+                                                         stride=(1, 1), name="seed001", batch=1),
               "64x56x56, 64 3x3, same": ConvSpec(n=(56, 56), m=(3, 3), k=64, p=64, padding=(1, 1, 1, 1),
-                                                 stride=(1, 1), name="c64")}
+                                                 stride=(1, 1), name="c64", batch=1)}
     print(f"GPU: {device or 'none'}; best of 3 in one process, float64\n")
     print(f"{'layer':34} {'impl':7} {'method':8} {'numpy':>10} {'cupy':>10} {'GPU/CPU':>8}  "
           f"method run, verdict ({'cupy' if cupy else 'numpy'})")
