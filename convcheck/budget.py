@@ -71,8 +71,15 @@ def channels(geom, forward_seconds: float, sets: int, projections: int) -> Choic
 
 def minimum(geom, forward_seconds: float) -> Choice:
     """What `channels` covers whatever the budget: the first and the last set, PROJECTIONS[0]
-    directions per tensor."""
-    return channels(geom, forward_seconds, MINIMUM_SETS, PROJECTIONS[0])
+    directions per tensor; `full` where that costs no more (a layer of one or two sets)."""
+    return _no_dearer_than_full(geom, forward_seconds, channels(geom, forward_seconds, MINIMUM_SETS, PROJECTIONS[0]))
+
+
+def _no_dearer_than_full(geom, forward_seconds: float, choice: Choice) -> Choice:
+    """`choice`, or `full` where `choice` covers every set or costs as many forwards (k / groups = 1:
+    one set plus projections costs more than every coordinate)."""
+    whole = full(geom, forward_seconds)
+    return whole if choice.sets >= choice.of_sets or choice.forwards >= whole.forwards else choice
 
 
 def directions(x_size: int, w_size: int, forward_seconds: float, seconds: float) -> int:
@@ -98,7 +105,8 @@ def choose(geom, forward_seconds: float, budget: float, sets: int | None = None,
     d = projections or directions(math.prod(geom.shapes["x"]), math.prod(geom.filters), forward_seconds, budget)
     base = channels(geom, forward_seconds, 0, d)
     fits = int(max(budget - base.seconds, 0) / max(per_set(geom) * forward_seconds, 1e-12))
-    return channels(geom, forward_seconds, max(fits, min(MINIMUM_SETS, k_w)), d)
+    return _no_dearer_than_full(geom, forward_seconds, channels(geom, forward_seconds, max(fits, min(MINIMUM_SETS,
+                                                                                                      k_w)), d))
 
 
 def shards(seconds: list[float], target: float) -> int:

@@ -110,7 +110,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
             method = costs.choose(geom, problem.seconds, budget, channels, projections).method
         if method == "channels" and governed and notify is not None:
             least = costs.minimum(geom, problem.seconds)
-            if least.seconds > budget:
+            if least.method == "channels" and least.seconds > budget:
                 notify(over_budget(spec, problem, least, budget))
         if method == "full":
             checks.update(_full(problem, analytic, tol))

@@ -22,12 +22,17 @@ from .loader import load_specs
 from .options import DEFAULT_BUDGET_S, DEFAULT_SAMPLES, check_pins
 from .runner import DEFAULT_TIMEOUT_S
 
-os.environ.setdefault("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
-"""--show-completion SHELL and --install-completion SHELL take the shell named, where Typer's default
-guesses it from the parent process (and prints nothing useful under `sh -c`, in CI and in make)."""
-app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode="markdown",   # docstrings as paragraphs; [cupy] is not a style tag
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Check the backward pass of 1-D, 2-D and 3-D convolution layers against finite differences.")
+"""Completion options are convcheck's own (`_main`): they take the shell named, where Typer's guess
+from the parent process prints nothing useful under `sh -c` (CI, make), and they say the shell's
+name, where Typer's says 'Shells.bash' on Python 3.11. The shells' completion classes are
+registered only when a shell asks for completions."""
+if "_CONVCHECK_COMPLETE" in os.environ:
+    from typer.completion import completion_init
+    completion_init()
 
 
 class Method(str, Enum):
@@ -51,6 +56,14 @@ class Layout(str, Enum):
 class Through(str, Enum):
     builtin = "builtin"
     implementation = "implementation"
+
+
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+    pwsh = "pwsh"
 
 
 class Format(str, Enum):
@@ -121,10 +134,44 @@ def _version(value: bool):
         raise typer.Exit()
 
 
+def _install_completion(ctx: typer.Context, value: Optional[Shell]):
+    if value is None or ctx.resilient_parsing:
+        return
+    from typer.completion import install
+    _, path = install(shell=value.value)
+    print(f"{value.value} completion installed in {path}\nCompletion will take effect once you restart the terminal")
+    raise typer.Exit()
+
+
+def _show_completion(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Shell]):
+    if value is None or ctx.resilient_parsing:
+        return
+    from typer.completion import show_callback
+    show_callback(ctx, param, value.value)                  # prints the script and exits
+
+
 @app.callback()
 def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Print the version and exit.")] = False):
+                                                help="Print the version and exit.")] = False,
+          install_completion: Annotated[Optional[Shell], typer.Option(
+              callback=_install_completion, expose_value=False, is_eager=True,
+              help="Install completion for the shell named.")] = None,
+          show_completion: Annotated[Optional[Shell], typer.Option(
+              callback=_show_completion, expose_value=False, is_eager=True,
+              help="Show completion for the shell named, to copy it or customize the installation.")] = None):
     """Check the backward pass of 1-D, 2-D and 3-D convolution layers against finite differences."""
+
+
+def _load(paths) -> list:
+    """load_specs, saying on stderr which YAML files in the folders given were not layer specs."""
+    skipped = []
+    specs = load_specs(paths, skipped)
+    if skipped:
+        names = ", ".join(str(p) for p in skipped[:5]) + (f", … ({len(skipped) - 5} more)" if len(skipped) > 5 else "")
+        many = len(skipped) != 1
+        print(f"convcheck: skipped {len(skipped)} YAML file{'s' * many} that hold{'s' * (not many)} no layer spec "
+              f"(no `layers:` and none of n, m, k, p, padding, stride): {names}", file=sys.stderr)
+    return specs
 
 
 def _fail(error: ConvcheckError):
@@ -186,7 +233,7 @@ def verify(
         if plot is not None:
             from .report.plot import require_matplotlib
             require_matplotlib()
-        specs = load_specs(paths)
+        specs = _load(paths)
         part = _shard(shard, specs)
         options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
                    "seed": seed, "backend": backend.value, "layout": None if layout is None else layout.value,
@@ -310,7 +357,7 @@ def plan(
         if not target > 0:
             raise ConvcheckError(f"--target {target}: must be a positive number of seconds")
         _check_options("auto", budget, None, channels, projections)
-        specs = load_specs(paths)
+        specs = _load(paths)
         plans = plan_all(specs, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
                          progress=LazyProgress(enabled=None), budget=budget, channels=channels,
                          projections=projections, seed=seed, backend=backend.value,
@@ -355,7 +402,7 @@ def shapes(
     from .explain import confirm
     from .explain import explain as explain_layer
     try:
-        explanations = [explain_layer(geometry(spec), view.value) for spec in load_specs(paths)]
+        explanations = [explain_layer(geometry(spec), view.value) for spec in _load(paths)]
         for explanation in explanations:
             confirm(explanation)
     except ConvcheckError as e:

@@ -81,12 +81,31 @@ def padding_help(dims: int) -> str:
     return f"an int >= 0, {per_axis}, {sides}, or one of 'valid', 'same', 'full'"
 
 
-def load_specs(paths) -> list[ConvSpec]:
-    """Every layer in the given files and directories, in path order, each checked."""
+def load_specs(paths, skipped: list | None = None) -> list[ConvSpec]:
+    """Every layer in the given files and directories, in path order, each checked. In a
+    directory, YAML files that are no layer spec (`is_spec`: a workflow, an environment file)
+    and folders whose names start with '.' are passed over; the files passed over are appended
+    to `skipped` when it is given. A file named on its own is always read as a spec."""
     specs = []
-    for path in _spec_files([Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]):
+    for path in _spec_files([Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)],
+                            [] if skipped is None else skipped):
         specs.extend(load_file(path))
     return specs
+
+
+SPEC_KEYS = {"layers", *REQUIRED}
+"""A YAML mapping with one of these keys is a layer spec (or meant to be one: it is read, and its
+mistakes are reported)."""
+
+
+def is_spec(path: Path) -> bool:
+    """A YAML mapping with `layers:` or one of a layer's required fields; a file that does not
+    read as YAML counts (reading it then says why)."""
+    try:
+        data, _ = read_yaml(path)
+    except SpecError:
+        return True
+    return isinstance(data, dict) and bool(SPEC_KEYS & set(data))
 
 
 def load_file(path: Path) -> list[ConvSpec]:
@@ -284,14 +303,21 @@ def _refuse_duplicates_and_bombs(root, path: Path) -> None:
         size(root)
 
 
-def _spec_files(paths: list[Path]) -> list[Path]:
+def _spec_files(paths: list[Path], skipped: list) -> list[Path]:
     files = []
     for path in paths:
         if path.is_dir():
-            found = sorted(f for f in path.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
+            found = sorted(f for f in path.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file() and
+                           not any(part.startswith(".") for part in f.relative_to(path).parts[:-1]))
             if not found:
                 raise SpecError("directory holds no *.yaml or *.yml files", file=path)
-            files.extend(found)
+            specs = [f for f in found if is_spec(f)]
+            if not specs:
+                many = len(found) != 1
+                raise SpecError(f"directory holds no layer spec: its {len(found)} YAML file{'s' * many} "
+                                f"hold{'s' * (not many)} no `layers:` and none of {', '.join(REQUIRED)}", file=path)
+            skipped.extend(f for f in found if f not in specs)
+            files.extend(specs)
         elif path.is_file():
             files.append(path)
         else:

@@ -149,16 +149,7 @@ def _options(config) -> dict:
     return {name: value for name in OPTIONS if (value := config.getoption(f"--convcheck-{name}")) is not None}
 
 
-SPEC_KEYS = {"layers", "n", "m", "k", "p", "padding", "stride"}
-
-
 def _looks_like_spec(path) -> bool:
-    """A YAML mapping with `layers:` or a layer's required fields; a file that does not read as
-    YAML counts (its collection then says why)."""
-    from .errors import ConvcheckError
-    from .loader import read_yaml
-    try:
-        data, _ = read_yaml(path)
-    except ConvcheckError:
-        return True
-    return isinstance(data, dict) and bool(SPEC_KEYS & set(data))
+    """loader.is_spec, imported only once a YAML file is found."""
+    from .loader import is_spec
+    return is_spec(path)

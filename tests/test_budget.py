@@ -124,3 +124,14 @@ def test_plan_predicts_what_auto_runs(fields):
     spec = make_spec(**fields)
     for budget_s in (0.001, 100):
         assert plan(spec, "im2col", budget=budget_s).auto.method == verify(spec, "im2col", budget=budget_s).method
+
+
+def test_a_layer_of_one_set_runs_full_when_channels_would_cost_more():
+    """k / groups = 1 (depthwise, or one input channel): one set plus 16 projections costs 53
+    forwards where every coordinate costs 22, so `auto` never picks it, however small the budget."""
+    for fields in (dict(n=10, m=3, k=32, p=32, groups=32, padding=1), dict(n=10, m=3, k=1, p=4, padding=1)):
+        geom = geometry(make_spec(**fields))
+        assert budget.full(geom, 1.0).forwards == 22
+        assert budget.choose(geom, 1.0, 1e-6) == budget.full(geom, 1.0) == budget.minimum(geom, 1.0)
+        result = verify(make_spec(**fields), "im2col", budget=1e-6)
+        assert result.method == "full" and result.forwards == 22 and not result.partial

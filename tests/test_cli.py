@@ -324,3 +324,13 @@ def test_impl_completion_offers_every_builtin_and_adapter():
     from convcheck.cli import IMPL_KINDS
     from convcheck.impls import ADAPTERS, BUILTINS
     assert set(IMPL_KINDS) == set(BUILTINS) | {f"{kind}:" for kind in ADAPTERS}
+
+
+def test_h_is_help_and_install_completion_names_the_shell(tmp_path):
+    assert run("-h").exit_code == 0 and "Usage: " in run("-h").stdout and "verify" in run("-h").stdout
+    assert run("verify", "-h").exit_code == 0 and "--impl" in run("verify", "-h").stdout
+    env = {**__import__("os").environ, "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "convcheck", "--install-completion", "bash"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("bash completion installed in "), done.stdout
+    assert "Shells." not in done.stdout and (tmp_path / ".bash_completions" / "convcheck.sh").is_file()

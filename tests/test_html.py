@@ -38,17 +38,22 @@ def _report(tmp_path: Path, *args) -> tuple[str, object]:
 
 
 class Page(HTMLParser):
-    """Sections with their verdict, every attribute that could load something, and the text."""
+    """Sections with their verdict and id, every attribute that could load something, the index's
+    in-page links (fragments, which load nothing), and the text."""
 
     def __init__(self):
         super().__init__()
-        self.sections, self.loads, self.tags, self.text = [], [], [], []
+        self.sections, self.ids, self.loads, self.fragments, self.tags, self.text = [], [], [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self.tags.append(tag)
         if tag == "section":
             self.sections.append(attrs.get("data-verdict"))
+            self.ids.append(attrs.get("id"))
+        if tag == "a" and (attrs.get("href") or "").startswith("#") and len(attrs) == 1:
+            self.fragments.append(attrs["href"])
+            return
         for name in ("src", "href", "srcset", "poster", "data", "action"):
             if name in attrs:
                 self.loads.append((tag, attrs[name]))
@@ -160,3 +165,24 @@ def test_names_and_messages_are_text_never_markup(tmp_path):
     assert not {"script", "iframe", "b", "i"} & set(page.tags) and page.loads == []
     text = "".join(page.text)
     assert "<script>alert(1)</script>" in text and "<iframe>" in text and "<b>bold</b> & <i>" in text
+
+
+def test_failures_lead_with_an_index_and_a_shared_backward_error_is_said_once(tmp_path):
+    plugin = tmp_path / "some.py"
+    plugin.write_text("from convcheck.impls.direct import forward, backward as _backward\n\n"
+                      "def backward(dy, x, w, b, **k):\n    if x.shape[2] == 8:\n"
+                      "        raise ValueError('no layer of 8 rows here')\n    return _backward(dy, x, w, b, **k)\n")
+    spec = tmp_path / "three.yaml"
+    spec.write_text("defaults: {padding: 1, stride: 1, m: 3, k: 2, p: 2}\nlayers:\n"
+                    "  - {name: first, n: 9}\n  - {name: second, n: 8}\n  - {name: third, n: 7}\n")
+    out = tmp_path / "report.html"
+    run = CliRunner().invoke(app, ["verify", str(spec), "--impl", str(plugin), "--format", "html", "--output",
+                                   str(out)])
+    assert run.exit_code == 1
+    page = Page()
+    page.feed(out.read_text())
+    assert page.sections == ["FAIL", "pass", "pass"] and page.ids == ["layer-2", "layer-1", "layer-3"]
+    assert page.fragments == ["#layer-2", "#layer-1", "#layer-3"] and page.loads == []
+    text = out.read_text()
+    assert text.count("no layer of 8 rows here") == 1                                   # said once
+    assert "dL/dX, dL/dF, dL/db</span>: backward raised ValueError: no layer of 8 rows here" in text

@@ -236,3 +236,28 @@ def test_bad_network_files_are_one_line(tmp_path, change, needle):
     with pytest.raises(SpecError) as e:
         load_specs(tmp_path / "net.yaml")
     assert needle in str(e.value)
+
+
+def test_a_folder_passes_over_yaml_that_is_no_spec_and_hidden_folders(tmp_path):
+    """`convcheck verify .` in a repository: its workflow and environment files are not layers."""
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text("on: push\njobs: {}\n")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "layer.yaml").write_text("name: h\n" + LAYER)           # a hidden folder: not searched
+    (tmp_path / "environment.yml").write_text("name: env\ndependencies: [numpy]\n")
+    (tmp_path / "layers").mkdir()
+    write(tmp_path / "layers", "name: a\n" + LAYER)
+    skipped = []
+    assert [s.name for s in load_specs(tmp_path, skipped)] == ["a"] and skipped == [tmp_path / "environment.yml"]
+    with pytest.raises(SpecError, match="unknown field"):                        # named on its own: read as a spec
+        load_specs(tmp_path / "environment.yml")
+    (tmp_path / "environment.yml").write_text("name: env\ndependencies: [numpy]\nn: 5\n")   # looks like one: read
+    with pytest.raises(SpecError, match="field 'dependencies': unknown field"):
+        load_specs(tmp_path)
+    from typer.testing import CliRunner
+
+    from convcheck.cli import app
+    (tmp_path / "environment.yml").write_text("name: env\n")
+    result = CliRunner().invoke(app, ["verify", str(tmp_path), "-q"])
+    assert result.exit_code == 0 and "skipped 1 YAML file that holds no layer spec" in result.stderr
+    assert "environment.yml" in result.stderr and "1 spec: 1 passed" in result.stdout

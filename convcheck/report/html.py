@@ -1,9 +1,13 @@
 """HTML: `verify --format html` (one self-contained page) and a result's `_repr_html_` (Jupyter).
 
-Per layer: its table, the caption, coverage lines, each failing tensor's message, diagnosis and
-error heatmap (an inline PNG through matplotlib when it is installed, else an inline SVG drawn
-here), what the plug-in printed, and the layer's spec as YAML. Nothing is loaded from
-outside: no scripts, no fonts, no links; images are data: URIs or inline SVG.
+A page leads with an index of the layers, failing ones first, each linked to its section
+(an in-page fragment, `#layer-3`), and the sections follow in the same order: failures, then
+skipped layers, then passes. Per layer: its table, the caption, coverage lines, each failing
+tensor's message (one message shared by several tensors, a backward that raised, said once),
+diagnosis and error heatmap (an inline PNG through matplotlib when it is installed, else an
+inline SVG drawn here), what the plug-in printed, and the layer's spec as YAML. Nothing is
+loaded from outside: no scripts, no fonts, no links but the index's fragments; images are
+data: URIs or inline SVG.
 """
 
 import base64
@@ -30,6 +34,7 @@ STYLE = """
 .convcheck figure { margin: 6px 0 6px 1.5em; } .convcheck figcaption { color: #656d76; font-size: 12px; }
 .convcheck pre { background: #f6f8fa; padding: 6px 10px; margin: 4px 0; }
 .convcheck section.layer { border-top: 1px solid #d0d7de; margin-top: 10px; }
+.convcheck nav.index ol { margin: 4px 0; padding-left: 1.5em; } .convcheck nav.index a { color: inherit; }
 """
 
 SVG_CELLS = (48, 64)
@@ -43,10 +48,14 @@ def document(results, seconds: float, show_output: bool = False, images: str = "
     """One self-contained HTML page: the summary line, then every layer (what the plug-in printed
     under failing layers, under all with `show_output`)."""
     failed = any(not r.passed for r in results)
+    ordered = sorted(range(len(results)), key=lambda i: _rank(results[i]))     # failures first, stable
+    index = "".join(f'<li><a href="#layer-{i + 1}"><span class="{_style(_verdict(results[i]))}">'
+                    f"{_verdict(results[i])}</span> {html.escape(results[i].spec.name)}</a></li>" for i in ordered)
     body = (f'<h1>convcheck report</h1>\n<p class="summary {"fail" if failed else "pass"}">'
             f"{html.escape(summary_text(results))} ({seconds:.2f} s)</p>\n"
             f'<p class="caption">convcheck {__version__}</p>\n'
-            + "".join(layer(r, images, show_output) for r in results))
+            f'<nav class="index"><ol>{index}</ol></nav>\n'
+            + "".join(layer(results[i], images, show_output, anchor=f"layer-{i + 1}") for i in ordered))
     return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>convcheck: {html.escape(summary_text(results))}</title>\n<style>{STYLE}</style>\n</head>\n"
@@ -62,12 +71,21 @@ def fragment(results, seconds: float | None = None, images: str = "auto") -> str
     return f'<div class="convcheck">\n<style>{STYLE}</style>\n{summary}{layers}</div>'
 
 
-def layer(result, images: str = "auto", show_output: bool = False) -> str:
+def _verdict(result) -> str:
+    return "skipped" if result.skipped else "pass" if result.passed else "FAIL"
+
+
+def _rank(result) -> int:
+    return {"FAIL": 0, "skipped": 1, "pass": 2}[_verdict(result)]
+
+
+def layer(result, images: str = "auto", show_output: bool = False, anchor: str | None = None) -> str:
     """One layer's section: heading, table, caption, coverage, failures with their diagnosis and
     heatmap, the plug-in's output, the spec."""
     spec = result.spec
-    verdict = "skipped" if result.skipped else "pass" if result.passed else "FAIL"
-    parts = [f'<section class="layer" data-verdict="{verdict}">',
+    verdict = _verdict(result)
+    where = f' id="{anchor}"' if anchor else ""
+    parts = [f'<section class="layer"{where} data-verdict="{verdict}">',
              f'<h2><span class="{_style(verdict)}">{verdict}</span> {html.escape(spec.name)} '
              f"<small>{html.escape(spec.where if spec.source else '')}</small></h2>"]
     if result.checks:
@@ -84,7 +102,7 @@ def layer(result, images: str = "auto", show_output: bool = False) -> str:
             parts.append(f'<p class="other">{html.escape(budget_line(result))}</p>')
         if result.error:
             parts.append(f'<p><span class="fail">error</span>: {html.escape(result.error)}</p>')
-        parts.extend(_failure(result, check, images) for check in result.checks)
+        parts.extend(_failure(result, check, images, _sharing(result, check)) for check in result.checks)
         if any(c.own_forward is not None for c in result.checks):
             parts.append(f"<p><b>{html.escape(JUDGED)}</b></p>")
         output = shown_output(result, show_output)
@@ -110,11 +128,27 @@ def _table(result) -> str:
             + "\n</tbody></table>")
 
 
-def _failure(result, check, images: str) -> str:
-    """A failing tensor's message, diagnosis, heatmap and relation to the plug-in's forward."""
+def _sharing(result, check) -> list | None:
+    """The tensors whose failure is `check`'s very message with nothing of their own to add (no
+    diagnosis, no heatmap: a backward that raised): all of them at the first, [] at the others;
+    None for a message of its own."""
+    def plain(c):
+        return not c.passed and not c.skipped and c.diagnosis is None and c.error_map is None and c.message
+    if not plain(check):
+        return None
+    same = [c for c in result.checks if plain(c) and c.message == check.message]
+    if len(same) < 2:
+        return None
+    return same if same[0] is check else []
+
+
+def _failure(result, check, images: str, sharing: list | None = None) -> str:
+    """A failing tensor's message, diagnosis, heatmap and relation to the plug-in's forward; a
+    message several tensors share said once, at the first of them, with all their names."""
     parts = []
-    if not check.passed and not check.skipped:
-        parts.append(f'<p class="message"><span class="{_style(check.verdict)}">{html.escape(LABELS[check.name])}'
+    if not check.passed and not check.skipped and sharing != []:
+        names = ", ".join(LABELS[c.name] for c in sharing) if sharing else LABELS[check.name]
+        parts.append(f'<p class="message"><span class="{_style(check.verdict)}">{html.escape(names)}'
                      f"</span>: {html.escape(check.message)}</p>")
         if check.diagnosis is not None:
             parts.append(f'<p class="diagnosis">diagnosis: {html.escape(check.diagnosis.mistake or "no known mistake")}'
