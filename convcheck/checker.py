@@ -26,6 +26,7 @@ from .options import (
     METHODS,
     THROUGH,
     check_pins,
+    check_values,
     checked,
     tolerances,
 )
@@ -76,8 +77,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     started = time.perf_counter()
     if method not in METHODS:
         raise ConvcheckError(f"--method {method}: unknown; valid: {', '.join(METHODS)}")
-    if not budget > 0:
-        raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
+    check_values(seed, rtol, atol, budget, samples, channels, projections)
     check_pins(method, channels, projections)
     if through not in THROUGH:
         raise ConvcheckError(f"--through {through}: unknown; valid: {', '.join(THROUGH)}")
@@ -240,8 +240,7 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     nothing. Options verify takes and planning does not need (method, rtol, ...) are accepted
     and ignored."""
     started = time.perf_counter()
-    if not budget > 0:
-        raise ConvcheckError(f"--budget {budget}: must be a positive number of seconds")
+    check_values(seed=seed, budget=budget, channels=channels, projections=projections)
     if through not in THROUGH:
         raise ConvcheckError(f"--through {through}: unknown; valid: {', '.join(THROUGH)}")
     check_pins("auto", channels, projections)
@@ -532,7 +531,11 @@ def _call(impl, which: str, arrays: dict, kwargs: dict):
 
 
 def _own(returned):
-    """What a plug-in returned, its arrays copied: it may reuse an output buffer on its next call."""
+    """What a plug-in returned, its arrays copied: it may reuse an output buffer on its next call.
+    A NumPy subclass (a masked array) becomes a plain array of its values: masks mean nothing to
+    a gradient, and every value is compared."""
     if isinstance(returned, (tuple, list)):
         return tuple(_own(a) for a in returned) if isinstance(returned, tuple) else [_own(a) for a in returned]
+    if isinstance(returned, np.ndarray) and type(returned) is not np.ndarray:
+        return np.array(np.ma.getdata(returned), subok=False)
     return returned.copy() if hasattr(returned, "shape") and callable(getattr(returned, "copy", None)) else returned

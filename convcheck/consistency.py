@@ -57,6 +57,9 @@ def _cannot_ask(y, raised: bool, shape: tuple, dtype: str) -> str:
         return f"your forward returns {what}, not Y {shape}: it has no gradient to compare with"
     if dtype == "float16":
         return "not asked in float16: a float16 forward rounds too coarsely for finite differences of its own"
+    if getattr(getattr(y, "dtype", None), "kind", None) not in ("f", "c"):
+        return (f"your forward returns dtype {getattr(y, 'dtype', None)}, not numbers: it has no gradient to "
+                "compare with")
     if not bool(array_module(y).isfinite(y).all()):
         return "your forward returns non-finite values: it has no gradient to compare with"
     return ""

@@ -183,7 +183,11 @@ def geometry(spec: ConvSpec) -> Geometry:
     for axis in axes:
         n, m, lo, hi = spec.n[axis], extent[axis], pads[2 * axis], pads[2 * axis + 1]
         if n + lo + hi < m:
-            raise SpecError(_too_large(axis, spec.dims, n, m, lo, hi, spec.dilation[axis]), file=spec.source,
+            raw, d = spec.m[axis], spec.dilation[axis]
+            if d > 1 and raw <= n + lo + hi:               # the taps fit; their spacing does not
+                raise SpecError(_too_spread(axis, spec.dims, n, raw, lo, hi, d), file=spec.source,
+                                line=spec.line, layer=spec.name, field="dilation")
+            raise SpecError(_too_large(axis, spec.dims, n, m, lo, hi, d), file=spec.source,
                             line=spec.line, layer=spec.name, field="m")
     padded = tuple(spec.n[a] + pads[2 * a] + pads[2 * a + 1] for a in axes)
     args = [(spec.n[a], extent[a], spec.stride[a], pads[2 * a], pads[2 * a + 1]) for a in axes]
@@ -212,6 +216,16 @@ def _transposed(spec: ConvSpec, extent: tuple, pads: tuple) -> Geometry:
     padded = tuple(out[a] + extent[a] - 1 for a in axes)
     return Geometry(spec=spec, padding=pads, padded=padded, out=out, leftover=(0,) * spec.dims, dilated=dilated,
                     extent=extent)
+
+
+def _too_spread(axis: int, dims: int, n: int, m: int, lo: int, hi: int, d: int) -> str:
+    """Explain an output size of 0 that the dilation alone causes (m taps fit, d apart they do not)."""
+    side = SIDES[dims][axis]
+    lo_name, hi_name = edges(axis, dims)
+    padded = n + lo + hi
+    return (f"dilation {d} spreads the filter's {m} taps over d·(m − 1) + 1 = {d * (m - 1) + 1} input rows, more "
+            f"than the padded input {side} n + {lo_name} + {hi_name} = {padded}, so the output size is 0; "
+            f"valid: dilation <= {(padded - 1) // (m - 1)}")
 
 
 def _too_large(axis: int, dims: int, n: int, m: int, lo: int, hi: int, d: int = 1) -> str:

@@ -13,6 +13,7 @@ Every problem is a `SpecError` naming the file, line, layer and field, and what 
 import difflib
 import math
 import reprlib
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -120,25 +121,40 @@ def read_yaml(path: Path):
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"cannot read: {e}", file=path) from None
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)                 # its reader refuses NUL, ESC and other control bytes
         root = loader.get_single_node()
         _refuse_duplicates_and_bombs(root, path)
         return (loader.construct_document(root) if root is not None else None), root
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
+        position = getattr(e, "position", None)           # a reader error: a character YAML does not allow
+        line = mark.line + 1 if mark else text.count("\n", 0, position) + 1 if position is not None else None
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpecError(f"not valid YAML: {problem}", file=path,
-                        line=mark.line + 1 if mark else None) from None
+        raise SpecError(f"not valid YAML: {problem}", file=path, line=line) from None
+    except RecursionError:
+        raise SpecError(f"nested deeper than Python can read (a list or mapping inside another over "
+                        f"{sys.getrecursionlimit() // 4} times); a spec nests 3 levels", file=path) from None
+    except SpecError:
+        raise
+    except ValueError as e:                            # an integer of more than 4,300 digits, say
+        raise SpecError(f"holds a value Python cannot read: {str(e).split(';')[0]}; a layer's sizes are small "
+                        "integers", file=path) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_mapping(data) -> list[ConvSpec]:
     """The layers of a spec given as Python data: one layer's fields, or {layers, defaults,
     input} as in a file. Tuples count as lists, so `stride=(1, 2)` reads as `stride: [1, 2]`.
     Problems are the same SpecError lines as for a file, without a file."""
-    return _specs(_lists(data), None, None)
+    try:
+        data = _lists(data)
+    except RecursionError:
+        raise SpecError("nested deeper than Python can read; a spec nests 3 levels") from None
+    return _specs(data, None, None)
 
 
 def fields_of(spec: ConvSpec) -> dict:
@@ -188,9 +204,9 @@ def _specs(data, root, path: Path | None) -> list[ConvSpec]:
                         f"({', '.join(REQUIRED)}) or a 'layers:' list", file=path)
     if "layers" not in data:
         return [_layer(data, {}, path, _line(root), _key_lines(root), stem)]
-    extra = sorted(set(data) - set(TOP_LEVEL))
+    extra = [key for key in data if key not in TOP_LEVEL]
     if extra:
-        raise SpecError(f"unknown top-level key '{extra[0]}'{_did_you_mean(extra[0], TOP_LEVEL)}"
+        raise SpecError(f"unknown top-level key {_repr(extra[0])}{_did_you_mean(str(extra[0]), TOP_LEVEL)}"
                         " (a file with 'layers:' may only also hold 'defaults:' and 'input:')",
                         file=path, line=_key_lines(root).get(extra[0]))
     defaults, layers = data.get("defaults") or {}, data["layers"]
@@ -329,15 +345,18 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
     """Validate one layer's fields (defaults overridden by the layer) into a ConvSpec."""
     fields = {**defaults, **layer}
     name = fields.get("name", default_name)
-    if not isinstance(name, str) or not name:
-        name = default_name
+    if not isinstance(name, str) or not name or not name.isprintable():
+        name = default_name                            # messages name the layer by its place, never by such a name
 
     def fail(field, message):
         raise SpecError(message, file=path, line=lines.get(field, line), layer=name, field=field)
 
     for key in fields:
+        if not isinstance(key, str):
+            fail(_repr(key), f"a key must be a field's name (text), got {_repr(key)} "
+                             f"(valid fields: {', '.join(FIELDS)})")
         if key not in FIELDS:
-            fail(key, f"unknown field{_did_you_mean(str(key), FIELDS)} (valid fields: {', '.join(FIELDS)})")
+            fail(key, f"unknown field{_did_you_mean(key, FIELDS)} (valid fields: {', '.join(FIELDS)})")
     for key in REQUIRED:
         if key not in fields:
             fail(key, f"missing; a layer needs {', '.join(REQUIRED)}")
@@ -349,7 +368,7 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
     if value["k"] % groups or value["p"] % groups:
         both = math.gcd(value["k"], value["p"])
         fail("groups", f"k = {value['k']} and p = {value['p']} must both be multiples of groups = {groups}; "
-                       f"valid: {', '.join(str(g) for g in range(1, both + 1) if both % g == 0)}")
+                       f"valid: {_divisors_text(both)}")
     spec = ConvSpec(
         n=value["n"], m=value["m"], k=value["k"], p=value["p"], padding=value["padding"], stride=value["stride"],
         dilation=value.get("dilation", (1,) * dims), groups=groups, name=name, batch=value.get("batch"),
@@ -390,9 +409,30 @@ def _transposed_fields(value: dict, dims: int, fail) -> None:
                                    f"dilation ({dilation[a]}) on that axis; valid: 0 … {most}")
 
 
+def _divisors_text(number: int, most: int = 12) -> str:
+    """'1, 2, 4, 8': the divisors of `number`, found up to its square root; past `most`, the
+    first ones and a count."""
+    low, high, d = [], [], 1
+    while d * d <= number:
+        if number % d == 0:
+            low.append(d)
+            if d != number // d:
+                high.append(number // d)
+        d += 1
+    found = low + high[::-1]
+    shown = ", ".join(str(d) for d in found[:most])
+    return shown if len(found) <= most else f"{shown}, … ({len(found)} divisors of {number} in all)"
+
+
+MAX_INT = 2**31 - 1
+"""Largest int a spec field takes: sizes past it cannot index an array (and no layer has them)."""
+
+
 def _int(value, field, least, fail) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         fail(field, f"must be an integer >= {least}, got {_repr(value)}")
+    if value > MAX_INT:
+        fail(field, f"must be an integer from {least} to {MAX_INT:,}, got {_repr(value)}")
     return value
 
 
@@ -402,7 +442,7 @@ def _dims(fields: dict, fail) -> int:
     lengths = {key: len(fields[key]) for key in ("n", "m", "stride", "dilation") if isinstance(fields.get(key), list)}
     if "dims" in fields:
         dims = fields["dims"]
-        if isinstance(dims, bool) or dims not in DIMS:
+        if not isinstance(dims, int) or isinstance(dims, bool) or dims not in DIMS:
             fail("dims", f"must be 1, 2 or 3, got {_repr(dims)}")
     else:
         given = [lengths[key] for key in ("n", "m") if key in lengths]
@@ -443,6 +483,9 @@ def _dims_value(value, field, least, fail) -> int:
 def _name(value, field, least, fail) -> str:
     if not (isinstance(value, str) and value):
         fail(field, f"must be a non-empty string, got {_repr(value)}")
+    if not value.isprintable():                      # a control character or a lone surrogate
+        shown = value.encode("unicode_escape").decode("ascii")
+        fail(field, f"must be printable text (no control characters, tabs or line breaks), got '{shown}'")
     return value
 
 

@@ -55,6 +55,30 @@ def tolerances(spec, rtol: float | None = None, atol: float | None = None) -> tu
     return rtol, atol
 
 
+def check_values(seed=None, rtol=None, atol=None, budget: float = DEFAULT_BUDGET_S, samples: int = DEFAULT_SAMPLES,
+                 channels=None, projections=None) -> None:
+    """verify's numeric options as the command line takes them (its types refuse the rest before
+    this), for Python callers too: one ConvcheckError line naming the option and what is valid."""
+    import math
+
+    def whole(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    for flag, value, valid, ok in (
+            ("--seed", seed, "an integer >= 0", seed is None or whole(seed) and seed >= 0),
+            ("--rtol", rtol, "a finite number >= 0", rtol is None or number(rtol) and rtol >= 0),
+            ("--atol", atol, "a finite number >= 0", atol is None or number(atol) and atol >= 0),
+            ("--budget", budget, "a positive number of seconds (inf: no limit)",
+             isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > 0),
+            ("--samples", samples, "an integer >= 1", whole(samples) and samples >= 1),
+            ("--channels", channels, "an integer >= 1", channels is None or whole(channels)),
+            ("--projections", projections, "an integer >= 1", projections is None or whole(projections))):
+        if not ok:
+            raise ConvcheckError(f"{flag} {value!r}: must be {valid} ({flag[2:]}= from Python)")
+
+
 def check_pins(method: str, channels: int | None, projections: int | None) -> None:
     """--channels pins auto and channels; --projections those and fast; both at least 1."""
     for flag, value, methods in (("--channels", channels, ("auto", "channels")),

@@ -3,12 +3,12 @@
 validate and complete spec files. The loader stays the authority: it also refuses what a
 schema cannot say (a float such as 3.0 for an int, duplicate keys, an impossible layer)."""
 
-from .loader import DIMS, FIELDS, MAX_ELEMENTS
+from .loader import DIMS, FIELDS, MAX_ELEMENTS, MAX_INT
 from .spec import DTYPES, LAYOUTS, PADDING_NAMES
 
 
 def _integer(least: int) -> dict:
-    return {"type": "integer", "minimum": least}
+    return {"type": "integer", "minimum": least, "maximum": MAX_INT}
 
 
 def _any_case(word: str) -> str:
@@ -31,8 +31,9 @@ def _field(field) -> dict:
         schema = {"oneOf": [_integer(0), {"type": "array", "items": _integer(0), "minItems": 1,
                                           "maxItems": 2 * max(DIMS)},
                             {"type": "string", "pattern": f"^({names})$"}]}
-    elif kind == "name":
-        schema = {"type": "string", "minLength": 1}
+    elif kind == "name":                       # printable: no control characters, line breaks or lone surrogates
+        schema = {"type": "string", "minLength": 1,
+                  "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\ud800-\\udfff]+$"}
     elif kind == "bool":
         schema = {"type": "boolean"}
     elif kind == "dtype":

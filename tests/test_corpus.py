@@ -53,6 +53,22 @@ BAD_SPECS = {  # file -> what its one line must say (after 'convcheck: error: <f
     "duplicate_layer_name.yaml": "two layers are named 'same'",
     "huge_layer.yaml": "would hold 1,280,000,000,000 numbers",
     "no_specs": "directory holds no *.yaml or *.yml files",
+    "dims_float.yaml": "field 'dims': must be 1, 2 or 3, got 2.0",
+    "non_string_key.yaml": "unknown top-level key 1 (a file with 'layers:' may only also hold",
+    "null_key.yaml": "a key must be a field's name (text), got None",
+    "nul_byte.yaml": ":2: not valid YAML: unacceptable character #x0000",
+    "esc_byte.yaml": ":2: not valid YAML: unacceptable character #x001b",
+    "nested_3000.yaml": "nested deeper than Python can read",
+    "integer_4401_digits.yaml": "holds a value Python cannot read: Exceeds the limit (4300 digits)",
+    "surrogate_name.yaml": "field 'name': must be printable text (no control characters, tabs or line breaks), "
+                           "got '\\ud800'",
+    "escape_in_name.yaml": "field 'name': must be printable text (no control characters, tabs or line breaks), "
+                           "got 'conv\\x1b]0;pwned\\x07'",
+    "huge_stride.yaml": "field 'stride': must be an integer from 1 to 2,147,483,647, got 100000000000000000000",
+    "groups_of_a_huge_gcd.yaml": "valid: 1, 2, 3, 6, 7, 9, 11, 14, 18, 21, 22, 31, … (192 divisors of 2147483646",
+    "huge_dilation.yaml": "field 'dilation': dilation 1000000 spreads the filter's 3 taps over d·(m − 1) + 1 = "
+                          "2000001 input rows, more than the padded input height n + top + bottom = 5, so the "
+                          "output size is 0; valid: dilation <= 2",
 }
 
 UNIMPORTABLE = {  # plug-in -> its one line (exit 2)
@@ -87,6 +103,12 @@ MISBEHAVING = {  # plug-in -> the line its failed layer shows (exit 1)
     "returns_garbage.py": "dL/dX: shape ('t', 'a', 'l', 'l'), but the spec gives (2, 3, 9, 9)",
     "huge_allocation.py": "backward raised MemoryError: Unable to allocate",
     "fixed_batch.py": "Y: shape (1, 4, 7, 7), but the spec gives (2, 4, 7, 7)",
+    "first_call_only.py": "Y: forward differs from the loop reference: 392 of 392 checked elements off",
+    "reused_buffer.py": "dL/db: 4 of 4 checked elements off; worst at (0,): got 0, expected 17.0777",
+    "object_dtype.py": "Y: dtype object, expected float64 (the spec's dtype)",
+    "nan_on_batches.py": "Y: holds 392 non-finite values, first at (0, 0, 0, 0)",
+    "control_characters.py": "dL/dX: backward raised ValueError: \\x1b[2J\\x00bad\\x0d\\x0a::error file=ci.yml::pwned"
+                             "\\x1b[0m (control_characters.py:14 in backward)",
 }
 
 

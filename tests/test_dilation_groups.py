@@ -99,8 +99,12 @@ def test_the_loader_reads_dilation_and_groups_and_refuses_bad_ones(tmp_path):
 def test_full_padding_and_a_too_large_dilated_filter():
     geom = geometry(make_spec(n=5, m=3, dilation=2, padding="full"))
     assert geom.padding == (4, 4, 4, 4) and geom.out == (9, 9)          # d (m - 1) per side: n + e - 1
-    with pytest.raises(SpecError, match=r"filter height 7 \(dilated: d·\(m − 1\) \+ 1 with d = 3\) is larger"):
-        geometry(make_spec(n=5, m=3, dilation=3, padding="valid"))
+    with pytest.raises(SpecError, match=r"field 'dilation': dilation 3 spreads the filter's 3 taps over d·\(m − 1\) "
+                                        r"\+ 1 = 7 input rows, .* valid: dilation <= 2"):
+        geometry(make_spec(n=5, m=3, dilation=3, padding="valid"))             # m fits; d apart the taps do not
+    with pytest.raises(SpecError, match=r"field 'm': filter height 5 \(dilated: d·\(m − 1\) \+ 1 with d = 2\) is "
+                                        r"larger"):
+        geometry(make_spec(n=2, m=3, dilation=2, padding="valid"))             # m itself does not fit
 
 
 @SETTINGS

@@ -1,4 +1,25 @@
-"""Renderers: turn results into text. No computation happens here."""
+"""Renderers: turn results into text. No computation happens here.
+
+Text a user or a plug-in controls (layer names, file paths, --impl, exception messages, what a
+plug-in printed) goes through `inert` in every renderer but JSON (whose escapes are already
+inert): nothing it holds can move the terminal's cursor, set its title, start a line with a CI
+workflow command (`::error ...`), break XML 1.0 or fail to encode.
+"""
+
+import re
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROL_INLINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def inert(text, lines: bool = False) -> str:
+    """`text` with every control character (C0 and C1: ESC, NUL, BEL, carriage return, and the
+    line break unless `lines`), bidirectional override and lone surrogate written as a visible
+    escape (\\x1b, \\u202e, \\ud800), so that it prints as itself and nothing else."""
+    def visible(match):
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return (_CONTROL if lines else _CONTROL_INLINE).sub(visible, str(text))
 
 LABELS = {"x": "X", "w": "F", "b": "b", "y": "Y", "dy": "dL/dY", "dx": "dL/dX", "dw": "dL/dF", "db": "dL/db"}
 """Seed notation for each tensor key (F is the filter bank w)."""
@@ -23,9 +44,9 @@ def spec_dict(geom) -> dict:
 
 
 def failures(result) -> list[str]:
-    """One line per reason a spec failed: the run's error, then each failing tensor's message."""
-    lines = [result.error] if result.error else []
-    return lines + [f"{LABELS[c.name]}: {c.message}" for c in result.checks if not c.passed and not c.skipped]
+    """One line per reason a spec failed: the run's error, then each failing tensor's message (inert)."""
+    lines = [inert(result.error)] if result.error else []
+    return lines + [f"{LABELS[c.name]}: {inert(c.message)}" for c in result.checks if not c.passed and not c.skipped]
 
 
 def headline(results) -> str:
@@ -37,7 +58,7 @@ def headline(results) -> str:
     first = failed[0]
     reasons = failures(first)
     more = f" (and {len(failed) - 1} more failing layer{'s' * (len(failed) > 2)})" if len(failed) > 1 else ""
-    return f"{first.spec.name}: {reasons[0] if reasons else 'failed'}{more}"
+    return f"{inert(first.spec.name)}: {reasons[0] if reasons else 'failed'}{more}"
 
 
 def rerun_flags(result) -> str:

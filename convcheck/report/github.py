@@ -7,7 +7,7 @@ every layer is appended to it.
 
 import os
 
-from . import failures
+from . import failures, inert
 from .table import coverage_lines, summary_text
 
 
@@ -27,9 +27,9 @@ def render(results, seconds: float) -> str:
         if result.passed:
             continue
         spec = result.spec
-        where = ",".join(f"{key}={_property(str(value))}" for key, value in
+        where = ",".join(f"{key}={_property(inert(value))}" for key, value in
                          (("file", spec.source), ("line", spec.line)) if value is not None)
-        title = _property(f"convcheck: layer '{spec.name}' failed")
+        title = _property(f"convcheck: layer '{inert(spec.name)}' failed")
         lines.append(f"::error {where},title={title}::{_data(chr(10).join(failures(result)))}")
     lines.append(f"{summary_text(results)} ({seconds:.2f} s)")
     return "\n".join(lines)
@@ -46,13 +46,14 @@ def step_summary(results, seconds: float) -> str:
         covered = result.skipped or result.error or "; ".join(coverage_lines(result))
         out.append(f"| {_cell(result.spec.name)} | {_cell(result.spec.where)} | "
                    f"{'skipped' if result.skipped else 'pass' if result.passed else '**FAIL**'} | "
-                   f"{result.method} | {_cell(covered)} | {worst} | "
+                   f"{_cell(result.method)} | {_cell(covered)} | {worst} | "
                    f"{result.seconds:.2f} |")
     return "\n".join(out + [""])
 
 
 def _cell(text) -> str:
-    return str(text).replace("|", "\\|")
+    """A Markdown table cell: inert, its pipes escaped, and no HTML (GitHub renders it in a summary)."""
+    return inert(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def write_step_summary(results, seconds: float) -> None:

@@ -15,7 +15,7 @@ import html
 import importlib.util
 
 from .. import __version__
-from . import LABELS, shape_text
+from . import LABELS, inert, shape_text
 from .table import JUDGED, budget_line, caption_text, coverage_lines, index_text, pooled, shown_output, summary_text
 
 STYLE = """
@@ -50,15 +50,15 @@ def document(results, seconds: float, show_output: bool = False, images: str = "
     failed = any(not r.passed for r in results)
     ordered = sorted(range(len(results)), key=lambda i: _rank(results[i]))     # failures first, stable
     index = "".join(f'<li><a href="#layer-{i + 1}"><span class="{_style(_verdict(results[i]))}">'
-                    f"{_verdict(results[i])}</span> {html.escape(results[i].spec.name)}</a></li>" for i in ordered)
+                    f"{_verdict(results[i])}</span> {_text(results[i].spec.name)}</a></li>" for i in ordered)
     body = (f'<h1>convcheck report</h1>\n<p class="summary {"fail" if failed else "pass"}">'
-            f"{html.escape(summary_text(results))} ({seconds:.2f} s)</p>\n"
+            f"{_text(summary_text(results))} ({seconds:.2f} s)</p>\n"
             f'<p class="caption">convcheck {__version__}</p>\n'
             f'<nav class="index"><ol>{index}</ol></nav>\n'
             + "".join(layer(results[i], images, show_output, anchor=f"layer-{i + 1}") for i in ordered))
     return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>convcheck: {html.escape(summary_text(results))}</title>\n<style>{STYLE}</style>\n</head>\n"
+            f"<title>convcheck: {_text(summary_text(results))}</title>\n<style>{STYLE}</style>\n</head>\n"
             f'<body class="convcheck">\n{body}</body>\n</html>\n')
 
 
@@ -66,7 +66,7 @@ def fragment(results, seconds: float | None = None, images: str = "auto") -> str
     """The layers (and the summary line when `seconds` is given) as a <div> for a notebook."""
     summary = "" if seconds is None else (
         f'<p class="summary {"fail" if any(not r.passed for r in results) else "pass"}">'
-        f"{html.escape(summary_text(results))} ({seconds:.2f} s)</p>\n")
+        f"{_text(summary_text(results))} ({seconds:.2f} s)</p>\n")
     layers = "".join(layer(r, images) for r in results)
     return f'<div class="convcheck">\n<style>{STYLE}</style>\n{summary}{layers}</div>'
 
@@ -86,30 +86,30 @@ def layer(result, images: str = "auto", show_output: bool = False, anchor: str |
     verdict = _verdict(result)
     where = f' id="{anchor}"' if anchor else ""
     parts = [f'<section class="layer"{where} data-verdict="{verdict}">',
-             f'<h2><span class="{_style(verdict)}">{verdict}</span> {html.escape(spec.name)} '
-             f"<small>{html.escape(spec.where if spec.source else '')}</small></h2>"]
+             f'<h2><span class="{_style(verdict)}">{verdict}</span> {_text(spec.name)} '
+             f"<small>{_text(spec.where if spec.source else '')}</small></h2>"]
     if result.checks:
         parts.append(_table(result))
     if result.skipped:
-        parts.append(f'<p class="other">skipped: {html.escape(result.skipped)} · impl {html.escape(result.impl)}</p>')
+        parts.append(f'<p class="other">skipped: {_text(result.skipped)} · impl {_text(result.impl)}</p>')
     else:
-        parts.append(f'<p class="caption">{html.escape(caption_text(result))}</p>')
+        parts.append(f'<p class="caption">{_text(caption_text(result))}</p>')
         lines = coverage_lines(result)
         if len(lines) > 1:
-            parts.append('<ul class="coverage">' + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+            parts.append('<ul class="coverage">' + "".join(f"<li>{_text(line)}</li>" for line in lines)
                          + "</ul>")
         if budget_line(result):
-            parts.append(f'<p class="other">{html.escape(budget_line(result))}</p>')
+            parts.append(f'<p class="other">{_text(budget_line(result))}</p>')
         if result.error:
-            parts.append(f'<p><span class="fail">error</span>: {html.escape(result.error)}</p>')
+            parts.append(f'<p><span class="fail">error</span>: {_text(result.error)}</p>')
         parts.extend(_failure(result, check, images, _sharing(result, check)) for check in result.checks)
         if any(c.own_forward is not None for c in result.checks):
-            parts.append(f"<p><b>{html.escape(JUDGED)}</b></p>")
+            parts.append(f"<p><b>{_text(JUDGED)}</b></p>")
         output = shown_output(result, show_output)
         if output:
-            parts.append(f"<pre class=\"output\">{html.escape(chr(10).join(output))}</pre>")
+            parts.append(f"<pre class=\"output\">{_text(chr(10).join(output))}</pre>")
     parts.append(f'<details{" open" * (verdict == "FAIL")}><summary>spec</summary>'
-                 f'<pre class="spec">{html.escape(_spec_yaml(spec))}</pre></details>')
+                 f'<pre class="spec">{_text(_spec_yaml(spec))}</pre></details>')
     return "\n".join(parts) + "\n</section>\n"
 
 
@@ -120,7 +120,7 @@ def _table(result) -> str:
     for check in result.checks:
         numbers = "".join(f'<td class="number">{"—" if v is None else f"{v:.2e}"}</td>'
                           for v in (check.max_abs, check.max_rel, check.tolerance_ratio))
-        rows.append(f'<tr data-tensor="{check.name}"><td>{html.escape(LABELS[check.name])}</td>'
+        rows.append(f'<tr data-tensor="{check.name}"><td>{_text(LABELS[check.name])}</td>'
                     f"<td>{shape_text(check.expected_shape)}</td><td>{shape_text(check.actual_shape)}</td>{numbers}"
                     f"<td>{index_text(check.worst_index)}</td>"
                     f'<td class="{_style(check.verdict)}">{check.verdict}</td></tr>')
@@ -148,15 +148,15 @@ def _failure(result, check, images: str, sharing: list | None = None) -> str:
     parts = []
     if not check.passed and not check.skipped and sharing != []:
         names = ", ".join(LABELS[c.name] for c in sharing) if sharing else LABELS[check.name]
-        parts.append(f'<p class="message"><span class="{_style(check.verdict)}">{html.escape(names)}'
-                     f"</span>: {html.escape(check.message)}</p>")
+        parts.append(f'<p class="message"><span class="{_style(check.verdict)}">{_text(names)}'
+                     f"</span>: {_text(check.message)}</p>")
         if check.diagnosis is not None:
-            parts.append(f'<p class="diagnosis">diagnosis: {html.escape(check.diagnosis.mistake or "no known mistake")}'
-                         f": {html.escape(check.diagnosis.explanation)}</p>")
+            parts.append(f'<p class="diagnosis">diagnosis: {_text(check.diagnosis.mistake or "no known mistake")}'
+                         f": {_text(check.diagnosis.explanation)}</p>")
         if check.error_map is not None:
             parts.append(heatmap(result, check, images))
     if check.own_forward is not None:
-        parts.append(f'<p class="note"><b>your forward</b>: {html.escape(check.own_forward.note)}</p>')
+        parts.append(f'<p class="note"><b>your forward</b>: {_text(check.own_forward.note)}</p>')
     return "\n".join(parts)
 
 
@@ -170,11 +170,11 @@ def heatmap(result, check, images: str = "auto") -> str:
     if png:
         from .plot import heatmap_png
         data = base64.b64encode(heatmap_png(result, check)).decode("ascii")
-        picture = (f'<img class="heatmap" alt="{html.escape(caption)}" width="375" '
+        picture = (f'<img class="heatmap" alt="{_text(caption)}" width="375" '
                    f'src="data:image/png;base64,{data}">')
     else:
         picture = svg_heatmap(blocks, caption)
-    return f"<figure>{picture}<figcaption>{html.escape(caption)}</figcaption></figure>"
+    return f"<figure>{picture}<figcaption>{_text(caption)}</figcaption></figure>"
 
 
 def svg_heatmap(blocks, title: str, cell: int = 0) -> str:
@@ -193,7 +193,7 @@ def svg_heatmap(blocks, title: str, cell: int = 0) -> str:
     labels = (f'<text x="{width + 28}" y="10" font-size="10">{top:.3g}</text>'
               f'<text x="{width + 28}" y="{height}" font-size="10">0</text>')
     return (f'<svg class="heatmap" width="{width + 70}" height="{height}" '
-            f'role="img" aria-label="{html.escape(title)}"><title>{html.escape(title)}</title>'
+            f'role="img" aria-label="{_text(title)}"><title>{_text(title)}</title>'
             f'<rect width="{width}" height="{height}" fill="none" stroke="#d0d7de"/>'
             + "".join(rects + bar) + labels + "</svg>")
 
@@ -206,6 +206,11 @@ def _colour(level: float) -> str:
             t = (level - a) / (b - a)
             return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(low, high))
     return "#000004"
+
+
+def _text(text) -> str:
+    """Text for the page: inert (its line breaks kept), then escaped: never markup."""
+    return html.escape(inert(text, lines=True))
 
 
 def _style(verdict: str) -> str:

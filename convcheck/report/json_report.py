@@ -1,6 +1,7 @@
 """Machine output for `verify --format json`: a stable, plain-JSON object."""
 
 import json
+import math
 
 from .. import __version__
 from . import rerun_flags, spec_dict
@@ -37,10 +38,21 @@ def render(results, seconds: float, show_output: bool = False) -> str:
     failed = sum(not r.passed for r in results)
     skipped = sum(bool(r.skipped) for r in results)
     partial = sum(r.passed and r.partial for r in results)
-    return json.dumps({"convcheck": __version__, "passed": len(results) - failed - skipped, "failed": failed,
-                       "skipped": skipped,
-                       "passed_on_partial_coverage": partial, "seconds": round(seconds, 4),
-                       "specs": [result_dict(r, show_output) for r in results]}, indent=2)
+    report = {"convcheck": __version__, "passed": len(results) - failed - skipped, "failed": failed,
+              "skipped": skipped, "passed_on_partial_coverage": partial, "seconds": round(seconds, 4),
+              "specs": [result_dict(r, show_output) for r in results]}
+    return json.dumps(_strict(report), indent=2, allow_nan=False)
+
+
+def _strict(value):
+    """`value` with every NaN or infinity made null: strict JSON parsers refuse bare NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    return value
 
 
 def _list(value):

@@ -7,7 +7,7 @@ timed out) as <error>; the coverage, and what the plug-in printed on a failing l
 
 import xml.etree.ElementTree as ET
 
-from . import LABELS, failures
+from . import LABELS, failures, inert
 from .table import budget_line, coverage_lines, shown_output
 
 
@@ -21,18 +21,18 @@ def render(results, seconds: float, show_output: bool = False) -> str:
     suite = ET.SubElement(suites, "testsuite", name="convcheck verify", **counts)
     for result in results:
         spec = result.spec
-        case = ET.SubElement(suite, "testcase", classname=str(spec.source or spec.name), name=spec.name,
-                             time=f"{result.seconds:.3f}", file=str(spec.source or ""), line=str(spec.line or ""))
+        case = ET.SubElement(suite, "testcase", classname=inert(spec.source or spec.name), name=inert(spec.name),
+                             time=f"{result.seconds:.3f}", file=inert(spec.source or ""), line=str(spec.line or ""))
         lines = failures(result)
         if result.skipped:
-            ET.SubElement(case, "skipped", message=result.skipped)
+            ET.SubElement(case, "skipped", message=inert(result.skipped))
         elif result.error:
-            ET.SubElement(case, "error", message=result.error, type="PluginCrash").text = "\n".join(lines)
+            ET.SubElement(case, "error", message=inert(result.error), type="PluginCrash").text = "\n".join(lines)
         elif lines:
             details = [f"{LABELS[c.name]}: max abs err {c.max_abs}, tolerance ratio {c.tolerance_ratio}, worst index "
                        f"{c.worst_index}" for c in result.checks if not c.passed and not c.skipped]
             ET.SubElement(case, "failure", message=lines[0], type="GradientMismatch").text = "\n".join(lines + details)
-        ET.SubElement(case, "system-out").text = (f"impl {result.impl}, {spec.dtype}, method {result.method}: "
+        ET.SubElement(case, "system-out").text = (f"impl {inert(result.impl)}, {spec.dtype}, method {result.method}: "
                                                   + ("; ".join(coverage_lines(result)) or "not checked")
                                                   + "".join("\n" + line for line in [budget_line(result)] if line)
                                                   + "".join("\n" + line for line in shown_output(result, show_output)))

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import LABELS, rerun_flags, shape_text
+from . import LABELS, inert, rerun_flags, shape_text
 
 
 def make_console() -> Console:
@@ -74,7 +74,7 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
     """A table of tensor, shapes, errors, worst index and verdict, then any failure messages;
     what the plug-in printed under a failing layer (under every layer with `show_output`)."""
     spec = result.spec
-    title = f"[bold]{escape(spec.name)}[/]" + (f"  [dim]{escape(spec.where)}[/]" if spec.source else "")
+    title = f"[bold]{escape(inert(spec.name))}[/]" + (f"  [dim]{escape(inert(spec.where))}[/]" if spec.source else "")
     lines = coverage_lines(result)
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("tensor", "expected shape", "actual shape"):
@@ -90,8 +90,8 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
                       index_text(check.worst_index), f"[{style}]{check.verdict}[/]")
     console.print(table if result.checks else title)
     if result.skipped:
-        console.print(f"  [yellow]skipped[/]: {escape(result.skipped)} · impl {escape(result.impl)}", highlight=False,
-                      soft_wrap=True)
+        console.print(f"  [yellow]skipped[/]: {escape(inert(result.skipped))} · impl {escape(inert(result.impl))}",
+                      highlight=False, soft_wrap=True)
         return
     console.print(f"  [dim]{escape(caption_text(result))}[/]", highlight=False, soft_wrap=True)
     if len(lines) > 1:
@@ -101,21 +101,21 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
     if budget_line(result):
         console.print(f"  [yellow]{escape(budget_line(result))}[/]", highlight=False, soft_wrap=True)
     if result.error:
-        console.print(f"  [bold red]error[/]: {escape(result.error)}", highlight=False, soft_wrap=True)
+        console.print(f"  [bold red]error[/]: {escape(inert(result.error))}", highlight=False, soft_wrap=True)
     judged = any(c.own_forward is not None for c in result.checks)
     for check in result.checks:
         if not check.passed and not check.skipped:
             style = "yellow" if check.unchecked else "bold red"
-            console.print(f"  [{style}]{LABELS[check.name]}[/]: {escape(check.message)}",
+            console.print(f"  [{style}]{LABELS[check.name]}[/]: {escape(inert(check.message))}",
                           highlight=False, soft_wrap=True)
             if check.diagnosis is not None:
                 console.print(f"    [bold yellow]diagnosis: {check.diagnosis.mistake or 'no known mistake'}[/]: "
-                              f"{escape(check.diagnosis.explanation)}", highlight=False, soft_wrap=True)
+                              f"{escape(inert(check.diagnosis.explanation))}", highlight=False, soft_wrap=True)
             if check.error_map is not None:
                 for line in heatmap_lines(check.name, check.error_map, len(check.expected_shape) - 2):
                     console.print(f"    {line}", highlight=False, soft_wrap=True)
         if check.own_forward is not None:
-            console.print(f"    [bold]your forward[/]: {escape(check.own_forward.note)}", highlight=False,
+            console.print(f"    [bold]your forward[/]: {escape(inert(check.own_forward.note))}", highlight=False,
                           soft_wrap=True)
         if check.name == "y" and judged:
             console.print(f"  [bold]{escape(JUDGED)}[/]", highlight=False, soft_wrap=True)
@@ -131,8 +131,8 @@ def caption_text(result) -> str:
     on = "" if result.backend == "numpy" else f" · on {result.backend}"
     batch = f" · batch {result.spec.batch} (the spec sets none)" if result.default_batch else ""
     through = f" through {THROUGH_WORDS[result.through]}" if lines else ""
-    return (f"impl {result.impl} · {result.spec.dtype}{on}{batch} · method {result.method}: {covered}{through} · "
-            f"rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
+    return (f"impl {inert(result.impl)} · {result.spec.dtype}{on}{batch} · method {result.method}: {covered}"
+            f"{through} · rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
 
 
 THROUGH_WORDS = {"builtin": "im2col", "implementation": "your forward"}
@@ -166,7 +166,7 @@ def shown_output(result, always: bool = False) -> list[str]:
     shown = result.output.split("\n") if result.output else []
     count = f"{result.output_lines:,} line{'s' * (result.output_lines != 1)}"
     head = count if len(shown) >= result.output_lines else f"{count}; the last {len(shown)}"
-    return [f"plug-in output ({head}):"] + [f"  | {line}" for line in shown]
+    return [f"plug-in output ({head}):"] + [f"  | {inert(line)}" for line in shown]
 
 
 JUDGED = ("Y failed; every gradient was judged against the true layer (finite differences through the built-in "
@@ -197,6 +197,10 @@ def pooled(name: str, error, dims: int, most: tuple[int, int]):
     and '|analytic − numerical| of dL/dX over rows × columns, summed over ... (12 × 12' (unclosed:
     the caller adds the scale)."""
     import numpy as np
+    error = np.asarray(error, dtype=float)
+    finite = np.isfinite(error)
+    if not finite.all():                            # NaN or inf: drawn as the largest error, never a crash
+        error = np.where(finite, error, error[finite].max(initial=0.0) or 1.0)
     rows, cols = error.shape
     step_r, step_c = -(-rows // most[0]), -(-cols // most[1])
     padded = np.zeros((-(-rows // step_r) * step_r, -(-cols // step_c) * step_c))

@@ -1,0 +1,104 @@
+"""Issue 25: nothing a plug-in or a spec does can fool a verdict, crash a report or lose it.
+
+The corpus (tests/corpus/, test_corpus.py) holds the hostile plug-ins and bad specs; here every
+report format is rendered from them and read back as its readers read it: a strict JSON parser,
+an XML parser, GitHub's workflow-command lines, a terminal."""
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from convcheck.cli import app
+from convcheck.geometry import geometry
+from convcheck.report import inert
+from convcheck.report.html import document
+from convcheck.report.json_report import render as json_render
+from convcheck.report.junit import render as junit_render
+from convcheck.report.table import plain_text
+from convcheck.result import SpecResult, TensorCheck
+from convcheck.spec import ConvSpec
+
+ROOT = Path(__file__).parent.parent
+PLUGINS = Path(__file__).parent / "corpus" / "plugins"
+GOOD = ROOT / "configs" / "seed000_general.yaml"
+CONTROLS = ("\x1b", "\x00", "\r", "\x07")
+
+
+def strict_json(text: str):
+    """JSON as a strict parser reads it: bare NaN or Infinity refused."""
+    return json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in JSON"))
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(app, ["verify", *map(str, args)], env=env)
+
+
+def test_inert_shows_every_control_character_and_keeps_the_rest():
+    assert inert("a\x1b[2Jb\x00c\u202ed\ud800é\t") == "a\\x1b[2Jb\\x00c\\u202ed\\ud800é\\x09"
+    assert inert("one\ntwo") == "one\\x0atwo" and inert("one\ntwo", lines=True) == "one\ntwo"
+    assert inert("plain text: 3 × 3, (1, 2)") == "plain text: 3 × 3, (1, 2)"
+
+
+def test_control_characters_from_a_plugin_are_inert_in_every_format(tmp_path):
+    plugin = PLUGINS / "control_characters.py"
+    table = run(GOOD, "--impl", plugin, "--show-output")
+    assert table.exit_code == 1 and "1 spec: 0 passed, 1 failed" in table.stdout
+    assert not any(c in table.stdout for c in CONTROLS), repr(table.stdout[:300])
+    assert "\\x1b[32mINFO\\x1b[0m forward \\x00 done \\x07" in table.stdout          # the output, shown inert
+    assert not any(line.lstrip().startswith("::") for line in table.stdout.splitlines())
+    summary = tmp_path / "summary.md"
+    github = run(GOOD, "--impl", plugin, "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    commands = [line for line in github.stdout.splitlines() if line.startswith("::")]
+    assert len(commands) == 1 and commands[0].startswith("::error file=")              # ours, one per failing layer
+    assert not any(c in github.stdout + summary.read_text() for c in CONTROLS)
+    rows = [line for line in summary.read_text().splitlines() if line.startswith("|")]
+    assert len(rows) == 3 and all(row.endswith("|") for row in rows)                    # header, rule, the layer
+    junit = run(GOOD, "--impl", plugin, "--format", "junit", "--show-output")
+    case = ET.fromstring(junit.stdout.encode()).find(".//testcase")                     # XML 1.0 parses
+    assert "\\x1b[2J\\x00bad" in case.find("failure").get("message")
+    assert "\\x1b[32mINFO" in case.find("system-out").text
+    page = run(GOOD, "--impl", plugin, "--format", "html", "--show-output").stdout
+    assert not any(c in page for c in CONTROLS) and "\\x1b[2J\\x00bad" in page
+    data = strict_json(run(GOOD, "--impl", plugin, "--format", "json").stdout)       # JSON keeps the exact text
+    assert "\x1b[2J\x00bad\r\n::error" in data["specs"][0]["tensors"]["dx"]["message"]
+
+
+def test_nan_during_finite_differences_fails_the_layer_and_every_report_finishes(tmp_path):
+    """At batch 1 the forward is right; on the batches finite differences stack it returns NaN."""
+    spec = tmp_path / "one.yaml"
+    spec.write_text("name: one\nn: 6\nm: 3\nk: 2\np: 3\npadding: 1\nstride: 1\nbatch: 1\n")
+    args = (spec, "--impl", PLUGINS / "nan_on_batches.py", "--through", "implementation")
+    table = run(*args)
+    assert table.exit_code == 1 and "1 spec: 0 passed, 1 failed" in table.stdout
+    assert "returned 1944 non-finite values (NaN or inf)" in table.stdout
+    data = strict_json(run(*args, "--format", "json").stdout)
+    assert data["failed"] == 1 and data["specs"][0]["tensors"]["dx"]["verdict"] == "not checked"
+    ET.fromstring(run(*args, "--format", "junit").stdout.encode())
+    assert "<!DOCTYPE html>" in run(*args, "--format", "html").stdout
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--convcheck-impl",
+                           str(PLUGINS / "nan_on_batches.py"), "--convcheck-through", "implementation", str(spec)],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1 and "1 failed" in done.stdout and "INTERNALERROR" not in done.stdout
+
+
+def test_a_result_holding_nan_renders_in_every_format():
+    """Defence in depth: a NaN that reaches a result (an error map, an error) never stops a report."""
+    spec = ConvSpec(n=(5, 5), m=(3, 3), k=1, p=1, padding=(0, 0, 0, 0), stride=(1, 1), name="nan", batch=1)
+    check = TensorCheck("dx", (1, 1, 5, 5), (1, 1, 5, 5), max_abs=float("nan"), max_rel=float("inf"),
+                        tolerance_ratio=float("nan"), message="1 of 25 checked elements off", total=25)
+    check.error_map = np.full((5, 5), np.nan)
+    check.error_map[0, 0] = 1.0
+    result = SpecResult(spec, geometry(spec), "x", "full", 1e-6, 1e-8, checks=[check])
+    assert "1 spec: 0 passed, 1 failed" in plain_text([result], 0.1)
+    strict_json(json_render([result], 0.1))
+    ET.fromstring(junit_render([result], 0.1).encode())
+    assert "<svg" in document([result], 0.1, images="svg")
