@@ -227,7 +227,7 @@ def verify(
     from . import result  # noqa: F401  (what the workers send, and rich's table: imported while they import NumPy)
     from .report import table  # noqa: F401
     from .report.progress import LazyProgress
-    from .runner import Interrupted, verify_all
+    from .runner import Interrupted, held, verify_all
     try:
         _check_options(method.value, budget, output, channels, projections)
         if plot is not None:
@@ -246,14 +246,20 @@ def verify(
     except Interrupted as e:
         results, interrupted = e.results, e
     seconds = time.perf_counter() - started
-    _report(results, seconds, format, output, quiet, len(specs), shard, show_output)
+    stopped = None if interrupted is None else f"{interrupted}: {len(results)} of {len(part)} layers checked"
+    _report(results, seconds, format, output, quiet, len(specs), shard, show_output, stopped)
     if plot is not None:
         from .report.plot import write_plots
         for path in write_plots(results, plot):
             print(f"convcheck: wrote {path}", file=sys.stderr)
     if interrupted is not None:
-        print(f"convcheck: {interrupted}: {len(results)} of {len(part)} layers checked", file=sys.stderr)
+        print(f"convcheck: {stopped}", file=sys.stderr)
         raise typer.Exit(128 + interrupted.signum)
+    if held() is not None:                        # a signal after the last layer: the report is whole, say so
+        import signal
+        print(f"convcheck: {signal.Signals(held()).name} after the last layer: the report above is complete",
+              file=sys.stderr)
+        raise typer.Exit(128 + held())
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
@@ -278,25 +284,26 @@ def _shard(text: Optional[str], specs: list) -> list:
 
 
 def _report(results, seconds: float, format: Format, output: Optional[Path], quiet: bool, found: int,
-            shard: Optional[str], show_output: bool = False) -> None:
+            shard: Optional[str], show_output: bool = False, stopped: Optional[str] = None) -> None:
     """The table on the terminal (stdout) unless another format goes there; the chosen format to
-    stdout or --output; for github, the job summary when GITHUB_STEP_SUMMARY is set."""
+    stdout or --output; for github, the job summary when GITHUB_STEP_SUMMARY is set. `stopped`:
+    'interrupted by SIGTERM: 1 of 3 layers checked', said by every format."""
     from .report.table import make_console, plain_text, render_result, render_summary
     if format is Format.github:
         from .report import github
-        github.write_step_summary(results, seconds)
+        github.write_step_summary(results, seconds, stopped)
     if format is not Format.table:                  # each format's module imported only when chosen
         if format is Format.github:
-            text = github.render(results, seconds)
+            text = github.render(results, seconds, stopped)
         elif format is Format.html:
             from .report import html
-            text = html.document(results, seconds, show_output)
+            text = html.document(results, seconds, show_output, stopped=stopped)
         elif format is Format.json:
             from .report import json_report
-            text = json_report.render(results, seconds, show_output)
+            text = json_report.render(results, seconds, show_output, stopped)
         else:
             from .report import junit
-            text = junit.render(results, seconds, show_output)
+            text = junit.render(results, seconds, show_output, stopped)
         if output is None:
             print(text)
             return
@@ -307,15 +314,20 @@ def _report(results, seconds: float, format: Format, output: Optional[Path], qui
     for result in results:
         if not (quiet and result.passed):
             render_result(result, console, show_output)
-    render_summary(results, seconds, console)
+    render_summary(results, seconds, console, stopped)
     if format is Format.table and output is not None:
-        _write(output, plain_text(results, seconds, show_output) + "\n")
+        _write(output, plain_text(results, seconds, show_output, stopped) + "\n")
 
 
 def _write(path: Path, text: str) -> None:
+    """Write the report whole or not at all: into a file beside it, then renamed over it, so that a
+    reader (a CI step, an artifact upload) never sees half a report."""
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        path.write_text(text, encoding="utf-8")
+        part.write_text(text, encoding="utf-8")
+        os.replace(part, path)
     except OSError as e:
+        part.unlink(missing_ok=True)
         _fail(ConvcheckError(f"--output {path}: cannot write it: {e.strerror}"))
 
 

@@ -94,7 +94,7 @@ def _run_all(action: str, specs, impl, jobs: int, timeout: float, progress, opti
     if not specs:
         return []
     pool = _Pool(action, impl, min(jobs, len(specs)), timeout if math.isfinite(timeout) else 0, options, progress)
-    previous = _catch_sigterm()
+    previous = _catch_signals()
     try:
         return pool.run(list(specs))
     except KeyboardInterrupt:
@@ -102,23 +102,53 @@ def _run_all(action: str, specs, impl, jobs: int, timeout: float, progress, opti
     except _Terminated:
         raise Interrupted(pool.finished(), signal.SIGTERM) from None
     finally:
+        if previous is not None and _COMMAND_LINE:
+            _hold()                                       # the command writes its report whatever comes now
         pool.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if previous is not None and not _COMMAND_LINE:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 class _Terminated(BaseException):
     """SIGTERM (a CI system cancelling the job), raised where the parent waits."""
 
 
-def _catch_sigterm():
-    """Turn SIGTERM into _Terminated while a run lasts (main thread only); the previous handler."""
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _catch_signals() -> dict | None:
+    """While a run lasts (main thread only): the first SIGINT or SIGTERM raises where the parent
+    waits (KeyboardInterrupt, _Terminated: the run stops and keeps what it has); any later one
+    is ignored, so that stopping the workers, removing their files and the report are never
+    cut short. The previous handlers, or None off the main thread (signals left alone)."""
+    raised = []
+
     def handler(signum, frame):
-        raise _Terminated()
+        if raised:
+            return
+        raised.append(signum)
+        raise KeyboardInterrupt() if signum == signal.SIGINT else _Terminated()
     try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
+        return {signum: signal.signal(signum, handler) for signum in SIGNALS}
+    except ValueError:
         return None
+
+
+_HELD: list = []
+"""Signals the command line received after its run stopped, recorded, not raised (`held`)."""
+
+
+def _hold() -> None:
+    """From now on SIGINT and SIGTERM are recorded, not acted on: the command line finishes its
+    report and exits with 128 + the first of them (`held`)."""
+    for signum in SIGNALS:
+        signal.signal(signum, lambda number, frame: _HELD.append(number))
+
+
+def held() -> int | None:
+    """The first signal the command line received after its run stopped, if any."""
+    return _HELD[0] if _HELD else None
 
 
 class _Worker:

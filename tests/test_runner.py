@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,42 @@ def test_the_command_waits_for_its_workers_before_it_exits(tmp_path):
         assert run.returncode == 0, run.stdout + run.stderr
         assert run.stdout.splitlines()[-1] == "left []" and (tmp_path / "pids").read_text().split()
         (tmp_path / "pids").unlink()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_any_number_of_signals_still_gives_the_summary_the_whole_report_and_no_leftovers(tmp_path, signum, code):
+    """A CI system that cancels twice, or a user pressing Ctrl-C again during cleanup: exit
+    128 + the first signal, the summary, --output written whole and marked interrupted, no
+    temporary folder left behind."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    path = tmp_path / "three.yaml"
+    path.write_text("defaults: {padding: valid, stride: 1, m: 3, k: 1, p: 1}\nlayers:\n"
+                    "  - {name: a, n: 9}\n  - {name: b, n: 8}\n  - {name: c, n: 7}\n")
+    report = tmp_path / "report.json"
+    command = [shutil.which("convcheck"), "verify", str(path), "--impl", str(pid_plugin(tmp_path, hang_on=8)),
+               "--format", "json", "--output", str(report)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TMPDIR": str(temp)},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    worker = wait_for_pids(tmp_path, 2)[-1]
+    for _ in range(5):                                           # the first, then more while it cleans up
+        process.send_signal(signum)
+        time.sleep(0.02)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == code, err
+    assert "Traceback" not in err and f"interrupted by {signal.Signals(signum).name}: 1 of 3 layers checked" in err
+    assert "1 spec: 1 passed, 0 failed" in out and f"interrupted by {signal.Signals(signum).name}" in out
+    data = json.loads(report.read_text())
+    assert [s["name"] for s in data["specs"]] == ["a"]
+    assert data["interrupted"] == f"interrupted by {signal.Signals(signum).name}: 1 of 3 layers checked"
+    assert gone(worker) and list(temp.iterdir()) == [] and [p.name for p in tmp_path.glob(".*part")] == []
+
+
+def test_an_interrupted_runs_junit_marks_it_with_an_error():
+    from convcheck.report.junit import render
+    xml = ET.fromstring(render([], 1.0, stopped="interrupted by SIGTERM: 0 of 3 layers checked").encode())
+    case = xml.find(".//testcase")
+    assert case.get("name") == "interrupted" and case.find("error").get("type") == "Interrupted"
+    assert xml.get("errors") == "1" and xml.get("tests") == "1"

@@ -21,8 +21,8 @@ def _property(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(results, seconds: float) -> str:
-    lines = []
+def render(results, seconds: float, stopped: str | None = None) -> str:
+    lines = [f"::error title=convcheck interrupted::{_data(stopped)}"] if stopped else []
     for result in results:
         if result.passed:
             continue
@@ -31,13 +31,13 @@ def render(results, seconds: float) -> str:
                          (("file", spec.source), ("line", spec.line)) if value is not None)
         title = _property(f"convcheck: layer '{inert(spec.name)}' failed")
         lines.append(f"::error {where},title={title}::{_data(chr(10).join(failures(result)))}")
-    lines.append(f"{summary_text(results)} ({seconds:.2f} s)")
+    lines.append(f"{summary_text(results)} ({seconds:.2f} s)" + (f"; {stopped}" if stopped else ""))
     return "\n".join(lines)
 
 
-def step_summary(results, seconds: float) -> str:
+def step_summary(results, seconds: float, stopped: str | None = None) -> str:
     """A Markdown table of every layer for $GITHUB_STEP_SUMMARY."""
-    out = [f"### convcheck: {summary_text(results)}", "",
+    out = [f"### convcheck: {summary_text(results)}" + (f"; **{stopped}**" if stopped else ""), "",
            "| layer | file | verdict | method | coverage | worst error / tolerance | seconds |",
            "|---|---|---|---|---|---|---|"]
     for result in results:
@@ -56,8 +56,8 @@ def _cell(text) -> str:
     return inert(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def write_step_summary(results, seconds: float) -> None:
+def write_step_summary(results, seconds: float, stopped: str | None = None) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:
         with open(path, "a", encoding="utf-8") as summary:
-            summary.write(step_summary(results, seconds) + "\n")
+            summary.write(step_summary(results, seconds, stopped) + "\n")

@@ -44,15 +44,18 @@ RAMP = ((0.0, (252, 253, 191)), (0.25, (254, 159, 109)), (0.5, (222, 73, 104)), 
 """Colours from 0 to the largest error: magma reversed, so that 0 is light like the page."""
 
 
-def document(results, seconds: float, show_output: bool = False, images: str = "auto") -> str:
-    """One self-contained HTML page: the summary line, then every layer (what the plug-in printed
-    under failing layers, under all with `show_output`)."""
-    failed = any(not r.passed for r in results)
+def document(results, seconds: float, show_output: bool = False, images: str = "auto",
+             stopped: str | None = None) -> str:
+    """One self-contained HTML page: the summary line (and what stopped the run, if something
+    did), then every layer (what the plug-in printed under failing layers, under all with
+    `show_output`)."""
+    failed = any(not r.passed for r in results) or bool(stopped)
     ordered = sorted(range(len(results)), key=lambda i: _rank(results[i]))     # failures first, stable
     index = "".join(f'<li><a href="#layer-{i + 1}"><span class="{_style(_verdict(results[i]))}">'
                     f"{_verdict(results[i])}</span> {_text(results[i].spec.name)}</a></li>" for i in ordered)
     body = (f'<h1>convcheck report</h1>\n<p class="summary {"fail" if failed else "pass"}">'
             f"{_text(summary_text(results))} ({seconds:.2f} s)</p>\n"
+            + (f'<p class="fail">{_text(stopped)}</p>\n' if stopped else "") +
             f'<p class="caption">convcheck {__version__}</p>\n'
             f'<nav class="index"><ol>{index}</ol></nav>\n'
             + "".join(layer(results[i], images, show_output, anchor=f"layer-{i + 1}") for i in ordered))

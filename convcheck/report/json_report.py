@@ -34,12 +34,15 @@ def result_dict(result, show_output: bool = False) -> dict:
     }
 
 
-def render(results, seconds: float, show_output: bool = False) -> str:
+def render(results, seconds: float, show_output: bool = False, stopped: str | None = None) -> str:
+    """The report; `interrupted` is null, or what stopped the run ('interrupted by SIGTERM: 1 of
+    3 layers checked'): the specs are then only those checked before it."""
     failed = sum(not r.passed for r in results)
     skipped = sum(bool(r.skipped) for r in results)
     partial = sum(r.passed and r.partial for r in results)
     report = {"convcheck": __version__, "passed": len(results) - failed - skipped, "failed": failed,
               "skipped": skipped, "passed_on_partial_coverage": partial, "seconds": round(seconds, 4),
+              "interrupted": stopped,
               "specs": [result_dict(r, show_output) for r in results]}
     return json.dumps(_strict(report), indent=2, allow_nan=False)
 

@@ -11,12 +11,14 @@ from . import LABELS, failures, inert
 from .table import budget_line, coverage_lines, shown_output
 
 
-def render(results, seconds: float, show_output: bool = False) -> str:
+def render(results, seconds: float, show_output: bool = False, stopped: str | None = None) -> str:
+    """The XML; an interrupted run (`stopped`) adds a testcase 'interrupted' with an <error>, so
+    that no reader counts the part that ran as a whole run that passed."""
     failed = sum(not r.passed and not r.error for r in results)
-    errors = sum(bool(r.error) for r in results)
+    errors = sum(bool(r.error) for r in results) + bool(stopped)
     skipped = sum(bool(r.skipped) for r in results)
-    counts = {"tests": str(len(results)), "failures": str(failed), "errors": str(errors), "skipped": str(skipped),
-              "time": f"{seconds:.3f}"}
+    counts = {"tests": str(len(results) + bool(stopped)), "failures": str(failed), "errors": str(errors),
+              "skipped": str(skipped), "time": f"{seconds:.3f}"}
     suites = ET.Element("testsuites", name="convcheck", **counts)
     suite = ET.SubElement(suites, "testsuite", name="convcheck verify", **counts)
     for result in results:
@@ -36,5 +38,8 @@ def render(results, seconds: float, show_output: bool = False) -> str:
                                                   + ("; ".join(coverage_lines(result)) or "not checked")
                                                   + "".join("\n" + line for line in [budget_line(result)] if line)
                                                   + "".join("\n" + line for line in shown_output(result, show_output)))
+    if stopped:
+        case = ET.SubElement(suite, "testcase", classname="convcheck", name="interrupted", time="0.000")
+        ET.SubElement(case, "error", message=stopped, type="Interrupted").text = stopped
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)

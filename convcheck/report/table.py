@@ -144,7 +144,7 @@ def index_text(index) -> str:
     return shape_text(index).replace("(", "[").replace(")", "]").rstrip(",]") + "]" if index else "—"
 
 
-def plain_text(results, seconds: float | None = None, show_output: bool = False) -> str:
+def plain_text(results, seconds: float | None = None, show_output: bool = False, stopped: str | None = None) -> str:
     """The tables as the terminal shows them, as text: no colour codes, 120 columns, no trailing
     spaces; then the summary line when `seconds` is given (`verify --output`, AssertionError
     messages, a result's repr)."""
@@ -154,7 +154,7 @@ def plain_text(results, seconds: float | None = None, show_output: bool = False)
         for result in results:
             render_result(result, plain, show_output)
         if seconds is not None:
-            render_summary(results, seconds, plain)
+            render_summary(results, seconds, plain, stopped)
         return trimmed(plain.export_text()).rstrip("\n")
 
 
@@ -227,7 +227,10 @@ def summary_text(results) -> str:
             f"{failed} failed")
 
 
-def render_summary(results, seconds: float, console: Console) -> None:
-    style = "bold red" if any(not r.passed for r in results) else "bold green"
-    console.print(f"[{style}]{escape(summary_text(results))}[/] ({seconds:.2f} s)")
+def render_summary(results, seconds: float, console: Console, stopped: str | None = None) -> None:
+    """The summary line; an interrupted run says so on it ('... (1.20 s); interrupted by SIGTERM:
+    1 of 3 layers checked')."""
+    style = "bold red" if any(not r.passed for r in results) or stopped else "bold green"
+    console.print(f"[{style}]{escape(summary_text(results))}[/] ({seconds:.2f} s)" +
+                  (f"; [bold red]{escape(stopped)}[/]" if stopped else ""))
 
