@@ -15,6 +15,7 @@ The flow, one direction (each a module):
     explain   the seeds' derivations of every size, as data, for `convcheck shapes`
     checker   verify(spec, impl): the API that ties them together, in this process (options:
               its options and defaults; a spec without batch is checked at 2)
+    memory    a check's peak memory from the layer's sizes; a layer that cannot fit is refused
     runner    verify_all(specs, impl): every layer in worker processes (the CLI's way)
     testing   assert_conv_backward and check: test suites and notebooks (pytest_plugin: one
               pytest item per layer of a spec file)

@@ -246,7 +246,9 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     check_pins("auto", channels, projections)
     spec = checked(spec)
     layer = _prepare(spec, impl, backend, layout, seed)
-    planned = LayerPlan(spec, layer.geom, layer.impl.name, budget, skipped=layer.skipped)
+    from .memory import estimate
+    planned = LayerPlan(spec, layer.geom, layer.impl.name, budget, skipped=layer.skipped,
+                        memory_bytes=estimate(layer.geom).bytes)
     if layer.skipped:
         return planned
     x, w, b, g = (layer.data[name] for name in ("x", "w", "b", "y"))
@@ -298,6 +300,8 @@ class _Layer:
 
 
 def _prepare(spec: ConvSpec, impl, backend, layout, seed) -> _Layer:
+    from .memory import refuse
+    refuse(spec)                                         # before any array of the layer is allocated
     xp = load_backend(backend)
     impl = load_impl(impl).for_spec(spec)
     if (layout or spec.layout) == "nhwc":

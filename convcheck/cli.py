@@ -162,10 +162,16 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Check the backward pass of 1-D, 2-D and 3-D convolution layers against finite differences."""
 
 
-def _load(paths) -> list:
-    """load_specs, saying on stderr which YAML files in the folders given were not layer specs."""
+def _load(paths, check_memory: bool = False) -> list:
+    """load_specs, saying on stderr which YAML files in the folders given were not layer specs;
+    `check_memory`: every layer refused at once, before any runs, whose check cannot fit this
+    machine's memory (memory.refuse)."""
     skipped = []
     specs = load_specs(paths, skipped)
+    if check_memory:
+        from .memory import refuse
+        for spec in specs:
+            refuse(spec)
     if skipped:
         names = ", ".join(str(p) for p in skipped[:5]) + (f", … ({len(skipped) - 5} more)" if len(skipped) > 5 else "")
         many = len(skipped) != 1
@@ -233,7 +239,7 @@ def verify(
         if plot is not None:
             from .report.plot import require_matplotlib
             require_matplotlib()
-        specs = _load(paths)
+        specs = _load(paths, check_memory=True)
         part = _shard(shard, specs)
         options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
                    "seed": seed, "backend": backend.value, "layout": None if layout is None else layout.value,
@@ -369,7 +375,7 @@ def plan(
         if not target > 0:
             raise ConvcheckError(f"--target {target}: must be a positive number of seconds")
         _check_options("auto", budget, None, channels, projections)
-        specs = _load(paths)
+        specs = _load(paths, check_memory=True)
         plans = plan_all(specs, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
                          progress=LazyProgress(enabled=None), budget=budget, channels=channels,
                          projections=projections, seed=seed, backend=backend.value,
@@ -410,13 +416,11 @@ def shapes(
         "--format", help="table for a terminal, markdown for notes, json.")] = ShapesFormat.table,
 ):
     """Explain why every tensor (X, F, b, Y, dL/dY, dL/dF, dL/dX, dL/db) has its shape, with the seeds'
-    derivations and the layer's own numbers. The engine is run to confirm every printed shape."""
-    from .explain import confirm
+    derivations and the layer's own numbers. Nothing is allocated: a layer of any size is
+    explained at once."""
     from .explain import explain as explain_layer
     try:
         explanations = [explain_layer(geometry(spec), view.value) for spec in _load(paths)]
-        for explanation in explanations:
-            confirm(explanation)
     except ConvcheckError as e:
         _fail(e)
     if format is ShapesFormat.json:

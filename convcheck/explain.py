@@ -3,25 +3,17 @@
 `explain(geometry, view)` returns an `Explanation`: each tensor in the seeds' notation and
 in array layout, and `Step`s (formula, the formula with the numbers substituted, result,
 note) for the direct view (seeds 000, 001, 002, 004) and the im2col view (seed 003).
-Every number comes from `geometry`; `confirm` runs the built-in engine on random data of
-the spec's shapes and raises `ShapeMismatch` if an array disagrees with what is printed.
-Renderers live in `report/`.
+Every number comes from `geometry`; nothing is allocated (the test suite runs the built-in
+engine against every printed shape, tests/conftest.py `confirm`). Renderers live in `report/`.
 """
 
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
-
-from .errors import ConvcheckError
 from .geometry import Geometry, correlation_size, reached_outputs, sub
 
 VIEWS = ("direct", "im2col", "both")
-
-
-class ShapeMismatch(ConvcheckError):
-    """The engine produced an array whose shape differs from the explained one (a convcheck bug)."""
 
 
 @dataclass(frozen=True)
@@ -519,37 +511,3 @@ def _transposed_im2col_steps(geom: Geometry) -> list[Step]:
              r"\frac{\partial L}{\partial F_f} = X_f^T\, \phi\!\left(\frac{\partial L}{\partial Y}\right)",
              compact=True),
     ]
-
-
-def confirm(explanation: Explanation) -> None:
-    """Run the built-in engine on random data of the spec's shapes; raise ShapeMismatch on any disagreement."""
-    from .impls import direct, im2col
-    from .impls.common import pad
-
-    geom = explanation.geometry
-    s, shapes = geom.spec, geom.shapes
-    rng = np.random.default_rng(0)
-    x, w = rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"])
-    b = rng.standard_normal(shapes["b"]) if s.bias else None
-    kwargs = {"stride": s.stride, "padding": geom.padding, "dilation": s.dilation, "groups": s.groups}
-    if s.transposed:
-        kwargs.update(transposed=True, output_padding=s.out_padding)
-    expected = {t.key: t.shape for t in explanation.tensors}
-
-    def agree(key, shape):
-        if shape != expected[key]:
-            raise ShapeMismatch(f"{s.where}: layer '{s.name}': the engine's {key} has shape {shape}, but the "
-                                f"explanation says {expected[key]}; this is a convcheck bug, please report it")
-
-    y = direct.forward(x, w, b, **kwargs)
-    agree("y", y.shape)
-    dx, dw, db = direct.backward(y, x, w, b, **kwargs)
-    agree("dx", dx.shape)
-    agree("dw", dw.shape)
-    agree("db", None if db is None else db.shape)
-    if s.transposed:                        # its matrices are the plain layer's, checked by the engine above
-        return
-    group = pad(x, geom.padding)[:, :s.k // s.groups]                      # phi is per group
-    phi_t = im2col.im2col(group, s.m, geom.out, im2col.taps(s.m, s.stride, geom.out, s.dilation))  # phi^T
-    expected["phi"] = geom.phi
-    agree("phi", phi_t.shape[:0:-1])

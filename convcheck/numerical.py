@@ -274,7 +274,7 @@ def filter_channels(pb: Problem, channels) -> np.ndarray:
     taps = [(i, c, tap) for i, c in enumerate(channels) for tap in itertools.product(*map(range, m))]
     xp = pb.xp
     values = xp.zeros((p, len(channels), *m))
-    for chunk in _chunks(taps, 16 * n_batch * p * math.prod(out)):
+    for chunk in _chunks(taps, 16 * (n_batch * p * math.prod(out) + pb.wc.size)):   # outputs and the bank's copies
         banks = xp.broadcast_to(pb.wc, (len(chunk), *pb.wc.shape)).copy()  # (T, p, k', *m)
         for item, (_, c, tap) in enumerate(chunk):
             banks[(item, slice(None), c) + tap] += pb.step
@@ -369,7 +369,7 @@ def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
         bank[at] = np.arange(len(at))
     xp = pb.xp
     values = xp.zeros(len(flat))
-    for banks_idx in _chunks(np.arange(bank.max() + 1 if len(flat) else 0), 16 * pb.g.size):
+    for banks_idx in _chunks(np.arange(bank.max() + 1 if len(flat) else 0), 16 * (pb.g.size + pb.wc.size)):
         banks = xp.broadcast_to(pb.wc, (len(banks_idx), *pb.wc.shape)).copy()   # (T, p, k', *m)
         idx = np.flatnonzero(np.isin(bank, banks_idx))
         t = bank[idx] - banks_idx[0]
@@ -403,7 +403,7 @@ def projections(pb: Problem, names, rng, directions: int) -> dict:
     if "w" in names:
         u = xp.asarray(rng.standard_normal((directions, *pb.wc.shape), dtype=np.float32), dtype=xp.float64)
         numeric = xp.zeros((directions, p))
-        for idx in _chunks(np.arange(directions), 16 * pb.y0.size):
+        for idx in _chunks(np.arange(directions), 16 * (pb.y0.size + pb.wc.size)):
             b = None if pb.b is None else xp.broadcast_to(pb.b, (len(idx), p))
             y = _banks_forward(pb, pb.wc + pb.step * u[idx], b)
             numeric[idx] = xp.einsum("ndpi,npi->dp", _flat(y - pb.y0[:, None], 3), _flat(pb.g, 2)) / pb.step

@@ -186,6 +186,7 @@ class LayerPlan:
     minimum: object = None         # budget.Choice of the least `channels` keeps whatever the budget
     skipped: str = ""              # not expressible in the implementation's API
     error: str = ""                # the forward raised or crashed: nothing to estimate
+    memory_bytes: int = 0          # the check's estimated peak memory (memory.estimate)
     overhead: float = 0.0          # seconds verify spends besides finite differences: the forward check
                                    # (two calls of the plug-in's forward and the loop reference) and a backward
     seconds: float = 0.0           # what planning this layer took

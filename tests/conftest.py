@@ -95,3 +95,41 @@ def conv_kwargs(spec):
     if spec.transposed:
         kwargs.update(transposed=True, output_padding=spec.out_padding)
     return kwargs
+
+
+class ShapeMismatch(Exception):
+    """The engine produced an array whose shape differs from the explained one (a convcheck bug)."""
+
+
+def confirm(explanation) -> None:
+    """Run the built-in engine on random data of the spec's shapes; raise ShapeMismatch on any disagreement."""
+    from convcheck.impls import direct, im2col
+    from convcheck.impls.common import pad
+
+    geom = explanation.geometry
+    s, shapes = geom.spec, geom.shapes
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(shapes["x"]), rng.standard_normal(shapes["w"])
+    b = rng.standard_normal(shapes["b"]) if s.bias else None
+    kwargs = {"stride": s.stride, "padding": geom.padding, "dilation": s.dilation, "groups": s.groups}
+    if s.transposed:
+        kwargs.update(transposed=True, output_padding=s.out_padding)
+    expected = {t.key: t.shape for t in explanation.tensors}
+
+    def agree(key, shape):
+        if shape != expected[key]:
+            raise ShapeMismatch(f"{s.where}: layer '{s.name}': the engine's {key} has shape {shape}, but the "
+                                f"explanation says {expected[key]}; this is a convcheck bug, please report it")
+
+    y = direct.forward(x, w, b, **kwargs)
+    agree("y", y.shape)
+    dx, dw, db = direct.backward(y, x, w, b, **kwargs)
+    agree("dx", dx.shape)
+    agree("dw", dw.shape)
+    agree("db", None if db is None else db.shape)
+    if s.transposed:                        # its matrices are the plain layer's, checked by the engine above
+        return
+    group = pad(x, geom.padding)[:, :s.k // s.groups]                      # phi is per group
+    phi_t = im2col.im2col(group, s.m, geom.out, im2col.taps(s.m, s.stride, geom.out, s.dilation))  # phi^T
+    expected["phi"] = geom.phi
+    agree("phi", phi_t.shape[:0:-1])

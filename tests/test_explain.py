@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_spec, specs
+from conftest import ShapeMismatch, confirm, make_spec, specs
 from hypothesis import HealthCheck, given, settings
 from rich.console import Console
 from typer.testing import CliRunner
 
 from convcheck import geometry, load_specs
 from convcheck.cli import app
-from convcheck.explain import ShapeMismatch, confirm, explain, touched
+from convcheck.explain import explain, touched
 from convcheck.impls import direct, reference
 from convcheck.report.shapes import explanation_dict, render_human, render_markdown
 

@@ -102,3 +102,80 @@ def test_a_result_holding_nan_renders_in_every_format():
     strict_json(json_render([result], 0.1))
     ET.fromstring(junit_render([result], 0.1).encode())
     assert "<svg" in document([result], 0.1, images="svg")
+
+
+# ---- what cannot fit is refused up front ------------------------------------------------------------
+
+HUGE = "name: huge\nn: 3000\nm: 64\nk: 1\np: 1\npadding: 0\nstride: 1\nbatch: 1\n"   # im2col: 2937² x 4096 x 8 B
+
+
+def test_a_layer_that_cannot_fit_is_refused_before_any_layer_runs(tmp_path):
+    from convcheck.errors import SpecError
+    from convcheck.testing import check
+    spec = tmp_path / "two.yaml"
+    spec.write_text("layers:\n  - {name: small, n: 5, m: 3, k: 1, p: 1, padding: 0, stride: 1}\n"
+                    "  - {name: huge, n: 3000, m: 64, k: 1, p: 1, padding: 0, stride: 1, batch: 1}\n")
+    for command in ("verify", "plan"):
+        result = CliRunner().invoke(app, [command, str(spec)])
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+        assert f"convcheck: error: {spec}:3: layer 'huge': field 'm': checking this layer needs about" in result.stderr
+        assert "the column matrix of one forward (im2col) alone takes" in result.stderr and "shrink m" in result.stderr
+        assert "small" not in result.stdout                                          # nothing ran
+    with pytest.raises(SpecError, match="checking this layer needs about .* shrink m"):
+        check("direct", n=3000, m=64, k=1, p=1, padding=0, stride=1, batch=1)
+
+
+def test_the_estimate_names_the_part_that_grows_and_its_field():
+    from convcheck.errors import SpecError
+    from convcheck.loader import load_mapping
+    from convcheck.memory import estimate, refuse
+    from convcheck.options import checked
+
+    def part(**fields):
+        return estimate(geometry(checked(load_mapping(fields)[0])))
+    assert part(n=4000, m=16, k=1, p=1, padding=0, stride=1, batch=1).field == "m"              # 30 GiB of columns
+    full = part(dims=1, n=2, m=2, k=1, p=1, dilation=10**9, padding="full", stride=10**9)     # 2·10^9 padded rows
+    assert full.part == "the padded input of one forward" and full.field == "dilation" and full.bytes > 2**34
+    audio = part(dims=1, n=65536, m=9, k=32, p=32, padding=4, stride=1)
+    assert audio.part == "the finite differences' tap matrices" and audio.field == "n" and audio.bytes > 2**35
+    with pytest.raises(SpecError, match="field 'n': checking this layer needs about"):
+        refuse(load_mapping(dict(dims=1, n=65536, m=9, k=32, p=32, padding=4, stride=1))[0], available=2**33)
+    refuse(load_specs_seed001(), available=2**30)                                            # 42 MiB: fits
+
+
+def load_specs_seed001():
+    from convcheck import load_specs
+    return load_specs(ROOT / "configs" / "seed001_multichannel.yaml")[0]
+
+
+def test_the_estimate_is_within_a_small_factor_of_what_a_check_allocates():
+    """NumPy reports its allocations to tracemalloc: the peak of a full check against the estimate."""
+    import tracemalloc
+
+    from convcheck import verify
+    from convcheck.loader import load_mapping
+    from convcheck.memory import estimate
+    from convcheck.options import checked
+    for fields in (dict(n=300, m=8, k=1, p=1, padding=0, stride=1, batch=1),      # columns dominate
+                   dict(dims=1, n=2048, m=9, k=8, p=8, padding=4, stride=1)):     # tap matrices dominate
+        spec = load_mapping(fields)[0]
+        tracemalloc.start()
+        assert verify(spec, "im2col", method="full").passed
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        need = estimate(geometry(checked(spec))).bytes
+        assert 0.5 * peak <= need <= 4 * peak, (fields, peak, need)
+
+
+def test_shapes_allocates_nothing_whatever_the_layer():
+    import tracemalloc
+
+    from convcheck.explain import explain
+    from convcheck.loader import load_mapping
+    from convcheck.report.shapes import explanation_dict
+    spec = load_mapping(dict(n=2, m=3, k=10**6, p=10**6, groups=10**6, padding=1, stride=1, batch=1))[0]
+    tracemalloc.start()
+    explanation_dict(explain(geometry(spec)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2**20                                   # a megabyte: text, never the layer's 10^6 channels

@@ -11,14 +11,14 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-from conftest import conv_kwargs, layer_data, make_spec, specs
+from conftest import confirm, conv_kwargs, layer_data, make_spec, specs
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 from convcheck import budget, geometry, load_specs, numerical, verify
 from convcheck.cli import app
 from convcheck.errors import SpecError
-from convcheck.explain import confirm, explain
+from convcheck.explain import explain
 from convcheck.impls import Implementation, direct, im2col, reference
 from convcheck.schema import spec_schema
 

@@ -8,7 +8,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__
-from . import spec_dict
+from ..memory import human
+from . import inert, spec_dict
 
 NOTHING_CHECKED = "convcheck plan checks nothing: it timed one forward per layer and estimates from it"
 
@@ -28,18 +29,23 @@ def render_table(plans, totals: dict, budget: float, console) -> None:
     table = Table(title=f"plan: what verify will cost, estimated (--budget {budget:g} s)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("layer", overflow="fold", min_width=16)
-    for column in ("forwards", "a forward", "full"):
+    for column in ("forwards", "a forward", "memory", "full"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("auto runs", no_wrap=True)
     table.add_column("auto", justify="right", no_wrap=True)
-    for p in plans:
+    notes = []                                  # a skip's or an error's text goes under the table, numbered:
+    for p in plans:                             # in a cell it would squeeze every other column to '…'
         if p.skipped or p.error:
-            why = f"[yellow]skipped[/]: {escape(p.skipped)}" if p.skipped else f"[bold red]error[/]: {escape(p.error)}"
-            table.add_row(escape(p.spec.name), "—", "—", "—", why, "—")
+            notes.append(f"[yellow]skipped[/]: {escape(inert(p.skipped))}" if p.skipped else
+                         f"[bold red]error[/]: {escape(inert(p.error))}")
+            table.add_row(escape(inert(p.spec.name)), "—", "—", "—", "—",
+                          f"{'skipped' if p.skipped else 'error'} ({len(notes)}, below)", "—")
             continue
-        table.add_row(escape(p.spec.name), f"{p.full.forwards:,g}", _seconds(p.forward_seconds),
-                      _seconds(p.estimate(p.full)), _short(p), _seconds(p.estimate(p.auto)))
+        table.add_row(escape(inert(p.spec.name)), f"{p.full.forwards:,g}", _seconds(p.forward_seconds),
+                      human(p.memory_bytes), _seconds(p.estimate(p.full)), _short(p), _seconds(p.estimate(p.auto)))
     console.print(table)
+    for number, note in enumerate(notes, 1):
+        console.print(f"({number}) {note}", highlight=False, soft_wrap=True)
     for line in summary_lines(totals):
         console.print(line, highlight=False, soft_wrap=True)
 
@@ -74,6 +80,7 @@ def render_json(plans, totals: dict) -> str:
     layers = [{"name": p.spec.name, "file": p.spec.source, "line": p.spec.line, "impl": p.impl,
                "spec": spec_dict(p.geometry), "budget_seconds": p.budget,
                "forward_seconds": round(p.forward_seconds, 6), "finite_differences_through": p.through,
+               "memory_bytes": p.memory_bytes,
                "overhead_seconds": round(p.overhead, 4),
                "full": choice(p.full), "auto": choice(p.auto), "minimum": choice(p.minimum),
                "full_estimate_seconds": round(p.estimate(p.full), 4),

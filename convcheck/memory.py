@@ -1,0 +1,130 @@
+"""What a check holds in memory at its peak, from the layer's sizes alone (nothing allocated).
+
+`verify` refuses a layer whose estimate exceeds the machine's memory before it draws any data,
+the command line refuses such a spec before any layer runs (exit 2), and `plan` prints the
+estimate beside the time. Counted in float64 (8 bytes a number), at the batch N the check runs
+at, for the forward finite differences go through (the built-in im2col's; the plug-in's own
+memory is its own and not counted):
+
+- data: x, w, b and G (= dL/dY), each also in the spec's dtype, x, w, b again for the forward
+  check's second draw, and the gradients being filled (x- and w-sized);
+- one forward: the input padded, N k prod(n + pads) (for a transposed layer, its output's
+  full map), and im2col's column matrix, one group at a time: N prod(o) (k / groups) prod(m)
+  (transposed: N prod(n) (p / groups) prod(m)), and Y;
+- finite differences: per spatial axis a tap matrix n_a x o_a (built through int64 offsets and
+  boolean masks: 17 bytes an entry at its peak, 8 kept), batches of perturbed copies kept
+  under numerical.BATCH_BYTES, never fewer than one copy, and the random directions of the
+  default method's projections (x- and w-sized, 16 to 64 of each, more than 16 only while they
+  stay under PROJECTION_BYTES).
+The largest of the three phases counts once on top of the data. It is an estimate of what
+convcheck allocates, good to a small factor; what it is for is refusing layers that need many
+times the machine, at once, with the field that makes them so large.
+"""
+
+import math
+import os
+from dataclasses import dataclass
+
+BYTES = 8
+BATCH_BYTES = 16 * 2**20
+"""numerical.BATCH_BYTES (that module imports NumPy; this one must not)."""
+PROJECTION_BYTES, PROJECTIONS = 2**27, (16, 64)
+"""budget.PROJECTION_BYTES and budget.PROJECTIONS."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Peak bytes, and the part of the check that dominates them with the field that drives it."""
+
+    bytes: int
+    part: str                # 'the column matrix of one forward (im2col)', ...
+    part_bytes: int          # what that part alone takes
+    field: str               # the spec field to shrink first: 'm', 'n', 'padding', ...
+    formula: str             # how the part's size comes about, with the layer's numbers
+
+    def text(self) -> str:
+        return human(self.bytes)
+
+
+def estimate(geom) -> Estimate:
+    """The peak memory of checking the layer of `geom` (whose spec is at the batch checked)."""
+    s = geom.spec
+    shapes = geom.shapes
+    n_batch, k, p, groups = s.batch_size, s.k, s.p, s.groups
+    x, w, y = (math.prod(shapes[t]) for t in ("x", "w", "y"))
+    taps = math.prod(s.m)
+    out = math.prod(geom.out)
+    data = BYTES * (4 * x + 4 * w + 2 * y + 2 * p)
+    if s.transposed:
+        padded = n_batch * p * math.prod(geom.padded)
+        columns = n_batch * math.prod(s.n) * (p // groups) * taps
+        column_text = (f"N·prod(n)·(p / groups)·prod(m) = {n_batch}·{_product(s.n)}·{p // groups}·{_product(s.m)}")
+    else:
+        padded = n_batch * k * math.prod(geom.padded)
+        columns = n_batch * out * (k // groups) * taps
+        column_text = (f"N·prod(o)·(k / groups)·prod(m) = {n_batch}·{_product(geom.out)}·{k // groups}·"
+                       f"{_product(s.m)}")
+    forward = BYTES * (padded + columns + y)
+    tap_entries = [n * o for n, o in zip(s.n, geom.out)]
+    tap = BYTES * sum(tap_entries) + 9 * max(tap_entries)
+    batches = max(BATCH_BYTES, 2 * BYTES * (x + y + w))          # at least one perturbed copy and its output
+    fewest, most = PROJECTIONS
+    directions = sum(max(BYTES * size * fewest, min(PROJECTION_BYTES, BYTES * size * most)) for size in (x, w))
+    differences = forward + tap + batches + directions
+    parts = {"the column matrix of one forward (im2col)": (BYTES * columns, "m", column_text),
+             "the padded input of one forward": (BYTES * padded, "padding",
+                                                 f"N·k·prod(n + pads) = {n_batch}·{k}·{_product(geom.padded)}"),
+             "the finite differences' tap matrices": (tap, "n", " + ".join(f"{n}·{o}" for n, o in
+                                                                           zip(s.n, geom.out)) + " entries"),
+             "the projections' random directions": (directions, "k" if w > x else "n",
+                                                    f"{fewest} or more x- and w-sized directions"),
+             "the layer's arrays": (data, "n", f"x {shapes['x']}, w {shapes['w']}, Y {shapes['y']}")}
+    part, (part_bytes, field, formula) = max(parts.items(), key=lambda item: item[1][0])
+    if field == "padding" and any(d > 1 for d in s.dilation) and s.padding in ("same", "full"):
+        field = "dilation"                                    # 'same'/'full' padding grows with the dilation
+    return Estimate(data + max(forward, differences), part, part_bytes, field, formula)
+
+
+def _product(values) -> str:
+    return "·".join(str(v) for v in values) if len(values) > 1 else str(values[0])
+
+
+def human(count: float) -> str:
+    """Bytes as '1.2 GiB', '340 MiB', '12 KiB'."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{int(count)} B"
+
+
+def machine() -> int:
+    """This machine's memory in bytes: the physical memory, or a cgroup's limit when lower (a
+    container, a CI runner); None where neither can be read."""
+    total = None
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as limit:
+                value = limit.read().strip()
+        except OSError:
+            continue
+        if value.isdigit() and int(value) < (total or math.inf):
+            total = int(value)
+    return total
+
+
+def refuse(spec, available: int | None = None) -> None:
+    """A SpecError, naming the field to shrink, when checking `spec` (at the batch the check
+    runs at) would need more than `available` bytes, the machine's memory by default."""
+    from .errors import SpecError
+    from .geometry import geometry
+    from .options import checked
+    available = machine() if available is None else available
+    need = estimate(geometry(checked(spec)))
+    if available is not None and need.bytes > available:
+        raise SpecError(f"checking this layer needs about {need.text()}, this machine has {human(available)}: "
+                        f"{need.part} alone takes {human(need.part_bytes)} ({need.formula}); shrink {need.field}",
+                        file=spec.source, line=spec.line, layer=spec.name, field=need.field)
