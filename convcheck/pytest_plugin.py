@@ -3,10 +3,13 @@
     pytest --convcheck-impl my_conv.py configs/
 
 collects every YAML spec file under the given paths as one test item per layer, with ids
-`configs/file.yaml::layer-name`, and checks each in the test process (pytest is the isolation;
-`-x`, `-k`, `--junitxml` and pytest-xdist's `-n` work as for any test). A failure shows the
-plain-text table, coverage and diagnosis; a layer the implementation's API cannot express is
-skipped; a spec file with a bad field is a collection error with the CLI's one line.
+`configs/file.yaml::layer-name`, and checks each in a worker process kept for the session, as
+`convcheck verify` does (runner.Session): a plug-in that crashes, exits, hangs past
+--convcheck-timeout or raises KeyboardInterrupt fails its item alone, and the session goes on
+(`-x`, `-k`, `--junitxml` and pytest-xdist's `-n` work as for any test). A failure shows the
+plain-text table, coverage, diagnosis and what the plug-in printed; a layer the
+implementation's API cannot express is skipped; a spec file with a bad field is a collection
+error with the CLI's one line; a plug-in that cannot be imported stops the run before any test.
 
 Without `--convcheck-impl` (or the ini option `convcheck_impl`) it collects nothing, and a
 YAML file that is not a spec (no `layers:` and none of n, m, k, p, padding, stride) is left
@@ -30,6 +33,7 @@ OPTIONS = {
     "layout": dict(choices=("nchw", "nhwc"), help="the implementation's array layout, overriding the specs'"),
     "through": dict(choices=("builtin", "implementation"),
                     help="the forward finite differences go through: builtin (im2col) or implementation (yours)"),
+    "timeout": dict(type=float, help="seconds one layer may take in its worker before it fails (default 300; 0: none)"),
 }
 """`--convcheck-NAME`: verify's options of the same name (default: verify's). The choices are
 written out, not imported, so that pytest's start imports no convcheck module; a test holds them
@@ -47,13 +51,19 @@ def pytest_addoption(parser):
 
 
 def pytest_sessionstart(session):
-    """An --impl that cannot be imported stops the run with the CLI's one line, before any test."""
+    """An --impl that cannot be imported stops the run with the CLI's one line, before any test:
+    its worker imports it (this process never runs the plug-in's code)."""
     if _impl_text(session.config) is not None:
         from .errors import ConvcheckError
         try:
-            _implementation(session.config)
+            _workers(session.config).start()
         except ConvcheckError as e:
             raise pytest.UsageError(f"convcheck: error: {e}") from None
+
+
+def pytest_sessionfinish(session):
+    if _WORKERS in session.config.stash:
+        session.config.stash[_WORKERS].close()
 
 
 def pytest_collect_file(file_path, parent):
@@ -71,9 +81,12 @@ class SpecFile(pytest.File):
 
         from .errors import ConvcheckError
         from .loader import load_file
+        from .memory import refuse
         shown = os.path.relpath(self.path, self.config.invocation_params.dir)     # as the user typed it
         try:
             specs = load_file(self.path)
+            for spec in specs:                           # a layer that cannot fit this machine: as the CLI says it
+                refuse(spec)
         except ConvcheckError as e:
             raise self.CollectError(f"convcheck: error: {str(e).replace(str(self.path), shown, 1)}") from None
         for spec in specs:
@@ -97,8 +110,11 @@ class LayerItem(pytest.Item):
         self.result = None
 
     def runtest(self):
-        from .checker import verify
-        self.result = verify(self.spec, _implementation(self.config), **_options(self.config))
+        from .runner import Interrupted
+        try:
+            self.result = _workers(self.config).verify(self.spec)
+        except Interrupted:
+            raise KeyboardInterrupt() from None              # Ctrl-C stops the session, as for any test
         if self.result.skipped:
             pytest.skip(self.result.skipped)
         if not self.result.passed:
@@ -138,11 +154,16 @@ def _beside(value: str, inipath) -> str:
     return prefix + candidate + colon + name if path.endswith(".py") and os.path.isfile(candidate) else value
 
 
-def _implementation(config):
-    """The session's implementation, its file as it is on disk now (impls.files: loaded again
-    only when it changed)."""
-    from .impls import load_impl
-    return load_impl(_impl_text(config))
+def _workers(config):
+    """The session's worker processes (runner.Session), started on first use."""
+    if _WORKERS not in config.stash:
+        from .runner import Session
+        options = _options(config)
+        config.stash[_WORKERS] = Session(_impl_text(config), **options)
+    return config.stash[_WORKERS]
+
+
+_WORKERS = pytest.StashKey()
 
 
 def _options(config) -> dict:

@@ -110,6 +110,48 @@ def _run_all(action: str, specs, impl, jobs: int, timeout: float, progress, opti
                 signal.signal(signum, handler)
 
 
+class Session:
+    """Worker processes kept for a whole test session (the pytest plugin, `assert_conv_backward`
+    and `check` with a file): `verify(spec)` checks one layer in them as `verify_all` does, a
+    crash, exit, hang or KeyboardInterrupt failing that layer alone; `close()` stops them.
+
+        session = Session("my_conv.py", timeout=300, method="full")
+        session.start()                  # ImplError if the plug-in cannot be imported
+        result = session.verify(spec)
+        session.close()
+    """
+
+    def __init__(self, impl: str, *, timeout: float = DEFAULT_TIMEOUT_S, **options):
+        if not timeout >= 0:
+            raise ConvcheckError(f"--timeout {timeout}: must be a number of seconds, 0 for none")
+        self.pool = _Pool("verify", impl, 1, timeout if math.isfinite(timeout) else 0, options, None)
+
+    def start(self) -> None:
+        """Start the worker and wait for its import of the plug-in (ImplError if it fails)."""
+        self.pool.ready()
+
+    def verify(self, spec, **options):
+        """The SpecResult of one layer, checked in a worker with the session's options and these."""
+        pool = self.pool
+        saved = pool.options
+        pool.options = {**saved, **options}
+        previous = _catch_signals()
+        try:
+            return pool.run([spec])[0]
+        except KeyboardInterrupt:
+            raise Interrupted(pool.finished(), signal.SIGINT) from None
+        except _Terminated:
+            raise Interrupted(pool.finished(), signal.SIGTERM) from None
+        finally:
+            pool.options = saved
+            if previous is not None:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
 class _Terminated(BaseException):
     """SIGTERM (a CI system cancelling the job), raised where the parent waits."""
 
@@ -207,11 +249,28 @@ class _Pool:
     def _worker(self) -> "_Worker":
         return _Worker(self.context, self.impl, _output_file(self.folder))
 
+    def start(self) -> None:
+        """Workers up to `jobs` (the command line's prestarted ones first); a pool run again (a
+        test session) keeps the ones still alive."""
+        if not self.workers:
+            self.workers = _adopt(self.impl, self.jobs)
+        self.workers += [self._worker() for _ in range(self.jobs - len(self.workers))]
+
+    def ready(self) -> None:
+        """Wait until every worker has imported the plug-in: ImplError if one cannot (its import
+        raised, crashed, exited or ran past the timeout)."""
+        self.start()
+        while not all(w.ready for w in self.workers):
+            wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers], self._until_deadline())
+            for worker in self.workers:
+                if not self._read(worker) or self._overdue(worker):
+                    raise ImplError(f"--impl {self.impl}: the worker importing it stopped; a plug-in must import "
+                                    "without crashing, exiting or hanging")
+
     def run(self, specs: list) -> list:
         self.results = [None] * len(specs)
         pending = list(range(len(specs)))[::-1]          # a stack: pop() gives the lowest index
-        self.workers = _adopt(self.impl, self.jobs)
-        self.workers += [self._worker() for _ in range(self.jobs - len(self.workers))]
+        self.start()
         while pending or any(w.tasks for w in self.workers):
             for worker in self.workers:        # a second layer in the pipe while others remain for the rest
                 while worker.ready and pending and len(worker.tasks) < (2 if len(pending) > self.jobs else 1):

@@ -1,5 +1,9 @@
 """convcheck where code is already checked: `assert_conv_backward` in a test suite, `check` in a
-notebook. Both run `verify` in this process (the test runner or the kernel is the isolation).
+notebook. An implementation given by name (a file, a module, a built-in, 'cs231n:PATH') is
+checked in a worker process, as `convcheck verify` checks it: a plug-in that crashes, exits,
+hangs past `timeout=` or raises KeyboardInterrupt fails its layer, never the test runner or the
+kernel. Objects (functions, classes, modules, an `Implementation`) cannot be sent to a worker:
+they are checked in this process.
 
     from convcheck.testing import assert_conv_backward
     assert_conv_backward("my_conv.py", "configs/seed001_multichannel.yaml")
@@ -17,15 +21,16 @@ import time
 from dataclasses import replace
 
 from .errors import SpecError
-from .impls import implementation
+from .impls import impl_text, implementation
 from .loader import fields_of, load_mapping, load_specs
 from .report import headline
 from .result import Results, SpecResult
 from .spec import ConvSpec
 
 OPTIONS = ("method", "rtol", "atol", "seed", "budget", "backend", "layout", "samples", "channels", "projections",
-           "through")
-"""Keyword arguments that are `verify`'s options, not spec fields (seed and layout override the spec's)."""
+           "through", "timeout")
+"""Keyword arguments that are `verify`'s options, not spec fields (seed and layout override the
+spec's); `timeout` is the worker's, for an implementation given by name."""
 
 
 def assert_conv_backward(impl, spec=None, *, api: str | None = None, **fields) -> "SpecResult | Results":
@@ -33,7 +38,7 @@ def assert_conv_backward(impl, spec=None, *, api: str | None = None, **fields) -
     coverage, diagnosis, where the error is) when any fails, else return the result (a Results
     list when the spec holds several layers). Bad fields or options raise the CLI's one-line
     error as a ValueError (convcheck.SpecError, ImplError)."""
-    results = _check(implementation(impl, api=api), spec, fields)
+    results = _check(impl, None, api, spec, fields)
     if not results.passed:
         raise AssertionError(f"{headline(results)}\n\n{results!r}")
     return results[0] if len(results) == 1 else results
@@ -47,15 +52,34 @@ def check(forward, backward=None, *, api: str | None = None, spec=None, **fields
         check(conv_forward_naive, conv_backward_naive, n=7, m=3, k=3, p=2, padding=1, stride=2)   # CS231n
         check(MyConvFunction, n=7, m=3, k=3, p=4, padding=1, stride=1)       # torch.autograd.Function
     """
-    results = _check(implementation(forward, backward, api=api), spec, fields)
+    results = _check(forward, backward, api, spec, fields)
     return results[0] if len(results) == 1 else results
 
 
-def _check(impl, spec, fields: dict) -> Results:
-    from .checker import verify
+def _check(impl, backward, api, spec, fields: dict) -> Results:
+    """Every layer of the spec, in a worker for an implementation given by name, else here."""
     options = {key: fields.pop(key) for key in OPTIONS if key in fields}
+    timeout = options.pop("timeout", None)
+    text = impl_text(impl, backward, api)
+    specs = specs_of(spec, fields)
+    from .memory import refuse
+    for layer in specs:                                  # what cannot fit: the CLI's line, before anything runs
+        refuse(layer)
     started = time.perf_counter()
-    results = Results(verify(layer, impl, **options) for layer in specs_of(spec, fields))
+    if text is None:
+        from .checker import verify
+        impl = implementation(impl, backward, api=api)
+        results = Results(verify(layer, impl, **options) for layer in specs)
+    else:
+        from .runner import DEFAULT_TIMEOUT_S, Interrupted, Session
+        session = Session(text, timeout=DEFAULT_TIMEOUT_S if timeout is None else timeout, **options)
+        try:
+            session.start()
+            results = Results(session.verify(layer) for layer in specs)
+        except Interrupted:
+            raise KeyboardInterrupt() from None
+        finally:
+            session.close()
     results.seconds = time.perf_counter() - started
     return results
 

@@ -124,4 +124,49 @@ def test_the_plugins_choices_are_verifys():
     import inspect
 
     from convcheck.checker import verify
-    assert set(OPTIONS) <= set(inspect.signature(verify).parameters)
+    from convcheck.runner import Session
+    assert set(OPTIONS) - {"timeout"} <= set(inspect.signature(verify).parameters)
+    assert "timeout" in inspect.signature(Session).parameters                     # the workers', not verify's
+
+
+HOSTILE = '''"""Right on every layer but the one of n = 8 rows, where it misbehaves as asked."""
+import ctypes, os, sys, time
+from convcheck.impls import direct
+
+forward = direct.forward
+
+
+def backward(dy, x, w, b, **kwargs):
+    if x.shape[2] == 8:
+        if os.environ["HOW"] == "loop":
+            while True:
+                time.sleep(0.01)
+        if os.environ["HOW"] == "exit":
+            os._exit(3)
+        if os.environ["HOW"] == "segfault":
+            ctypes.string_at(0)
+        if os.environ["HOW"] == "interrupt":
+            raise KeyboardInterrupt()
+    return direct.backward(dy, x, w, b, **kwargs)
+'''
+
+
+@pytest.mark.parametrize("how, words", [("loop", "backward timed out after 2 s"),
+                                        ("exit", "backward exited with code 3"),
+                                        ("segfault", "backward killed by signal SIGSEGV"),
+                                        ("interrupt", "the check could not finish: KeyboardInterrupt")])
+def test_a_hostile_plugin_fails_its_item_alone(tmp_path, how, words):
+    """An endless loop, os._exit, a segfault, a plug-in's own KeyboardInterrupt: one failed item,
+    the others pass, and pytest reports them all (the plug-in runs in the session's worker)."""
+    (tmp_path / "hostile.py").write_text(HOSTILE)
+    (tmp_path / "three.yaml").write_text("defaults: {padding: valid, stride: 1, m: 3, k: 1, p: 1}\nlayers:\n"
+                                         "  - {name: a, n: 9}\n  - {name: b, n: 8}\n  - {name: c, n: 7}\n")
+    env = {**os.environ, "HOW": how, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
+                          "--convcheck-impl", "hostile.py", "--convcheck-timeout", "2", "three.yaml"], cwd=tmp_path,
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert _ids(run.stdout, "FAILED") == {"three.yaml::b"} and _ids(run.stdout, "PASSED") == {"three.yaml::a",
+                                                                                           "three.yaml::c"}
+    assert words in run.stdout

@@ -208,3 +208,21 @@ def test_several_layers_render_with_their_summary_line():
     text = " ".join(page.text)
     assert "4 specs: 4 passed, 0 failed" in text and sum(row[0] == "tensor" for row in page.rows) == 4
     assert "4 specs: 4 passed, 0 failed" in repr(results)
+
+
+SEGFAULTS = "import ctypes\nfrom convcheck.impls.direct import forward, backward as _backward\n\n" \
+            "def backward(dy, x, w, b, **k):\n    print('about to crash')\n    ctypes.string_at(0)\n"
+HANGS = "import time\nfrom convcheck.impls.direct import forward, backward as _backward\n\n" \
+        "def backward(dy, x, w, b, **k):\n    while True:\n        time.sleep(0.01)\n"
+
+
+def test_a_file_is_checked_in_a_worker_so_a_crash_or_a_hang_fails_the_assertion_not_the_test_run(tmp_path):
+    (tmp_path / "segfaults.py").write_text(SEGFAULTS)
+    with pytest.raises(AssertionError, match="backward killed by signal SIGSEGV") as failure:
+        assert_conv_backward(str(tmp_path / "segfaults.py"), **LAYER)
+    assert "about to crash" in str(failure.value)                        # what it printed, under the table
+    (tmp_path / "hangs.py").write_text(HANGS)
+    result = check(str(tmp_path / "hangs.py"), timeout=1, **LAYER)
+    assert not result.passed and result.error == "backward timed out after 1 s"
+    with pytest.raises(ValueError, match="--timeout -1: must be a number of seconds"):
+        check(str(tmp_path / "hangs.py"), timeout=-1, **LAYER)

@@ -102,15 +102,13 @@ def implementation(impl, backward=None, *, api: str | None = None) -> Implementa
       pair of functions; api='torch' (or a torch.autograd.Function subclass): an op of torch;
       api='layer' (or any other class with forward and backward): a layer class.
     """
-    if api is not None and api not in APIS:
-        raise ImplError(f"api {api!r}: unknown; valid: {', '.join(APIS)}, or None for the plug-in contract")
+    text = impl_text(impl, backward, api)
+    if text is not None:
+        return load_impl(text)
     if isinstance(impl, (tuple, list)) and len(impl) == 2 and backward is None:
         impl, backward = impl
     if isinstance(impl, Implementation):
         return impl
-    if isinstance(impl, (str, os.PathLike)):
-        text = os.fspath(impl)
-        return load_impl(text if api is None or text.startswith(f"{api}:") else f"{api}:{text}")
     if backward is None and not callable(impl):                     # a module (or any object holding the pair)
         if api == "cs231n":
             from .cs231n import FUNCTIONS
@@ -134,6 +132,17 @@ def implementation(impl, backward=None, *, api: str | None = None) -> Implementa
         from .cs231n import adapt
         return Implementation(f"{_label(impl)}/{_label(backward)}", *adapt(impl, backward, folder))
     return Implementation(f"{_label(impl)}/{_label(backward)}", impl, backward, folder)
+
+
+def impl_text(impl, backward=None, api: str | None = None) -> str | None:
+    """What --impl says for an implementation given by name (a str or a path: 'cs231n' and
+    'layers.py' is 'cs231n:layers.py'), which worker processes can import; None for objects."""
+    if api is not None and api not in APIS:
+        raise ImplError(f"api {api!r}: unknown; valid: {', '.join(APIS)}, or None for the plug-in contract")
+    if backward is not None or not isinstance(impl, (str, os.PathLike)):
+        return None
+    text = os.fspath(impl)
+    return text if api is None or text.startswith(f"{api}:") else f"{api}:{text}"
 
 
 def _api_of(forward, backward) -> str | None:
