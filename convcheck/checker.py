@@ -203,10 +203,13 @@ def _forward_checks(layer, shape, dtype, rtol, atol) -> tuple:
     y = _call(impl, "forward", {t: layer.cast[t] for t in ("x", "w", "b")}, kwargs)
     data = layer.data
     check = _forward_check(y, reference.forward(data["x"], data["w"], data["b"], **kwargs), shape, dtype, rtol, atol)
-    if not check.passed:
-        return y, check, {}
     other = _forward_check(y2, reference.forward(second["x"], second["w"], second["b"], **kwargs), shape, dtype,
                            rtol, atol)
+    if not check.passed:
+        if other.passed and check.max_abs is not None:          # right at its first call, wrong at its second
+            check.message += (" (though right on a second draw of x, w and b called just before: the forward's "
+                              "answer depends on more than its inputs, a cache or a counter, or on their values)")
+        return y, check, {}
     if other.passed:
         return y, check, {}
     other.message = (f"{other.message} on a second draw of x, w and b (seed sequence ({layer.seed}, {SECOND_DRAW}), "

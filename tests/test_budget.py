@@ -2,6 +2,7 @@
 over-budget line said before finite differences start, and the overrun said in the report."""
 
 import json
+import re
 
 import pytest
 from conftest import make_spec
@@ -52,7 +53,11 @@ def test_the_minimum_that_does_not_fit_is_said_before_finite_differences_start(t
     result = verify(spec, str(tmp_path / "slow.py"), budget=0.2, notify=lines.append, through="implementation")
     assert result.passed and result.method == "channels" and len(lines) == 1
     assert lines[0].startswith("layer 't': the minimum exact coverage (input channels 0 and 3 and 16 random "
-                               "projections per tensor, 72 forwards) takes about 0.7")
+                               "projections per tensor, 72 forwards) takes about ")
+    # the estimate is 72 forwards at the rate it says
+    total, each = (float(v) for v in re.search(r"takes about ([0-9.e+-]+) s at ([0-9.e+-]+) s a forward",
+                                                lines[0]).groups())
+    assert total == pytest.approx(72 * each, rel=0.1) and each >= 0.01                # the plug-in sleeps 10 ms
     assert "--budget is 0.2 s" in lines[0] and "--method fast would take about" in lines[0]
     assert result.budget["over_seconds"] > 0 and result.budget["budget_seconds"] == 0.2
     quiet = []
@@ -96,7 +101,7 @@ def test_plan_estimates_every_layer_and_checks_nothing(tmp_path):
     assert data["checked"] is False and data["layers"] == 2
     a, b = data["plans"]
     assert a["full"]["forwards"] == 76 and b["full"]["forwards"] == 148
-    assert 0.008 < a["forward_seconds"] < 0.2                         # the plug-in's sleep, timed
+    assert a["forward_seconds"] >= 0.01                               # the plug-in sleeps 10 ms a forward
     assert a["auto"]["method"] == "channels" and a["minimum_fits_budget"] is False
     assert a["auto_estimate_seconds"] == pytest.approx(a["auto"]["seconds"] + a["overhead_seconds"], abs=1e-3)
     assert data["shards"] == 2 and data["auto_seconds"] == pytest.approx(a["auto_estimate_seconds"] +

@@ -103,7 +103,8 @@ MISBEHAVING = {  # plug-in -> the line its failed layer shows (exit 1)
     "returns_garbage.py": "dL/dX: shape ('t', 'a', 'l', 'l'), but the spec gives (2, 3, 9, 9)",
     "huge_allocation.py": "backward raised MemoryError: Unable to allocate",
     "fixed_batch.py": "Y: shape (1, 4, 7, 7), but the spec gives (2, 4, 7, 7)",
-    "first_call_only.py": "Y: forward differs from the loop reference: 392 of 392 checked elements off",
+    "first_call_only.py": "(though right on a second draw of x, w and b called just before: the forward's answer "
+                          "depends on more than its inputs, a cache or a counter, or on their values)",
     "reused_buffer.py": "dL/db: 4 of 4 checked elements off; worst at (0,): got 0, expected 17.0777",
     "object_dtype.py": "Y: dtype object, expected float64 (the spec's dtype)",
     "nan_on_batches.py": "Y: holds 392 non-finite values, first at (0, 0, 0, 0)",
