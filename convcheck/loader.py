@@ -531,7 +531,10 @@ def _tolerance(value, field, least, fail) -> dict:
 
 
 def _repr(value) -> str:
-    """A value for a message, cut short: a spec may hold a huge list."""
+    """A value for a message, cut short: a spec may hold a huge list, or an integer too long to
+    print (Python refuses past 4,300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 14000:
+        return "an integer of over 4,000 digits"
     return reprlib.repr(value)
 
 

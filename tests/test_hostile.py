@@ -6,6 +6,7 @@ an XML parser, GitHub's workflow-command lines, a terminal."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -179,3 +180,45 @@ def test_shapes_allocates_nothing_whatever_the_layer():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 2**20                                   # a megabyte: text, never the layer's 10^6 channels
+
+
+# ---- bad specs through the API: the CLI's one line, as a ConvcheckError (a ValueError) ---------------
+
+def _deep(levels: int):
+    value = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(dims=2.0), "field 'dims': must be 1, 2 or 3, got 2.0"),
+    (dict(name="\ud800"), "field 'name': must be printable text"),
+    (dict(name="conv\x1b[2J"), "field 'name': must be printable text"),
+    (dict(stride=10**20), "field 'stride': must be an integer from 1 to 2,147,483,647"),
+    (dict(n=10**5000), "field 'n': must be an integer from 1 to 2,147,483,647"),
+    (dict(k=2147483646, p=2147483646, groups=5, m=1, batch=1), "valid: 1, 2, 3, 6, 7, 9, 11, 14, 18, 21, 22, 31, …"),
+    (dict(dilation=1000000), "field 'dilation': dilation 1000000 spreads the filter's 3 taps"),
+    (dict(n=_deep(3000)), "nested deeper than Python can read"),
+    (dict(seed="3"), "--seed '3': must be an integer >= 0"),
+    (dict(seed=False), "--seed False: must be an integer >= 0"),
+    (dict(seed=float("nan")), "--seed nan: must be an integer >= 0"),
+    (dict(rtol=float("inf")), "--rtol inf: must be a finite number >= 0"),
+])
+def test_a_bad_spec_or_option_through_the_api_is_the_clis_line(fields, message):
+    from convcheck.errors import ConvcheckError
+    from convcheck.impls import direct
+    from convcheck.testing import check
+    layer = {**dict(n=5, m=3, k=1, p=1, padding=0, stride=1), **fields}
+    with pytest.raises(ConvcheckError, match=re.escape(message)) as error:
+        check(direct.forward, direct.backward, **layer)
+    assert "\n" not in str(error.value)
+
+
+def test_a_mapping_with_a_key_that_is_no_text_is_refused():
+    from convcheck.errors import SpecError
+    from convcheck.loader import load_mapping
+    with pytest.raises(SpecError, match="unknown top-level key 1"):
+        load_mapping({"layers": [dict(n=5, m=3, k=1, p=1, padding=0, stride=1)], 1: 2})
+    with pytest.raises(SpecError, match="a key must be a field's name \\(text\\), got None"):
+        load_mapping({None: 3, "n": 5, "m": 3, "k": 1, "p": 1, "padding": 0, "stride": 1})
