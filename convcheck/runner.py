@@ -70,8 +70,8 @@ def verify_all(specs, impl: str = "direct", *, jobs: int = 1, timeout: float = D
     or None (notices then go to stderr).
 
     Raises ImplError (the plug-in cannot be imported, its import crashes or hangs),
-    ConvcheckError (bad options) and Interrupted. Like any multiprocessing code, a script
-    calling this must guard its top level with `if __name__ == "__main__":`.
+    ConvcheckError (bad options) and Interrupted. Workers never run the caller's __main__ again
+    (`_main_unnamed`), so a script needs no `if __name__ == "__main__":` guard.
     """
     return _run_all("verify", specs, impl, jobs, timeout, progress, options)
 
@@ -206,7 +206,8 @@ class _Worker:
         parent = os.getpid() if context.get_start_method() == "fork" else None   # else the fork server
         self.process = context.Process(target=_work, args=(child, impl, self.phase, output, parent), daemon=True,
                                        name="convcheck-worker")
-        self.process.start()
+        with _main_unnamed():
+            self.process.start()
         child.close()
         self.ready = False
         self.tasks = deque()          # (index, spec): the first is being checked
@@ -482,6 +483,27 @@ def _adopt(impl: str, jobs: int) -> list:
     for worker in adopted:
         worker.adopt(impl)
     return adopted
+
+
+class _main_unnamed:
+    """While a worker starts from a fork server (or spawn), the caller's __main__ has no file and
+    no module name, so the worker never runs it again: a script that calls check() or verify_all
+    without an `if __name__ == "__main__":` guard, or one read from stdin, would otherwise run
+    itself in every worker (multiprocessing's spawn preparation). Workers need nothing from it:
+    they import the plug-in by name."""
+
+    def __enter__(self):
+        self.main = sys.modules.get("__main__")
+        self.saved = {key: self.main.__dict__[key] for key in ("__file__", "__spec__")
+                      if self.main is not None and key in self.main.__dict__}
+        for key in self.saved:
+            setattr(self.main, key, None)
+            if key == "__file__":
+                del self.main.__file__
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            setattr(self.main, key, value)
 
 
 def _output_folder() -> str:

@@ -226,3 +226,17 @@ def test_a_file_is_checked_in_a_worker_so_a_crash_or_a_hang_fails_the_assertion_
     assert not result.passed and result.error == "backward timed out after 1 s"
     with pytest.raises(ValueError, match="--timeout -1: must be a number of seconds"):
         check(str(tmp_path / "hangs.py"), timeout=-1, **LAYER)
+
+
+def test_a_script_without_a_main_guard_or_from_stdin_checks_a_file_once(tmp_path):
+    """Workers start from a fork server that never runs the caller's __main__ again: a plain
+    script (no `if __name__ == "__main__":`) and one piped to python both work."""
+    import subprocess
+    import sys
+    script = ("from convcheck import check\n"
+              f"r = check({str(COURSE / 'assignment2' / 'cs231n' / 'layers.py')!r}, api='cs231n', "
+              "n=7, m=3, k=3, p=4, padding=1, stride=2)\nprint('checked', r.passed)\n")
+    (tmp_path / "plain.py").write_text(script)
+    for command, stdin in (([sys.executable, "plain.py"], None), ([sys.executable, "-"], script)):
+        done = subprocess.run(command, input=stdin, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stdout == "checked True\n", done.stdout + done.stderr
