@@ -22,7 +22,7 @@ The flow, one direction (each a module):
     report    rich tables, Markdown and JSON; cli: the Typer app, exit codes
 
     >>> from convcheck import load_specs, verify
-    >>> result = verify(load_specs("configs/seed001_multichannel.yaml")[0], impl="im2col")
+    >>> result = verify(load_specs("configs/multichannel_5x100x100.yaml")[0], impl="im2col")
     >>> result.passed
     True
 """

@@ -411,12 +411,12 @@ class ShapesFormat(str, Enum):
 def shapes(
     paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")],
     explain: Annotated[bool, typer.Option("--explain", help="Every step of the derivation, not the key ones.")] = False,
-    view: Annotated[View, typer.Option(help="direct (seeds 000-004), im2col (seed 003) or both.")] = View.both,
+    view: Annotated[View, typer.Option(help="direct (the correlations of the dL/dF and dL/dX derivations), im2col (the matrix form) or both; docs/derivations.md.")] = View.both,
     format: Annotated[ShapesFormat, typer.Option(
         "--format", help="table for a terminal, markdown for notes, json.")] = ShapesFormat.table,
 ):
-    """Explain why every tensor (X, F, b, Y, dL/dY, dL/dF, dL/dX, dL/db) has its shape, with the seeds'
-    derivations and the layer's own numbers. Nothing is allocated: a layer of any size is
+    """Explain why every tensor (X, F, b, Y, dL/dY, dL/dF, dL/dX, dL/db) has its shape, with the
+    derivations (docs/derivations.md) and the layer's own numbers. Nothing is allocated: a layer of any size is
     explained at once."""
     from .explain import explain as explain_layer
     try:

@@ -4,7 +4,7 @@ The right values come from the loop reference (Y) and the `direct` built-in (gra
 float64 on the layer's own x, w, b and G; each known mistake is the same computation done
 wrong in one way (the filter not rotated, dL/dY not dilated, a wrong crop, ...). The first
 candidate that the plug-in's array matches within the tensor's tolerance names the mistake;
-its explanation gives the seeds' right formula with the layer's numbers and the step of
+its explanation gives the right formula (docs/derivations.md) with the layer's numbers and the step of
 `convcheck shapes --explain` that derives it. No match: mistake None.
 """
 
@@ -81,19 +81,19 @@ def _candidates(name, value, truth, data, conv, geom):
         return
     if name == "dx" and s.transposed:
         yield ("filter-not-rotated", grads(w=_turned(w))["dx"],
-               "dL/dX of a transposed layer is the plain correlation of dL/dY with F (the seeds' forward: X's "
+               "dL/dX of a transposed layer is the plain correlation of dL/dY with F (the plain forward: X's "
                "gradient reads each output through the same taps); this one turns F by 180° as the forward's full "
                f"convolution does ({step} 'dL/dX^(i) = Σ_j F_i^(j) ⋆_s pad(dL/dY^(j))')")
     elif name == "dx":
         yield ("filter-not-rotated", grads(w=_turned(w))["dx"],
                "dL/dX is the full convolution with F itself; the right one turns each filter by 180°: dL/dX^(i) = "
                f"Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j)), dL/dY padded by m − 1 = {_pair(e - 1 for e in span)} "
-               f"on every side (seeds 000/004; {step} 'dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))')")
+               f"on every side (the dL/dX derivation; {step} 'dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))')")
     if any(v != 1 for v in s.stride) and name in ("dx", "dw") and not s.transposed:   # (its stride sets Y's size)
         yield ("stride-ignored", grads(conv={"stride": (1,) * dims})[name],
                f"{_label(name)} is the backward of the same layer at stride 1: dL/dY must first be dilated by s = "
                f"{_pair(s.stride)} (s − 1 zeros between neighbours, to {_pair(geom.dilated)}) so that each gradient "
-               f"sits where its window started (seed 000; {step} 'Upstream gradient dL/dY')")
+               f"sits where its window started (the dL/dX derivation; {step} 'Upstream gradient dL/dY')")
     if name == "dx" and not s.transposed:
         padded = grads(x=pad(x, geom.padding), conv={"padding": (0,) * (2 * dims)})["dx"]
         right = tuple(geom.padding[0::2])                           # where the crop starts per axis: before
@@ -120,7 +120,7 @@ def _candidates(name, value, truth, data, conv, geom):
         yield ("filter-gradient-rotated", _turned(truth),
                f"dL/dF is the right one turned by 180°: dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j) is a correlation, each tap "
                f"(a, b) the sum of X_pad[r·s_h + a, c·s_w + b] · dL/dY[r, c]; this one flips, as a true convolution "
-               f"X ∗ dL/dY does, or as rot180 belongs to dL/dX's filter, not to dL/dF (seed 001; {step} "
+               f"X ∗ dL/dY does, or as rot180 belongs to dL/dX's filter, not to dL/dF (the dL/dF derivation; {step} "
                "'dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)')")
     if name == "dx" and s.p > 1:
         yield ("filters-averaged", truth / s.p,

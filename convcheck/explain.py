@@ -1,8 +1,9 @@
-"""The seeds' derivations of every gradient's size, as data, with a spec's numbers.
+"""The derivations of every gradient's size (docs/derivations.md), as data, with a spec's numbers.
 
-`explain(geometry, view)` returns an `Explanation`: each tensor in the seeds' notation and
+`explain(geometry, view)` returns an `Explanation`: each tensor in the derivations' notation and
 in array layout, and `Step`s (formula, the formula with the numbers substituted, result,
-note) for the direct view (seeds 000, 001, 002, 004) and the im2col view (seed 003).
+note) for the direct view (the dL/dF and dL/dX derivations, 'same' padding, the per-index
+form) and the im2col view (the im2col form).
 Every number comes from `geometry`; nothing is allocated (the test suite runs the built-in
 engine against every printed shape, tests/conftest.py `confirm`). Renderers live in `report/`.
 """
@@ -19,7 +20,7 @@ VIEWS = ("direct", "im2col", "both")
 @dataclass(frozen=True)
 class Tensor:
     key: str                 # x, w, b, y, dy, dw, dx, db
-    seed: str                # seeds' notation with numbers, e.g. '100 × 100 × 5'
+    notation: str            # the derivations' notation with numbers, e.g. '100 × 100 × 5'
     layout: str              # array layout in symbols, e.g. '(N, k, H, W)'
     shape: tuple | None      # resolved array shape; None without bias
 
@@ -145,7 +146,7 @@ def _padding_step(geom: Geometry) -> Step:
                     _axes(geom, same), f"{pads}; {padded}",
                     ("an odd total puts the extra pixel at the bottom/right (TensorFlow/JAX 'SAME'; "
                      "PyTorch allows 'same' only at stride 1)" if odd else
-                     "an even total splits evenly (seed 002: (m − 1)/2 on each side for an odd filter at stride 1)"))
+                     "an even total splits evenly ('same' padding: (m − 1)/2 on each side for an odd filter at stride 1)"))
     if s.padding == "full":
         return Step("padding", "direct", "Padding 'full'", "m − 1 zeros on every side",
                     _axes(geom, lambda a: f"{geom.extent[a]} − 1 = {geom.extent[a] - 1}"), f"{pads}; {padded}",
@@ -159,7 +160,7 @@ def _padding_step(geom: Geometry) -> Step:
 
 def _direct_steps(geom: Geometry) -> list[Step]:
     s, sides = geom.spec, _sides(geom.dims)
-    plain = all(v == 1 for v in s.stride) and not any(geom.padding)       # the seeds' own case
+    plain = all(v == 1 for v in s.stride) and not any(geom.padding)       # the derivations' own case
     strided = not all(v == 1 for v in s.stride)
     steps = [_padding_step(geom)] + _dilation_and_groups_steps(geom)
 
@@ -168,7 +169,7 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         return f"{n} − {m} + 1 = {o}" if plain else f"({n} + {lo} + {hi} − {m}) // {st} + 1 = {o}"
     steps.append(Step("y", "direct", "Output Y", "o = n − m + 1" if plain else f"o = (n + {sides} − m) // s + 1",
                       _axes(geom, out), f"Y is {_plane(geom.out)} × {s.p}: one channel per filter",
-                      "seed 000: with stride 1 and no padding Y is (n − m + 1) × (n − m + 1) × p" if plain else "",
+                      "the forward pass: with stride 1 and no padding Y is (n − m + 1) × (n − m + 1) × p" if plain else "",
                       compact=True))
     if strided or any(geom.leftover):
         def left(a):
@@ -202,12 +203,12 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         _axes(geom, dw), f"each dL/dF_j^(i) is {_plane(s.m)}, the size of the filter slice F_j^(i)" +
         ("" if all(v == 1 for v in s.dilation) else f", read at the taps, d = {_hw(s.dilation)} apart, of the "
                                          f"{_plane(geom.extent)} correlation"),
-        "seed 000: the correlation of channel i of X with channel j of dL/dY" +
+        "the dL/dF derivation: the correlation of channel i of X with channel j of dL/dY" +
         ("" if plain else "; X_pad without its leftover rows, dL/dY dilated"),
         r"\frac{\partial L}{\partial F_j^{(i)}} = X_{pad}^{(i)} \circledast \frac{\partial L}{\partial Y^{(j)}}",
         compact=True))
     steps.append(Step(
-        "dw.depth", "direct", "Depth of dL/dF (seed 001)",
+        "dw.depth", "direct", "Depth of dL/dF (the dL/dF derivation)",
         "dL/dF_j = [dL/dF_j^(1), …, dL/dF_j^(k)]: one slice per input channel i, for each filter j",
         f"{'k' if s.groups == 1 else 'k/groups'} = {s.k // s.groups} channels × p = {s.p} filters = "
         f"{s.k // s.groups * s.p} correlations of a {_plane(geom.padded)} channel of X_pad with a "
@@ -230,7 +231,7 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         "size (n − m + 1) + 2(m − 1) − m + 1 = n" if plain else
         f"size d + 2(m − 1) − m + 1, + r leftover rows of zeros, − {sides.replace(' + ', ' − ')} cropped = n",
         _axes(geom, dx), f"each dL/dX^(i) is {_plane(s.n)}, the size of X^(i)",
-        "seeds 000/004: rot180 turns the filter by 180° (seed 000's F', seed 002's W'); the full "
+        "the dL/dX derivation: rot180 turns the filter by 180°; the full "
         f"convolution slides it over dL/dY padded by m − 1 = {_hw(tuple(m - 1 for m in geom.extent))} on every side"
         + ("" if all(v == 1 for v in s.dilation) else " (m: the dilated filter's span; its gaps are zeros)"),
         r"\frac{\partial L}{\partial X^{(i)}} = \sum_j \left(F_j^{(i)}\right)' \ast "
@@ -279,18 +280,18 @@ def _spread(geom: Geometry, a: int) -> Spread:
 
 
 def _transposed_steps(geom: Geometry) -> list[Step]:
-    """A transposed layer in the seeds' terms: Y is their dL/dX formula applied to X, dL/dX
-    their forward applied to dL/dY, dL/dF their dL/dF with X and dL/dY exchanged."""
+    """A transposed layer in the derivations' terms: Y is the dL/dX formula applied to X, dL/dX
+    the forward applied to dL/dY, dL/dF the dL/dF formula with X and dL/dY exchanged."""
     s, dims = geom.spec, geom.dims
     ax = [_spread(geom, a) for a in range(dims)]
     strided, dilated = any(v != 1 for v in s.stride), any(v != 1 for v in s.dilation)
     cut = "before + after" if dims != 2 else "top + bottom"
     steps = [Step(
-        "transposed", "direct", "A transposed convolution: Y is the seeds' dL/dX formula",
+        "transposed", "direct", "A transposed convolution: Y is the dL/dX formula",
         "Y^(j) = Σ_i rot180(F_i^(j)) ∗ pad(dilate_s(X^(i))): X in the place of dL/dY",
         "input pixel X[i] adds X[i]·F[a] to Y[i·s + a·d − before], a = 0 … m − 1, per axis",
         f"the layer maps {s.k} channels of {_plane(s.n)} to {s.p} channels of {_plane(geom.out)}",
-        "seed 000's dL/dX: dL/dY dilated by s, padded by m − 1, convolved with the rotated filter; its "
+        "the dL/dX derivation: dL/dY dilated by s, padded by m − 1, convolved with the rotated filter; its "
         "padding is what the transposed layer cuts from that full output, output_padding what it adds at the end",
         compact=True)]
     if dilated:
@@ -342,14 +343,14 @@ def _transposed_steps(geom: Geometry) -> list[Step]:
             "unreached", "direct", "Rows no input reaches", "output_padding − after_cut rows at the end",
             _axes(geom, lambda a: str(unreached[a])),
             "the last of them hold only the bias, and their dL/dY reaches no gradient of X or F",
-            "the plain layer's leftover rows (seed 004), seen from the other side"))
+            "the plain layer's leftover rows (the per-index form), seen from the other side"))
 
     def dx(a):
         x = ax[a]
         extra = f", the first {x.n} kept" if x.fits != x.n else ""
         return f"({x.o} + {x.lo} + {x.hi} − {x.e}) // {x.s} + 1 = {x.fits}{extra}"
     steps.append(Step(
-        "dx.size", "direct", "dL/dX^(i) = Σ_j F_i^(j) ⋆_s pad(dL/dY^(j)): the seeds' forward",
+        "dx.size", "direct", "dL/dX^(i) = Σ_j F_i^(j) ⋆_s pad(dL/dY^(j)): the plain forward",
         f"size (o + {cut} − m) // s + 1 = n", _axes(geom, dx), f"each dL/dX^(i) is {_plane(s.n)}, the size of X^(i)",
         "the backward of a transposed convolution is the plain convolution it transposes: the same filters, "
         "stride, padding, dilation and groups", compact=True))
@@ -362,7 +363,7 @@ def _transposed_steps(geom: Geometry) -> list[Step]:
         "dw.size", "direct", "dL/dF_i^(j) = pad(dL/dY^(j)) ⋆ dilate_s(X^(i))",
         f"size (o + {cut} − r) − D + 1 = m", _axes(geom, dw),
         f"each dL/dF_i^(j) is {_plane(s.m)}" + ("" if not dilated else ", read at the taps d apart"),
-        "seed 000's dL/dF with X and dL/dY exchanged: dL/dY padded by the cut, X dilated by s", compact=True))
+        "the dL/dF derivation with X and dL/dY exchanged: dL/dY padded by the cut, X dilated by s", compact=True))
     steps.append(Step(
         "dw.depth", "direct", "Depth of dL/dF",
         "one slice per (input channel i, output channel j of its group)",
@@ -394,7 +395,7 @@ def _dilation_and_groups_steps(geom: Geometry) -> list[Step]:
             "dilation", "direct", "Dilation: the filter's span", "e = d·(m − 1) + 1: m taps, d apart",
             _axes(geom, lambda a: f"{s.dilation[a]}·({s.m[a]} − 1) + 1 = {geom.extent[a]}"),
             f"each window spans {_plane(geom.extent)} of X_pad but reads only {_plane(s.m)} taps; below, m is "
-            "that span", "as a dense filter of size e with d − 1 zeros between taps: the seeds' formulas hold "
+            "that span", "as a dense filter of size e with d − 1 zeros between taps: the formulas hold "
             "with it, and dL/dF is read back at the taps", compact=True))
     if s.groups != 1:
         k_w, p_g = s.k // s.groups, s.p // s.groups
@@ -412,7 +413,7 @@ def _dilation_and_groups_steps(geom: Geometry) -> list[Step]:
 
 
 def touched(pixel: int, m: int, s: int, lo: int, o: int) -> tuple[int, int]:
-    """First and last output along an axis whose window reads input pixel `pixel` (seed 004's R)."""
+    """First and last output along an axis whose window reads input pixel `pixel` (the per-index form's region R)."""
     first, last = reached_outputs(pixel + lo, m, s)
     return max(first, 0), min(last, o - 1)
 
@@ -435,7 +436,7 @@ def _region_step(geom: Geometry) -> Step:
     else:
         most = "at most " + " × ".join(f"⌈{sub('m', a, dims)} / {sub('s', a, dims)}⌉" for a in range(dims))
     return Step(
-        "region", "direct", "Which outputs one pixel reaches (seed 004)",
+        "region", "direct", "Which outputs one pixel reaches (the per-index form)",
         "X[r', c'] is read by y[i, j] when i·s ≤ r' + top ≤ i·s + m − 1: rows ⌈(r' + top − m + 1) / s⌉ … "
         "⌊(r' + top) / s⌋, clipped to 0 … o − 1" + ("" if dims == 2 else "; the same on each axis"),
         f"{region(centre)}; {region((0,) * dims)}",
@@ -450,7 +451,7 @@ def _im2col_steps(geom: Geometry) -> list[Step]:
     o = "·".join(map(str, geom.out))
     o_sym, m_sym = _symbols("o", dims, "·"), _symbols("m", dims, "·") + "·k"
     return [
-        Step("phi", "im2col", "φ(X): im2col (seed 003)" if dims != 3 else "φ(X): vol2col (seed 003, in 3-D)",
+        Step("phi", "im2col", "φ(X): im2col (the im2col form)" if dims != 3 else "φ(X): vol2col (the im2col form, in 3-D)",
              f"one row per output position, one column per filter tap: ({o_sym}, {m_sym})",
              f"({o}, {m}) = ({rows}, {cols}) per sample", f"φ(X) is ({rows}, {cols})",
              "row q holds the window of X_pad that output position q reads, flattened", compact=True),
@@ -476,7 +477,7 @@ def _im2col_steps(geom: Geometry) -> list[Step]:
 
 
 def _transposed_im2col_steps(geom: Geometry) -> list[Step]:
-    """Seed 003's matrices run the other way: Y is col2im of X_f F_f, dL/dX is φ(dL/dY) F_f^T."""
+    """The im2col form's matrices run the other way: Y is col2im of X_f F_f, dL/dX is φ(dL/dY) F_f^T."""
     s, dims = geom.spec, geom.dims
     k_g, p_g = s.k // s.groups, s.p // s.groups          # per group: each group is its own X_f and F_f
     fits = tuple(_spread(geom, a).fits for a in range(dims))
@@ -495,14 +496,14 @@ def _transposed_im2col_steps(geom: Geometry) -> list[Step]:
              f"Φ is ({rows}, {taps})",
              "row q holds input position q times every tap of every filter: the window it adds onto Y",
              r"\Phi = X_f\, F_f", compact=True),
-        Step("col2im", "im2col", "Y = col2im(Φ) (seed 003's dL/dX path, run forward)",
+        Step("col2im", "im2col", "Y = col2im(Φ) (the im2col form's dL/dX path, run forward)",
              "each entry of Φ is added onto the pixel of Y_pad its window covers; then the cut is cropped",
              f"({rows}, {taps}) → ({s.p}, {_plane(padded_y).replace(' × ', ', ')}) → ({s.p}, "
              f"{_plane(geom.out).replace(' × ', ', ')})", f"Y is array {geom.shapes['y']}",
              "an output covered by several windows collects several terms", compact=True),
         Step("dX_f", "im2col", "dL/dX_f = φ(dL/dY) F_f^T: the plain layer's forward",
              f"({n_sym}, {m_sym})({m_sym}, k) = ({n_sym}, k)", f"({rows}, {taps})({taps}, {k_g}) = ({rows}, {k_g})",
-             f"reshaped to dL/dX {geom.shapes['dx']}", "φ(dL/dY): seed 003's im2col of dL/dY padded by the cut",
+             f"reshaped to dL/dX {geom.shapes['dx']}", "φ(dL/dY): the im2col of dL/dY padded by the cut",
              r"\frac{\partial L}{\partial X_f} = \phi\!\left(\frac{\partial L}{\partial Y}\right) F_f^T",
              compact=True),
         Step("dF_f", "im2col", "dL/dF_f = X_f^T φ(dL/dY)", f"(k, {n_sym})({n_sym}, {m_sym}) = (k, {m_sym})",

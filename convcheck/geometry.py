@@ -7,21 +7,21 @@ d apart) spans e = d (m - 1) + 1 input rows, and every formula below reads m as 
 (PyTorch's semantics; e = m without dilation):
 
     padded size     n + lo + hi
-    output size     o = (n + lo + hi - m) // s + 1            (seed 000: n - m + 1 at s=1)
+    output size     o = (n + lo + hi - m) // s + 1            (n - m + 1 at s=1, no padding)
     leftover        r = (n + lo + hi - m) % s  rows no window reaches; their dL/dX is 0
     dilated dL/dY   s * (o - 1) + 1                           (s - 1 zeros between rows)
     reached outputs padded row R is read by outputs ceil((R - m + 1) / s) … R // s, at most
-                    ceil(m / s) of them                         (seed 004's region)
+                    ceil(m / s) of them                         (the per-index form's region)
     'same'          o = ceil(n / s); total pad = max((o - 1) * s + m - n, 0), the odd pixel
                     at the bottom/right (TensorFlow/JAX 'SAME')
-    'full'          m - 1 on both sides                        (seed 000's padded dL/dY)
+    'full'          m - 1 on both sides                        (dL/dY padded for dL/dX)
     groups          w is (p, k / groups, m_h, m_w): filter f sees the input channels of its group
 
 A transposed convolution (PyTorch's ConvTranspose) runs the other way: input pixel i adds
 x[i] w[a] to output i s + a d - lo, and with op the output padding (extra rows at the end)
 
     transposed size o = (n - 1) s - (lo + hi) + d (m - 1) + op + 1
-    as the seeds'   the input dilated by s ((n - 1) s + 1), padded by e - 1 - lo before and
+    as the dL/dX  the input dilated by s ((n - 1) s + 1), padded by e - 1 - lo before and
     dL/dX formula   e - 1 - hi + op after, correlated with rot180(F): o = that - e + 1
     weights         w is (k, p / groups, *m); its dL/dX is the plain convolution of dL/dY
 
@@ -63,7 +63,7 @@ def dilated_size(o: int, s: int) -> int:
 
 
 def reached_outputs(row, m: int, s: int):
-    """First and last output whose window reads padded row `row` (seed 004's region R), before
+    """First and last output whose window reads padded row `row` (the per-index form's region R), before
     clipping to 0 … o - 1: ceil((row - m + 1) / s) and row // s. Works on ints and arrays."""
     return -((m - 1 - row) // s), row // s
 
@@ -145,7 +145,7 @@ class Geometry:
 
     @property
     def phi(self) -> tuple[int, int]:
-        """Shape of seed 003's im2col matrix phi(X) per sample: (positions, taps * k / groups)."""
+        """Shape of the im2col matrix phi(X) per sample: (positions, taps * k / groups)."""
         s = self.spec
         return math.prod(self.out), math.prod(s.m) * (s.k // s.groups)
 
@@ -199,7 +199,7 @@ def geometry(spec: ConvSpec) -> Geometry:
 
 def _transposed(spec: ConvSpec, extent: tuple, pads: tuple) -> Geometry:
     """A transposed layer's sizes: `dilated` is the input dilated by the stride, `padded` that
-    padded by e - 1 - lo and e - 1 - hi + op (the seeds' dL/dX formula), no leftover rows."""
+    padded by e - 1 - lo and e - 1 - hi + op (the dL/dX formula), no leftover rows."""
     axes, op = range(spec.dims), spec.out_padding
     out = tuple(transposed_size(spec.n[a], extent[a], spec.stride[a], pads[2 * a], pads[2 * a + 1], op[a])
                 for a in axes)

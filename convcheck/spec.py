@@ -1,7 +1,7 @@
 """`ConvSpec`: one convolution layer as written in a YAML spec, sizes normalised to one int per
 spatial axis (`dims` of them: 1, 2 or 3).
 
-Seed notation: input X is n x n x k, each of the p filters F_j is m x m x k.
+Notation (docs/derivations.md): input X is n x n x k, each of the p filters F_j is m x m x k.
 Array layout: x (batch, k, *n), w (p, k / groups, *m), b (p,); in 2-D x (batch, k, n_h, n_w).
 """
 

@@ -6,7 +6,7 @@ kernel. Objects (functions, classes, modules, an `Implementation`) cannot be sen
 they are checked in this process.
 
     from convcheck.testing import assert_conv_backward
-    assert_conv_backward("my_conv.py", "configs/seed001_multichannel.yaml")
+    assert_conv_backward("my_conv.py", "configs/multichannel_5x100x100.yaml")
     assert_conv_backward((forward, backward), n=7, m=3, k=3, p=4, padding=1, stride=2)
     assert_conv_backward("cs231n/layers.py", api="cs231n", n=7, m=3, k=3, p=2, padding=1, stride=2)
 

@@ -13,7 +13,7 @@ from convcheck.errors import ImplError
 ROOT = Path(__file__).parent.parent
 COURSE = Path(__file__).parent / "course" / "assignment2" / "cs231n"
 SMALL = [s for s in load_specs(ROOT / "configs")                           # 2-D APIs: plain 2-D layers
-         if not s.name.startswith("seed001") and s.dims == 2 and not s.transposed]
+         if not s.name.startswith("5x100x100") and s.dims == 2 and not s.transposed]
 
 
 def test_cs231n_naive_and_fast_pass_what_their_api_expresses_and_skip_the_rest():
@@ -25,7 +25,7 @@ def test_cs231n_naive_and_fast_pass_what_their_api_expresses_and_skip_the_rest()
         skipped = {r.spec.name: r.skipped for r in results if r.skipped}
         assert "asymmetric-padding" in skipped and "depthwise" in skipped and "atrous" in skipped
         assert skipped["asymmetric-padding"].startswith("not expressible in this API: padding")
-        assert {r.spec.name for r in ran} >= {"seed000-general", "stride2-leftover-rows", "full-no-bias", "stem"}
+        assert {r.spec.name for r in ran} >= {"valid-9x9x3-four-3x3x3", "stride2-leftover-rows", "full-no-bias", "stem"}
 
 
 def test_the_classic_crop_bug_is_found_and_named(tmp_path):
@@ -34,7 +34,7 @@ def test_the_classic_crop_bug_is_found_and_named(tmp_path):
     layers = course / "layers.py"
     right, classic = "dx_pad[:, :, pad:pad + H, pad:pad + W]", "dx_pad[:, :, pad:-pad, pad:-pad]"
     layers.write_text(layers.read_text().replace(right, classic))
-    result = CliRunner().invoke(app, ["verify", str(ROOT / "configs" / "seed000_general.yaml"), "--impl",
+    result = CliRunner().invoke(app, ["verify", str(ROOT / "configs" / "valid_square.yaml"), "--impl",
                                       f"cs231n:{layers}", "--format", "json"])
     assert result.exit_code == 1
     tensor = json.loads(result.stdout)["specs"][0]["tensors"]["dx"]
@@ -72,7 +72,7 @@ def test_a_channels_last_implementation_runs_with_layout_nhwc(tmp_path):
     spec_file.write_text("name: tf\nn: [7, 6]\nm: 3\nk: 2\np: 3\npadding: same\nstride: 2\nlayout: nhwc\n")
     result = CliRunner().invoke(app, ["verify", str(spec_file), "--impl", tf_style, "--format", "json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["specs"][0]["spec"]["layout"] == "nhwc"
-    cli = CliRunner().invoke(app, ["verify", str(ROOT / "configs" / "seed000_general.yaml"), "--impl", tf_style,
+    cli = CliRunner().invoke(app, ["verify", str(ROOT / "configs" / "valid_square.yaml"), "--impl", tf_style,
                                    "--layout", "nhwc"])
     assert cli.exit_code == 0, cli.output
     spec_file.write_text(spec_file.read_text().replace("layout: nhwc", "layout: NHWC_"))
@@ -174,7 +174,7 @@ def test_a_layer_class_with_its_own_names_through_an_adapter_block():
     results = [verify(spec, target, method="full") for spec in load_specs(course / "cs7643_layers.yaml")]
     assert [(r.spec.name, r.passed, bool(r.skipped)) for r in results] == [
         ("same-3x3", True, False), ("strided", True, False), ("asymmetric", True, True)]
-    plain = verify(load_specs(ROOT / "configs" / "seed000_general.yaml")[0], target)
+    plain = verify(load_specs(ROOT / "configs" / "valid_square.yaml")[0], target)
     assert "unexpected keyword argument 'in_channels'; if the class names its arguments differently, rename " \
            "them with an 'adapter:' block" in plain.check("y").message
     cli = CliRunner().invoke(app, ["verify", str(course / "cs7643_layers.yaml"), "--impl", target])
@@ -200,7 +200,7 @@ def test_a_printing_op_does_not_interleave_with_the_table():
 
     import pytest
     pytest.importorskip("torch")
-    command = [shutil.which("convcheck"), "verify", str(ROOT / "configs" / "seed000_general.yaml"), "--impl",
+    command = [shutil.which("convcheck"), "verify", str(ROOT / "configs" / "valid_square.yaml"), "--impl",
                f"torch:{OPS}:TalkativeConv2dOp"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -105,7 +105,7 @@ def test_auto_runs_full_on_small_layers_and_says_so():
 def test_full_costs_the_floor_in_whole_layer_forwards():
     """Seed 001's layer: 125 colour classes + 125 taps + 1 bias + 1 unperturbed + 2 forward checks."""
     from convcheck.loader import load_specs
-    spec = load_specs(PLUGINS.parent.parent / "configs" / "seed001_multichannel.yaml")[0]
+    spec = load_specs(PLUGINS.parent.parent / "configs" / "multichannel_5x100x100.yaml")[0]
     assert verify(spec, "im2col", method="full").forwards == 254
 
 

@@ -33,17 +33,17 @@ def test_verify_configs_passes_with_exit_0():
     assert result.exit_code == 0, result.output
     count = len(load_specs(CONFIGS))                                                   # configs/course/ too
     assert f"{count} specs: {count} passed" in result.stdout and ", 0 failed" in result.stdout   # partial if loaded
-    assert "seed001-5x100x100-ten-5x5x5" in result.stdout and "(2,10,96,96)" in result.stdout
+    assert "5x100x100-ten-5x5x5" in result.stdout and "(2,10,96,96)" in result.stdout
     assert "batch 2 (the spec sets none)" in result.stdout                 # checked at 2: batch mistakes show
 
 
 def test_verify_user_plugin_file_passes():
-    result = run("verify", CONFIGS / "seed003_im2col.yaml", "--impl", PLUGINS / "naive_loops.py")
+    result = run("verify", CONFIGS / "im2col_batch.yaml", "--impl", PLUGINS / "naive_loops.py")
     assert result.exit_code == 0, result.output
 
 
 def test_wrong_plugin_exits_1_naming_tensor_and_worst_index(tmp_path):
-    result = run("verify", CONFIGS / "seed000_general.yaml", "--impl", wrong_plugin(tmp_path, "no_rotation_backward"))
+    result = run("verify", CONFIGS / "valid_square.yaml", "--impl", wrong_plugin(tmp_path, "no_rotation_backward"))
     assert result.exit_code == 1
     assert "FAIL" in result.stdout and "dL/dX:" in result.stdout and "worst at (" in result.stdout
     assert "1 spec: 0 passed, 1 failed" in result.stdout
@@ -57,7 +57,7 @@ def test_stride_ignored_is_caught_on_the_stride_2_config(tmp_path):
 
 
 def test_json_format_is_stable_and_machine_readable():
-    result = run("verify", CONFIGS / "seed002_same_odd_filter.yaml", "--format", "json", "--method", "full")
+    result = run("verify", CONFIGS / "same_odd_filter.yaml", "--format", "json", "--method", "full")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["passed"] == 1 and data["failed"] == 0
@@ -74,7 +74,7 @@ def test_json_format_is_stable_and_machine_readable():
 
 
 def test_channels_method_reports_its_coverage_in_table_json_and_summary():
-    spec = CONFIGS / "seed001_multichannel.yaml"
+    spec = CONFIGS / "multichannel_5x100x100.yaml"
     table = run("verify", spec, "--method", "channels", "--budget", "0.001")
     assert table.exit_code == 0, table.output
     assert "method channels: partial coverage, below" in table.stdout
@@ -92,7 +92,7 @@ def test_channels_method_reports_its_coverage_in_table_json_and_summary():
 
 
 def test_auto_takes_full_within_the_budget_and_channels_beyond_it():
-    spec = CONFIGS / "seed001_multichannel.yaml"              # about 1 s in full: 30 s holds it on a loaded machine
+    spec = CONFIGS / "multichannel_5x100x100.yaml"              # about 1 s in full: 30 s holds it on a loaded machine
     assert json.loads(run("verify", spec, "--format", "json", "--budget", "30").stdout)["specs"][0]["method"] == "full"
     tight = json.loads(run("verify", spec, "--format", "json", "--budget", "0.001").stdout)["specs"][0]
     assert tight["method"] == "channels" and tight["passed"]
@@ -120,14 +120,14 @@ def test_bad_spec_exits_2_naming_file_field_and_fix(tmp_path):
 
 
 def test_cli_overrides_reach_the_check():
-    result = run("verify", CONFIGS / "seed000_general.yaml", "--rtol", "0.5", "--atol", "0.25",
+    result = run("verify", CONFIGS / "valid_square.yaml", "--rtol", "0.5", "--atol", "0.25",
                  "--seed", "3", "--method", "sample", "--samples", "5", "--impl", "im2col")
     assert result.exit_code == 0
     assert "rtol 0.5, atol 0.25" in result.stdout and "impl im2col" in result.stdout
 
 
 def test_shapes_prints_every_tensor():
-    result = run("shapes", CONFIGS / "seed001_multichannel.yaml")
+    result = run("shapes", CONFIGS / "multichannel_5x100x100.yaml")
     assert result.exit_code == 0
     for shape in ("(1,5,100,100)", "(10,5,5,5)", "(1,10,96,96)", "(10,)"):
         assert shape in result.stdout
@@ -149,17 +149,17 @@ def test_plugin_messages_with_brackets_are_printed_verbatim(tmp_path):
     plugin = tmp_path / "brackets.py"
     plugin.write_text("from naive_loops import forward\n\ndef backward(*a, **k):\n"
                       "    raise ValueError('[bold]shapes [1, 2] and [/red] differ')\n")
-    result = run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin)
+    result = run("verify", CONFIGS / "valid_square.yaml", "--impl", plugin)
     assert result.exit_code == 1
     assert "[bold]shapes [1, 2] and [/red] differ" in result.stdout
 
 
 def test_fast_method_and_quiet():
-    result = run("verify", CONFIGS / "seed001_multichannel.yaml", CONFIGS / "seed000_general.yaml",
+    result = run("verify", CONFIGS / "multichannel_5x100x100.yaml", CONFIGS / "valid_square.yaml",
                  "--method", "fast", "--quiet")
     assert result.exit_code == 0
-    assert "2 specs: 2 passed" in result.stdout and "seed001" not in result.stdout   # passing tables hidden
-    loud = run("verify", CONFIGS / "seed000_general.yaml", "--method", "fast")
+    assert "2 specs: 2 passed" in result.stdout and "5x100x100" not in result.stdout   # passing tables hidden
+    loud = run("verify", CONFIGS / "valid_square.yaml", "--method", "fast")
     assert "method fast" in loud.stdout and "dL/dX 2 random projections" in loud.stdout
     assert "dL/dF 2 random projections (each filter on its own)" in loud.stdout
     assert "1 spec: 1 passed (1 on partial coverage: see its coverage lines), 0 failed" in loud.stdout
@@ -213,7 +213,7 @@ def test_shapes_of_a_network_file_start_with_its_summary_table():
     assert all(d["network"]["output"] == [d["tensors"]["y"][1], *d["tensors"]["y"][2:]] for d in data)
     markdown = run("shapes", net, "--format", "markdown").stdout
     assert "| **total** | | 16 x 8 x 8 | 2,768 |" in markdown
-    assert "network" not in json.loads(run("shapes", CONFIGS / "seed000_general.yaml", "--format", "json").stdout)
+    assert "network" not in json.loads(run("shapes", CONFIGS / "valid_square.yaml", "--format", "json").stdout)
 
 
 def test_help_shows_the_extras_and_keeps_sentences_whole():
@@ -224,7 +224,7 @@ def test_help_shows_the_extras_and_keeps_sentences_whole():
 
 
 def test_a_table_in_a_file_or_pipe_has_no_trailing_spaces(tmp_path):
-    result = run("verify", CONFIGS / "seed000_general.yaml", "--output", tmp_path / "report.txt")
+    result = run("verify", CONFIGS / "valid_square.yaml", "--output", tmp_path / "report.txt")
     assert result.exit_code == 0
     for text in (result.stdout, (tmp_path / "report.txt").read_text()):
         lines = text.splitlines()
@@ -252,7 +252,7 @@ def test_a_failure_that_matches_no_known_mistake_says_so(tmp_path):
                       "def backward(dy, x, w, b, *, stride, padding):\n"
                       "    dx, dw, db = right(dy, x, w, b, stride=stride, padding=padding)\n"
                       "    dx = dx.copy()\n    dx[0, 0, 1, 1] += 3.0\n    return dx, dw, db\n")
-    result = run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin)
+    result = run("verify", CONFIGS / "valid_square.yaml", "--impl", plugin)
     assert result.exit_code == 1
     assert "diagnosis: no known mistake: dL/dX matches none of the known mistakes" in result.stdout
 
@@ -278,9 +278,9 @@ def test_pinned_coverage_is_the_same_on_any_machine_and_says_how_to_rerun(tmp_pa
 
 
 def test_pins_for_a_method_without_them_are_usage_errors():
-    result = run("verify", CONFIGS / "seed000_general.yaml", "--method", "full", "--channels", 2)
+    result = run("verify", CONFIGS / "valid_square.yaml", "--method", "full", "--channels", 2)
     assert result.exit_code == 2 and "--channels 2: pins how many input channels" in result.stderr
-    result = run("verify", CONFIGS / "seed000_general.yaml", "--method", "sample", "--projections", 2)
+    result = run("verify", CONFIGS / "valid_square.yaml", "--method", "sample", "--projections", 2)
     assert result.exit_code == 2 and "--projections 2" in result.stderr
 
 

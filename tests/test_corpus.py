@@ -15,7 +15,7 @@ from convcheck.cli import app
 
 CORPUS = Path(__file__).parent / "corpus"
 SPECS, PLUGINS = CORPUS / "specs", CORPUS / "plugins"
-GOOD = Path(__file__).parent.parent / "configs" / "seed000_general.yaml"
+GOOD = Path(__file__).parent.parent / "configs" / "valid_square.yaml"
 runner = CliRunner()
 
 BAD_SPECS = {  # file -> what its one line must say (after 'convcheck: error: <file>')

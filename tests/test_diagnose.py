@@ -145,7 +145,7 @@ def test_plot_without_matplotlib_is_one_line(monkeypatch, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
     from pathlib import Path
-    configs = Path(__file__).parent.parent / "configs" / "seed000_general.yaml"
+    configs = Path(__file__).parent.parent / "configs" / "valid_square.yaml"
     result = CliRunner().invoke(app, ["verify", str(configs), "--plot", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr == "convcheck: error: --plot needs matplotlib: pip install 'convcheck[plot]'\n"

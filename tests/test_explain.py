@@ -150,7 +150,7 @@ def test_json_tensors_match_independent_loops(spec):
 
 
 def test_cli_json_is_an_object_for_one_spec_and_a_list_for_several():
-    one = runner.invoke(app, ["shapes", str(ROOT / "configs" / "seed001_multichannel.yaml"), "--format", "json"])
+    one = runner.invoke(app, ["shapes", str(ROOT / "configs" / "multichannel_5x100x100.yaml"), "--format", "json"])
     assert one.exit_code == 0
     data = json.loads(one.stdout)
     assert data["tensors"]["y"] == [1, 10, 96, 96] and data["tensors"]["dw"] == [10, 5, 5, 5]
@@ -159,7 +159,7 @@ def test_cli_json_is_an_object_for_one_spec_and_a_list_for_several():
 
 
 def test_cli_seed001_explanation_has_the_arithmetic_and_no_colour_when_piped():
-    result = runner.invoke(app, ["shapes", str(ROOT / "configs" / "seed001_multichannel.yaml"), "--explain"])
+    result = runner.invoke(app, ["shapes", str(ROOT / "configs" / "multichannel_5x100x100.yaml"), "--explain"])
     assert result.exit_code == 0
     out = result.stdout
     assert "\x1b[" not in out
@@ -185,7 +185,7 @@ def _snapshot(name: str, text: str):
 
 
 def test_snapshot_markdown_explanations():
-    names = ("seed001-5x100x100-ten-5x5x5", "same-stride2-float32")
+    names = ("5x100x100-ten-5x5x5", "same-stride2-float32")
     specs = [s for s in load_specs(ROOT / "configs") if s.name in names]
     explanations = [explain(geometry(s)) for s in specs]
     for e in explanations:
@@ -194,8 +194,8 @@ def test_snapshot_markdown_explanations():
 
 
 def test_snapshot_terminal_table():
-    (spec,) = load_specs(ROOT / "configs" / "seed003_im2col.yaml")
-    object.__setattr__(spec, "source", "seed003_im2col.yaml")
+    (spec,) = load_specs(ROOT / "configs" / "im2col_batch.yaml")
+    object.__setattr__(spec, "source", "im2col_batch.yaml")
     console = Console(width=110, record=True, color_system=None, force_terminal=False)
     render_human([explain(geometry(spec))], console, full=False)
-    _snapshot("shapes_seed003.txt", console.export_text())
+    _snapshot("shapes_im2col_batch.txt", console.export_text())

@@ -28,7 +28,7 @@ from convcheck.spec import ConvSpec
 
 ROOT = Path(__file__).parent.parent
 PLUGINS = Path(__file__).parent / "corpus" / "plugins"
-GOOD = ROOT / "configs" / "seed000_general.yaml"
+GOOD = ROOT / "configs" / "valid_square.yaml"
 CONTROLS = ("\x1b", "\x00", "\r", "\x07")
 
 
@@ -146,7 +146,7 @@ def test_the_estimate_names_the_part_that_grows_and_its_field():
 
 def load_specs_seed001():
     from convcheck import load_specs
-    return load_specs(ROOT / "configs" / "seed001_multichannel.yaml")[0]
+    return load_specs(ROOT / "configs" / "multichannel_5x100x100.yaml")[0]
 
 
 def test_the_estimate_is_within_a_small_factor_of_what_a_check_allocates():

@@ -31,7 +31,7 @@ def _wrong_file(tmp_path: Path) -> Path:
 
 def _report(tmp_path: Path, *args) -> tuple[str, object]:
     output = tmp_path / "report.html"
-    run = CliRunner().invoke(app, ["verify", str(ROOT / "configs" / "seed000_general.yaml"),
+    run = CliRunner().invoke(app, ["verify", str(ROOT / "configs" / "valid_square.yaml"),
                                    str(ROOT / "configs" / "strides_and_padding.yaml"), "--format", "html",
                                    "--output", str(output), *args])
     return output.read_text(encoding="utf-8"), run
@@ -67,7 +67,7 @@ class Page(HTMLParser):
 def test_the_report_of_a_failing_run_holds_table_diagnosis_heatmap_and_spec(tmp_path):
     page_text, run = _report(tmp_path, "--impl", str(_wrong_file(tmp_path)))
     assert run.exit_code == 1
-    assert "seed000-general" in run.output                                 # the table still goes to the terminal
+    assert "valid-9x9x3-four-3x3x3" in run.output                                 # the table still goes to the terminal
     page = Page()
     page.feed(page_text)
     text = " ".join(page.text)

@@ -145,11 +145,11 @@ class Counting:
 @pytest.mark.parametrize("method", ["full", "channels", "sample", "fast"])
 def test_the_plugins_forward_is_called_twice_whatever_the_method(method):
     plugin = Counting()
-    result = verify(load_specs(ROOT / "configs" / "seed000_general.yaml")[0],
+    result = verify(load_specs(ROOT / "configs" / "valid_square.yaml")[0],
                     Implementation("counting", plugin.forward, plugin.backward), method=method)
     assert result.passed and result.through == "builtin" and plugin.calls == FORWARD_CHECKS
     own = Counting()
-    mine = verify(load_specs(ROOT / "configs" / "seed000_general.yaml")[0],
+    mine = verify(load_specs(ROOT / "configs" / "valid_square.yaml")[0],
                   Implementation("counting", own.forward, own.backward), method=method, through="implementation")
     assert mine.passed and mine.through == "implementation" and own.calls > 2 * FORWARD_CHECKS
 
@@ -159,7 +159,7 @@ def test_a_naive_course_file_gets_every_coordinate_of_seed_001s_layer():
     cover 2 of 5 channels in 50 s; the check's cost is now the built-in's (about 1 s), plus a
     few calls. A budget of 30 s holds the built-in's full check on a loaded machine and is a
     tenth of what 254 forwards through these loops would take."""
-    spec = load_specs(ROOT / "configs" / "seed001_multichannel.yaml")[0]
+    spec = load_specs(ROOT / "configs" / "multichannel_5x100x100.yaml")[0]
     result = verify(spec, f"cs231n:{COURSE / 'cs231n' / 'layers.py'}", budget=30)
     assert result.passed and result.method == "full" and not result.partial and result.through == "builtin"
     assert all(c.coverage.every for c in result.checks)
@@ -172,7 +172,7 @@ def test_a_forward_right_on_its_first_call_only_fails_its_check():
         calls.append(1)
         return direct.forward(x, w, b, **kwargs) * (1 if len(calls) == 1 else 2)
 
-    result = verify(load_specs(ROOT / "configs" / "seed000_general.yaml")[0],
+    result = verify(load_specs(ROOT / "configs" / "valid_square.yaml")[0],
                     Implementation("fickle", forward, direct.backward))
     assert result.check("y").verdict == "FAIL"
     assert all(result.check(t).passed for t in ("dx", "dw", "db"))           # a right backward stays right
@@ -186,7 +186,7 @@ def test_a_forward_wrong_only_at_the_second_draw_says_so():
         seen.append(float(x.ravel()[0]))
         return y if len(seen) != 1 else y + 1.0                                # the second draw comes first
 
-    result = verify(load_specs(ROOT / "configs" / "seed000_general.yaml")[0],
+    result = verify(load_specs(ROOT / "configs" / "valid_square.yaml")[0],
                     Implementation("second", forward, direct.backward))
     y = result.check("y")
     assert y.verdict == "FAIL" and "on a second draw of x, w and b" in y.message
@@ -196,7 +196,7 @@ def test_a_forward_wrong_only_at_the_second_draw_says_so():
 @pytest.mark.parametrize("method", ["full", "fast"])
 def test_a_forward_that_reuses_its_output_buffer_cannot_hide_a_wrong_backward(method):
     """tests/corpus/plugins/reused_buffer.py: one output buffer per shape, and dL/db = 0."""
-    spec = load_specs(ROOT / "configs" / "seed000_general.yaml")[0]
+    spec = load_specs(ROOT / "configs" / "valid_square.yaml")[0]
     result = verify(spec, str(Path(__file__).parent / "corpus" / "plugins" / "reused_buffer.py"), method=method)
     assert result.check("y").passed and not result.check("db").passed
     assert result.check("dx").passed and result.check("dw").passed
@@ -204,7 +204,7 @@ def test_a_forward_that_reuses_its_output_buffer_cannot_hide_a_wrong_backward(me
 
 def test_plan_times_the_forward_differences_go_through():
     from convcheck.checker import plan
-    spec = load_specs(ROOT / "configs" / "seed000_general.yaml")[0]
+    spec = load_specs(ROOT / "configs" / "valid_square.yaml")[0]
     assert plan(spec, "direct").through == "builtin"
     assert plan(spec, "direct", through="implementation").through == "implementation"
     assert plan(spec, "direct").spec.batch == 2                                 # what verify checks

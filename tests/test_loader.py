@@ -69,7 +69,7 @@ def test_directory_is_searched_for_yaml_and_yml(tmp_path):
 def test_shipped_configs_load():
     specs = load_specs(CONFIGS)
     assert len(specs) >= 9
-    seed001 = next(s for s in specs if s.name.startswith("seed001"))
+    seed001 = next(s for s in specs if s.name.startswith("5x100x100"))
     assert (seed001.n, seed001.m, seed001.k, seed001.p) == ((100, 100), (5, 5), 5, 10)
 
 

@@ -171,7 +171,7 @@ def test_shapes_explains_1d_and_3d_layers_with_their_numbers(tmp_path):
     steps = {s["id"]: s for s in video["steps"]}
     assert steps["y"]["numbers"] == "depth: (8 + 1 + 1 − 3) // 1 + 1 = 8; rows: (16 + 1 + 1 − 3) // 2 + 1 = 8; " \
                                     "columns: (16 + 1 + 1 − 3) // 2 + 1 = 8"
-    assert steps["phi"]["title"] == "φ(X): vol2col (seed 003, in 3-D)"
+    assert steps["phi"]["title"] == "φ(X): vol2col (the im2col form, in 3-D)"
     assert "(o_d·o_h·o_w, m_d·m_h·m_w·k)" in steps["phi"]["formula"]
     table = CliRunner().invoke(app, ["shapes", str(path), "--explain"])
     assert table.exit_code == 0 and "(N, k, D, H, W)" in table.stdout and "(N, k, L)" in table.stdout

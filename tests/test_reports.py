@@ -97,5 +97,5 @@ def test_output_writes_the_report_to_a_file_and_the_table_to_the_terminal(tmp_pa
     assert f"{count} specs: {count} passed" in result.stdout and ", 0 failed" in result.stdout
     assert "<testsuite" not in result.stdout and ET.parse(out).getroot().get("tests") == str(count)
     table = tmp_path / "report.txt"
-    result = runner.invoke(app, ["verify", str(CONFIGS / "seed000_general.yaml"), "--output", str(table)])
-    assert "seed000-general" in table.read_text() and "\x1b[" not in table.read_text()
+    result = runner.invoke(app, ["verify", str(CONFIGS / "valid_square.yaml"), "--output", str(table)])
+    assert "valid-9x9x3-four-3x3x3" in table.read_text() and "\x1b[" not in table.read_text()

@@ -85,7 +85,7 @@ def test_the_python_api_runs_in_process_and_verify_all_in_workers(tmp_path):
 
 
 def test_verify_all_raises_for_an_unimportable_plugin_and_bad_options(tmp_path):
-    specs = load_specs([CONFIGS / "seed000_general.yaml"])
+    specs = load_specs([CONFIGS / "valid_square.yaml"])
     with pytest.raises(ImplError, match="no built-in, file or module"):
         verify_all(specs, "no_such_module_anywhere")
     with pytest.raises(ConvcheckError, match="--jobs 0: must be at least 1"):
@@ -118,7 +118,7 @@ def test_shards_are_disjoint_cover_every_layer_and_are_stable(tmp_path):
 
 
 def test_an_empty_shard_passes_with_no_layers(tmp_path):
-    result = runner.invoke(app, ["verify", str(CONFIGS / "seed000_general.yaml"), "--shard", "2/2"])
+    result = runner.invoke(app, ["verify", str(CONFIGS / "valid_square.yaml"), "--shard", "2/2"])
     assert result.exit_code == 0 and "shard 2/2: 0 of the 1 layers found" in result.stdout
 
 
@@ -201,36 +201,36 @@ def talkative(tmp_path, factor=1, lines=0) -> Path:
 
 
 def test_a_plugins_prints_are_captured_per_layer_and_shown_under_a_failing_one(tmp_path):
-    results = verify_all(load_specs(CONFIGS / "seed000_general.yaml"), str(talkative(tmp_path, factor=2)),
+    results = verify_all(load_specs(CONFIGS / "valid_square.yaml"), str(talkative(tmp_path, factor=2)),
                          method="full")
     output = results[0].output.split("\n")
     assert not results[0].passed and results[0].output_lines == len(output) >= 5
     assert output[:3] == ["Performing custom forward of MyConv2d"] * 2 + ["Performing custom backward of MyConv2d"]
     assert "a warning on stderr" in output and "written by C code on fd 1" in output
-    table = run("verify", CONFIGS / "seed000_general.yaml", "--impl", talkative(tmp_path, factor=2))
+    table = run("verify", CONFIGS / "valid_square.yaml", "--impl", talkative(tmp_path, factor=2))
     assert table.exit_code == 1
     assert f"  plug-in output ({len(output)} lines):\n    | Performing custom forward of MyConv2d\n" in table.stdout
-    data = json.loads(run("verify", CONFIGS / "seed000_general.yaml", "--impl", talkative(tmp_path, factor=2),
+    data = json.loads(run("verify", CONFIGS / "valid_square.yaml", "--impl", talkative(tmp_path, factor=2),
                           "--format", "json").stdout)
     assert data["specs"][0]["output"] == {"lines": len(output), "last": output}
 
 
 def test_a_passing_layers_prints_are_dropped_unless_asked_for(tmp_path):
     plugin = talkative(tmp_path)
-    quiet = run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin)
+    quiet = run("verify", CONFIGS / "valid_square.yaml", "--impl", plugin)
     assert quiet.exit_code == 0 and "MyConv2d" not in quiet.output and "plug-in output" not in quiet.output
-    assert json.loads(run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin, "--format", "json").stdout
+    assert json.loads(run("verify", CONFIGS / "valid_square.yaml", "--impl", plugin, "--format", "json").stdout
                       )["specs"][0]["output"] is None
-    shown = run("verify", CONFIGS / "seed000_general.yaml", "--impl", plugin, "--show-output")
+    shown = run("verify", CONFIGS / "valid_square.yaml", "--impl", plugin, "--show-output")
     assert shown.exit_code == 0 and "    | Performing custom backward of MyConv2d" in shown.stdout
 
 
 def test_long_output_keeps_the_last_lines_with_a_count(tmp_path):
     from convcheck.runner import OUTPUT_LINES
-    result = verify_all(load_specs(CONFIGS / "seed000_general.yaml"), str(talkative(tmp_path, 2, lines=5000)),
+    result = verify_all(load_specs(CONFIGS / "valid_square.yaml"), str(talkative(tmp_path, 2, lines=5000)),
                         method="full")[0]
     assert result.output_lines > 5000 and len(result.output.split("\n")) == OUTPUT_LINES
-    table = run("verify", CONFIGS / "seed000_general.yaml", "--impl", talkative(tmp_path, 2, lines=5000))
+    table = run("verify", CONFIGS / "valid_square.yaml", "--impl", talkative(tmp_path, 2, lines=5000))
     assert f"lines; the last {OUTPUT_LINES}):" in table.stdout and "| line 4999" in table.stdout
 
 
@@ -239,7 +239,7 @@ def test_a_worker_that_dies_leaves_its_last_words_under_its_layer(tmp_path):
     plugin.write_text("import ctypes\nfrom convcheck.impls.direct import forward\n\n"
                       "def backward(dy, x, w, b, *, stride, padding):\n"
                       "    print('about to scatter', flush=True)\n    ctypes.memset(0, 0, 64)\n")
-    result = verify_all(load_specs(CONFIGS / "seed000_general.yaml"), str(plugin))[0]
+    result = verify_all(load_specs(CONFIGS / "valid_square.yaml"), str(plugin))[0]
     assert result.error == "backward killed by signal SIGSEGV"
     assert "about to scatter" in result.output.split("\n")
 
@@ -257,12 +257,12 @@ def command_line(tmp_path, *args, probe=False, timeout=120) -> subprocess.Comple
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the command line forks its workers on Linux")
 def test_the_command_line_never_imports_numpy_for_a_passing_run(tmp_path):
     (tmp_path / "plug.py").write_text("from convcheck.impls.direct import forward, backward\n")
-    done = command_line(tmp_path, "verify", CONFIGS / "seed000_general.yaml", "--impl", "plug.py", probe=True)
+    done = command_line(tmp_path, "verify", CONFIGS / "valid_square.yaml", "--impl", "plug.py", probe=True)
     assert done.returncode == 0 and done.stderr.strip().endswith("no numpy"), done.stderr
     failing = tmp_path / "wrong.py"
     failing.write_text("from convcheck.impls.direct import forward, backward as right\n\n"
                        "def backward(*a, **k):\n    dx, dw, db = right(*a, **k)\n    return 2 * dx, dw, db\n")
-    done = command_line(tmp_path, "verify", CONFIGS / "seed000_general.yaml", "--impl", "wrong.py", probe=True)
+    done = command_line(tmp_path, "verify", CONFIGS / "valid_square.yaml", "--impl", "wrong.py", probe=True)
     assert done.returncode == 1 and done.stderr.strip().endswith("numpy imported")   # the heatmap's array
 
 

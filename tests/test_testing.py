@@ -16,7 +16,7 @@ from convcheck.result import Results, SpecResult
 from convcheck.testing import assert_conv_backward, check
 
 ROOT = Path(__file__).parent.parent
-SEED001 = ROOT / "configs" / "seed001_multichannel.yaml"
+SEED001 = ROOT / "configs" / "multichannel_5x100x100.yaml"
 STRIDES = ROOT / "configs" / "strides_and_padding.yaml"
 COURSE = Path(__file__).parent / "course"
 LAYER = dict(n=7, m=3, k=2, p=3, padding=1, stride=2, batch=2)
@@ -82,7 +82,7 @@ def test_bad_fields_and_options_raise_the_clis_line_as_a_value_error():
         assert_conv_backward("direct", n=5, m=3, k=1, p=1, padding=0, strid=1)
     with pytest.raises(ValueError, match="field 'padding': missing; a layer needs n, m, k, p, padding, stride"):
         assert_conv_backward("direct", n=5, m=3, k=1, p=1, stride=1)
-    with pytest.raises(ValueError, match=r"seed001_multichannel.yaml.*field 'k'"):
+    with pytest.raises(ValueError, match=r"multichannel_5x100x100.yaml.*field 'k'"):
         assert_conv_backward("direct", SEED001, k=0)
     with pytest.raises(ValueError, match="--method exact: unknown; valid: auto, full, channels, sample, fast"):
         assert_conv_backward("direct", method="exact", **LAYER)

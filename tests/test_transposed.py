@@ -219,7 +219,7 @@ def test_explain_derives_a_transposed_layer_with_its_numbers():
     confirm(explanation)                                             # the engine agrees with every shape
     steps = {step.id: step for step in explanation.steps}
     assert "(6 − 1)·2 − (2 + 1) + 2 + 1 + 1 = 11" in steps["y"].numbers
-    assert "(11 + 2 + 1 − 3) // 2 + 1 = 6" in steps["dx.size"].numbers         # the seeds' forward of dL/dY
+    assert "(11 + 2 + 1 − 3) // 2 + 1 = 6" in steps["dx.size"].numbers         # the plain forward of dL/dY
     assert "rot180" in steps["transposed"].formula and "dL/dX" in steps["transposed"].title
     assert steps["x.dilated"].result == "dilated X is 11 × 13 per channel"
     assert "before 3 − 1 − 2 = 0, after 3 − 1 − 1 + 1 = 2" in steps["padding"].numbers
@@ -282,7 +282,7 @@ def test_json_and_shapes_carry_the_transposed_fields():
     spec = json.loads(result.stdout)["specs"][0]["spec"]
     assert spec["transposed"] is True and spec["output_padding"] == [1, 1] and spec["padding"] == [1, 1, 1, 1]
     shapes = CliRunner().invoke(app, ["shapes", str(ROOT / "configs" / "transposed_upsample.yaml"), "--explain"])
-    assert shapes.exit_code == 0 and "the seeds' forward" in shapes.stdout and "(8,4,3,3)" in shapes.stdout
+    assert shapes.exit_code == 0 and "the plain forward" in shapes.stdout and "(8,4,3,3)" in shapes.stdout
 
 
 def torch_transposed(spec, x, w, b):

@@ -1,8 +1,8 @@
-"""Built-in `direct`: forward and backward as correlations (seeds 000 and 004).
+"""Built-in `direct`: forward and backward as correlations (docs/derivations.md).
 
     Y           = X_pad  (*)_s  F                     + b         correlation, stride s
-    dL/dF_j^(i) = sum_batch X_pad^(i) (*) dil(dL/dY^(j))           seed 000, dilated by s
-    dL/dX^(i)   = crop( sum_j pad_{m-1}(dil(dL/dY^(j))) (*) rot180(F_j^(i)) )   seed 004
+    dL/dF_j^(i) = sum_batch X_pad^(i) (*) dil(dL/dY^(j))           the dL/dF derivation, dilated by s
+    dL/dX^(i)   = crop( sum_j pad_{m-1}(dil(dL/dY^(j))) (*) rot180(F_j^(i)) )   the dL/dX derivation
     dL/db_j     = sum dL/dY^(j)
 
 dil() inserts s - 1 zeros between rows/columns of dL/dY; crop() re-adds the leftover
@@ -65,7 +65,7 @@ def dilate(a, step):
 
 def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
     """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o); 2-D: (N, k, H, W).
-    transposed: w (k, p / groups, *m), y the seeds' dL/dX formula applied to x (`_transposed`)."""
+    transposed: w (k, p / groups, *m), y the dL/dX formula applied to x (`_transposed`)."""
     if transposed:
         return _forward_transposed(x, w, b, stride, padding, dilation or ones(x), groups, output_padding)
     xp = array_module(x)
@@ -94,7 +94,7 @@ def backward(dy, x, w, b, *, stride, padding, dilation=None, groups=1, transpose
 
 def input_gradient(dy, w, x_shape, stride, padding, dilation, groups):
     """dL/dX (N, k, *n) of a plain layer: per group, the full convolution of dL/dY with the
-    turned, spread filter (seeds 000/004)."""
+    turned, spread filter (the dL/dX derivation)."""
     xp = array_module(dy)
     w_spread = dilate(w, dilation)
     dx = xp.zeros(x_shape, dtype=dy.dtype)
@@ -105,7 +105,7 @@ def input_gradient(dy, w, x_shape, stride, padding, dilation, groups):
 
 def filter_gradient(dy, x, w_shape, stride, padding, dilation, groups):
     """dL/dF (p, k / groups, *m) of a plain layer: per group, X_pad correlated with the
-    dilated dL/dY (seed 000), read back at the taps of a dilated filter."""
+    dilated dL/dY (the dL/dF derivation), read back at the taps of a dilated filter."""
     xp = array_module(dy)
     m = w_shape[2:]
     spread = tuple(d * (t - 1) + 1 for d, t in zip(dilation, m))
@@ -121,7 +121,7 @@ def _reach(dy_dil, m):
 
 
 def _filter_gradient(dy, x, m, stride, padding):
-    """dL/dF (p, k, *m) of one dense, ungrouped layer (seed 000): batch becomes the summed
+    """dL/dF (p, k, *m) of one dense, ungrouped layer (the dL/dF derivation): batch becomes the summed
     'channel' axis of the correlation, so F = p and C = N."""
     dy_dil = dilate(dy, stride)                              # (N, p, *dilated)
     x_pad = pad(x, padding)[ALL + tuple(slice(0, r) for r in _reach(dy_dil, m))]   # leftover rows dropped
@@ -129,7 +129,7 @@ def _filter_gradient(dy, x, m, stride, padding):
 
 
 def _input_gradient(dy, w, x_shape, stride, padding):
-    """dL/dX (N, k, *n) of one dense, ungrouped layer (seed 004): the correlation of the (m-1)-padded,
+    """dL/dX (N, k, *n) of one dense, ungrouped layer (the dL/dX derivation): the correlation of the (m-1)-padded,
     dilated dL/dY with rot180(F), leftover rows re-added as zeros, the padding cropped."""
     xp = array_module(dy)
     dims, m = len(x_shape) - 2, w.shape[2:]
@@ -147,7 +147,7 @@ def _input_gradient(dy, w, x_shape, stride, padding):
 
 def _forward_transposed(x, w, b, stride, padding, dilation, groups, output_padding):
     """A transposed layer's Y (N, p, *o): the dL/dX of the plain layer whose weight is w (k,
-    p / groups, *m), input Y's shape and output x: the seeds' formula, X dilated by the
+    p / groups, *m), input Y's shape and output x: the dL/dX formula, X dilated by the
     stride, padded by m - 1, correlated with rot180(F), cropped by the padding."""
     out = transposed_out(x, w, stride, padding, dilation, output_padding)
     x_plain = extend(x, plain_size(out, w, stride, padding, dilation))
@@ -158,8 +158,7 @@ def _forward_transposed(x, w, b, stride, padding, dilation, groups, output_paddi
 
 
 def _backward_transposed(dy, x, w, stride, padding, dilation, groups, output_padding):
-    """dL/dX and dL/dF of a transposed layer: dL/dX is the plain forward of dL/dY with w (the
-    seeds' forward), dL/dF the plain layer's filter gradient with the roles of X and dL/dY
+    """dL/dX and dL/dF of a transposed layer: dL/dX is the plain forward of dL/dY with w, dL/dF the plain layer's filter gradient with the roles of X and dL/dY
     exchanged."""
     sizes = plain_size(dy.shape[2:], w, stride, padding, dilation)
     dx = forward(dy, w, None, stride=stride, padding=padding, dilation=dilation, groups=groups)

@@ -1,4 +1,4 @@
-"""Built-in `im2col`: the matrix form of seed 003.
+"""Built-in `im2col`: the im2col form (docs/derivations.md).
 
     phi(X)   (o_h*o_w, k*m_h*m_w) per sample: one row per output position, one column per tap
     F_f      (k*m_h*m_w, p)               w.reshape(p, -1).T

@@ -1,4 +1,4 @@
-"""The plain-loop oracle of the forward pass, straight from seed 004's index formula, one
+"""The plain-loop oracle of the forward pass, straight from the per-index form (docs/derivations.md), one
 spatial axis or three alike, with taps d apart (dilation) and filters that see only their
 group's input channels:
 

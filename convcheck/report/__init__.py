@@ -22,7 +22,7 @@ def inert(text, lines: bool = False) -> str:
     return (_CONTROL if lines else _CONTROL_INLINE).sub(visible, str(text))
 
 LABELS = {"x": "X", "w": "F", "b": "b", "y": "Y", "dy": "dL/dY", "dx": "dL/dX", "dw": "dL/dF", "db": "dL/db"}
-"""Seed notation for each tensor key (F is the filter bank w)."""
+"""The derivations' notation for each tensor key (F is the filter bank w)."""
 
 
 def shape_text(shape) -> str:
@@ -50,7 +50,7 @@ def failures(result) -> list[str]:
 
 
 def headline(results) -> str:
-    """One line for a test runner's summary: 'seed001: dL/dF: 1200 of 1250 checked elements off; ...'
+    """One line for a test runner's summary: 'conv1: dL/dF: 1200 of 1250 checked elements off; ...'
     for the first failing layer, and how many others failed."""
     failed = [r for r in results if not r.passed]
     if not failed:

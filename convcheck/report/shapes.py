@@ -59,10 +59,10 @@ def _title(spec) -> str:
 
 def _tensor_table(explanation) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("tensor", "seeds' notation", "array layout", "shape"):
+    for column in ("tensor", "notation", "array layout", "shape"):
         table.add_column(column)
     for t in explanation.tensors:
-        table.add_row(LABELS[t.key], t.seed, t.layout, shape_text(t.shape))
+        table.add_row(LABELS[t.key], t.notation, t.layout, shape_text(t.shape))
     return table
 
 
@@ -105,8 +105,8 @@ def render_markdown(explanations, full: bool) -> str:
         out += [f"| **total** | | {_size(rows[-1]['output'])} | {sum(r['parameters'] for r in rows):,} |", ""]
     for explanation in explanations:
         spec = explanation.geometry.spec
-        out += [f"## {_title(spec)}", "", "| tensor | seeds' notation | array layout | shape |", "|---|---|---|---|"]
-        out += [f"| {LABELS[t.key]} | {t.seed} | `{t.layout}` | `{shape_text(t.shape)}` |" for t in explanation.tensors]
+        out += [f"## {_title(spec)}", "", "| tensor | notation | array layout | shape |", "|---|---|---|---|"]
+        out += [f"| {LABELS[t.key]} | {t.notation} | `{t.layout}` | `{shape_text(t.shape)}` |" for t in explanation.tensors]
         out.append("")
         steps = [s for s in explanation.steps if full or s.compact]
         out += ["### Derivation" if full else "### Key steps", ""]

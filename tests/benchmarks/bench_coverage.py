@@ -68,7 +68,7 @@ def write_specs(folder: Path) -> dict:
     paths = {}
     for name, fields in LAYERS.items():
         paths[name] = _write(folder, name, fields)
-    paths["seed 001 (5x100x100, ten 5x5)"] = ROOT / "configs" / "seed001_multichannel.yaml"
+    paths["seed 001 (5x100x100, ten 5x5)"] = ROOT / "configs" / "multichannel_5x100x100.yaml"
     return paths
 
 

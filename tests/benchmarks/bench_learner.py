@@ -3,11 +3,11 @@
     python tests/benchmarks/bench_learner.py [--repeats 5] [--course PATH/cs231n/layers.py] [--own]
 
 Run it with the Python of a clean install (`pip install .`). The layer is seed 001's
-(configs/seed001_multichannel.yaml: 5 x 100 x 100, ten 5 x 5 x 5 filters), the spec sets no
+(configs/multichannel_5x100x100.yaml: 5 x 100 x 100, ten 5 x 5 x 5 filters), the spec sets no
 batch, so both commands check it at batch 2. The course file is CS231n-style conv_forward_naive /
 conv_backward_naive with four nested loops (tests/course/assignment2/cs231n/layers.py unless
 --course names another). References, each measured in this run:
-- the built-in: `convcheck verify configs/seed001_multichannel.yaml`, a whole process;
+- the built-in: `convcheck verify configs/multichannel_5x100x100.yaml`, a whole process;
 - the student's own one forward and one backward on that layer at batch 1, in this process.
 Goal: `convcheck verify ... --impl cs231n:layers.py`, a whole process, gets `method full: every
 coordinate` under the default budget in at most 1.3 x (built-in + 4 x (forward + backward)).
@@ -27,7 +27,7 @@ import numpy as np
 from tables import table
 
 ROOT = Path(__file__).parent.parent.parent
-SPEC = ROOT / "configs" / "seed001_multichannel.yaml"
+SPEC = ROOT / "configs" / "multichannel_5x100x100.yaml"
 COURSE = ROOT / "tests" / "course" / "assignment2" / "cs231n" / "layers.py"
 
 

@@ -48,7 +48,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name, fields in LAYERS.items():
-            path = ROOT / "configs" / "seed001_multichannel.yaml" if fields is None else _write(Path(folder), name,
+            path = ROOT / "configs" / "multichannel_5x100x100.yaml" if fields is None else _write(Path(folder), name,
                                                                                                fields)
             spec = checked(load_specs(path)[0])                     # at the batch verify checks
             floor = budget.full(geometry(spec), 0).forwards

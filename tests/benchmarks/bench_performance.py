@@ -29,7 +29,7 @@ from convcheck.options import DEFAULT_SAMPLES
 from convcheck.spec import ConvSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED001 = ROOT / "configs" / "seed001_multichannel.yaml"
+SEED001 = ROOT / "configs" / "multichannel_5x100x100.yaml"
 
 
 def layer(n, m, k, p, **kw) -> ConvSpec:

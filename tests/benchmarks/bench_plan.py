@@ -37,7 +37,7 @@ LAYERS = {  # name: spec fields; seed 001's layer comes from configs/
 
 def write(folder: Path) -> Path:
     """All layers in one file, seed 001's first."""
-    seed001 = (ROOT / "configs" / "seed001_multichannel.yaml").read_text().split("\n")
+    seed001 = (ROOT / "configs" / "multichannel_5x100x100.yaml").read_text().split("\n")
     fields = {line.split(":")[0].strip(): line.split(":", 1)[1].strip() for line in seed001
               if ":" in line and not line.startswith("#")}
     layers = [{"name": "seed001", **{k: v for k, v in fields.items() if k in ("n", "m", "k", "p", "padding",

@@ -77,7 +77,7 @@ def main():
     args = parser.parse_args()
     before = args.before or install_before(BEFORE)
     now = shutil.which("convcheck", path=str(Path(sys.executable).parent)) or shutil.which("convcheck")
-    tiny = str(ROOT / "configs" / "seed000_general.yaml")
+    tiny = str(ROOT / "configs" / "valid_square.yaml")
     print(f"cpus {os.cpu_count()}; reference: convcheck at commit {BEFORE} ({before}); best of {args.repeats}")
     with tempfile.TemporaryDirectory() as folder:
         specs = str(small_specs(Path(folder)))
