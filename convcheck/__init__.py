@@ -46,5 +46,6 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'convcheck' has no attribute {name!r}")
     import importlib
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    importlib.import_module(".report", __name__)          # results show themselves as tables (result.VIEWS)
     globals()[name] = value
     return value

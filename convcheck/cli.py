@@ -411,7 +411,8 @@ class ShapesFormat(str, Enum):
 def shapes(
     paths: Annotated[list[Path], typer.Argument(help="YAML spec files or directories of them.")],
     explain: Annotated[bool, typer.Option("--explain", help="Every step of the derivation, not the key ones.")] = False,
-    view: Annotated[View, typer.Option(help="direct (the correlations of the dL/dF and dL/dX derivations), im2col (the matrix form) or both; docs/derivations.md.")] = View.both,
+    view: Annotated[View, typer.Option(help="direct (the correlations of the dL/dF and dL/dX derivations), "
+                                            "im2col (the matrix form) or both; docs/derivations.md.")] = View.both,
     format: Annotated[ShapesFormat, typer.Option(
         "--format", help="table for a terminal, markdown for notes, json.")] = ShapesFormat.table,
 ):

@@ -16,8 +16,8 @@ import numpy as np
 from . import numerical
 from .backend import array_module
 from .compare import compare, compare_projections
-from .report import LABELS
 from .result import OwnForward
+from .spec import LABELS
 
 FAST_DIRECTIONS = 2
 """Random directions per tensor: an error K times its tolerance hides from both with

@@ -14,8 +14,8 @@ import math
 from .backend import array_module
 from .impls import direct, reference
 from .impls.common import pad
-from .report import LABELS
 from .result import Diagnosis, ranges_text
+from .spec import LABELS
 
 MISTAKES = ("filter-not-rotated", "filter-gradient-rotated", "stride-ignored", "padding-crop", "height-width-swapped",
             "kernel-transposed", "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient",

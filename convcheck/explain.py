@@ -146,7 +146,8 @@ def _padding_step(geom: Geometry) -> Step:
                     _axes(geom, same), f"{pads}; {padded}",
                     ("an odd total puts the extra pixel at the bottom/right (TensorFlow/JAX 'SAME'; "
                      "PyTorch allows 'same' only at stride 1)" if odd else
-                     "an even total splits evenly ('same' padding: (m − 1)/2 on each side for an odd filter at stride 1)"))
+                     "an even total splits evenly ('same' padding: (m − 1)/2 on each side for an odd filter at "
+                     "stride 1)"))
     if s.padding == "full":
         return Step("padding", "direct", "Padding 'full'", "m − 1 zeros on every side",
                     _axes(geom, lambda a: f"{geom.extent[a]} − 1 = {geom.extent[a] - 1}"), f"{pads}; {padded}",
@@ -169,7 +170,8 @@ def _direct_steps(geom: Geometry) -> list[Step]:
         return f"{n} − {m} + 1 = {o}" if plain else f"({n} + {lo} + {hi} − {m}) // {st} + 1 = {o}"
     steps.append(Step("y", "direct", "Output Y", "o = n − m + 1" if plain else f"o = (n + {sides} − m) // s + 1",
                       _axes(geom, out), f"Y is {_plane(geom.out)} × {s.p}: one channel per filter",
-                      "the forward pass: with stride 1 and no padding Y is (n − m + 1) × (n − m + 1) × p" if plain else "",
+                      "the forward pass: with stride 1 and no padding Y is (n − m + 1) × (n − m + 1) × p"
+                      if plain else "",
                       compact=True))
     if strided or any(geom.leftover):
         def left(a):
@@ -451,7 +453,8 @@ def _im2col_steps(geom: Geometry) -> list[Step]:
     o = "·".join(map(str, geom.out))
     o_sym, m_sym = _symbols("o", dims, "·"), _symbols("m", dims, "·") + "·k"
     return [
-        Step("phi", "im2col", "φ(X): im2col (the im2col form)" if dims != 3 else "φ(X): vol2col (the im2col form, in 3-D)",
+        Step("phi", "im2col",
+             "φ(X): im2col (the im2col form)" if dims != 3 else "φ(X): vol2col (the im2col form, in 3-D)",
              f"one row per output position, one column per filter tap: ({o_sym}, {m_sym})",
              f"({o}, {m}) = ({rows}, {cols}) per sample", f"φ(X) is ({rows}, {cols})",
              "row q holds the window of X_pad that output position q reads, flattened", compact=True),

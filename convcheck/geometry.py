@@ -239,3 +239,16 @@ def _too_large(axis: int, dims: int, n: int, m: int, lo: int, hi: int, d: int = 
             f"n + {lo_name} + {hi_name} = {n} + {lo} + {hi} = {n + lo + hi}, so the output "
             f"size (n + {lo_name} + {hi_name} - m) // s + 1 is 0; valid: m <= {n + lo + hi}, "
             f"or {short} more padding in total ({-(-short // 2)} per side), or n >= {m - lo - hi}")
+
+
+def spec_dict(geom) -> dict:
+    """A layer's resolved spec, as `shapes --format json` and `verify --format json` give it."""
+    spec = geom.spec
+    form = spec.padding if isinstance(spec.padding, str) else "explicit"
+    return {"dims": spec.dims, "n": list(spec.n), "m": list(spec.m), "k": spec.k, "p": spec.p,
+            "stride": list(spec.stride),
+            "padding": list(geom.padding), "padding_form": form,
+            "dilation": list(spec.dilation), "groups": spec.groups, "layout": spec.layout,
+            "transposed": spec.transposed, "output_padding": list(spec.out_padding),
+            "adapter": dict(spec.adapter),
+            "batch": spec.batch_size, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}

@@ -123,7 +123,7 @@ class LayerItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         from .errors import ConvcheckError
         if isinstance(excinfo.value, LayerFailed):
-            from .report import headline
+            from .report.text import headline
             return f"{headline([excinfo.value.result])}\n\n{excinfo.value.result!r}"
         if isinstance(excinfo.value, ConvcheckError):
             return f"convcheck: error: {excinfo.value}"

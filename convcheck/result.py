@@ -7,6 +7,17 @@ tensor's `error_map` is the one NumPy array, and only it brings NumPy in).
 
 from dataclasses import dataclass, field
 
+VIEWS: dict = {}
+"""How results show themselves, filled in by `report` when it loads (data never imports a
+renderer): 'text' (repr: the tables as plain text) and 'html' (Jupyter's `_repr_html_`), each
+called with (results, seconds or None). `import convcheck`'s API names load `report`."""
+
+
+def _shown(kind: str, results, seconds, otherwise):
+    """The registered view of `results`, or `otherwise` before `report` has loaded."""
+    view = VIEWS.get(kind)
+    return view(results, seconds) if view is not None else otherwise
+
 
 @dataclass(frozen=True)
 class Coverage:
@@ -110,8 +121,8 @@ class TensorCheck:
 
 @dataclass(repr=False)
 class SpecResult:
-    """Everything `verify` found for one spec. Shown as its table: plain text (repr) and HTML
-    (`_repr_html_`, which Jupyter shows)."""
+    """Everything `verify` found for one spec. Shown as its table once `report` has loaded
+    (VIEWS): plain text (repr) and HTML (`_repr_html_`, which Jupyter shows)."""
 
     spec: object                   # ConvSpec
     geometry: object               # Geometry
@@ -145,12 +156,10 @@ class SpecResult:
         return next(c for c in self.checks if c.name == name)
 
     def __repr__(self) -> str:
-        from .report.table import plain_text
-        return plain_text([self])
+        return _shown("text", [self], None, f"<SpecResult {self.spec.name}: {'passed' if self.passed else 'failed'}>")
 
-    def _repr_html_(self) -> str:
-        from .report.html import fragment
-        return fragment([self])
+    def _repr_html_(self) -> str | None:
+        return _shown("html", [self], None, None)
 
 
 class Results(list):
@@ -163,12 +172,11 @@ class Results(list):
         return all(result.passed for result in self)
 
     def __repr__(self) -> str:
-        from .report.table import plain_text
-        return plain_text(self, self.seconds if len(self) > 1 else None)
+        return _shown("text", self, self.seconds if len(self) > 1 else None,
+                      f"<Results: {len(self)} layers, {'passed' if self.passed else 'failed'}>")
 
-    def _repr_html_(self) -> str:
-        from .report.html import fragment
-        return fragment(self, self.seconds if len(self) > 1 else None)
+    def _repr_html_(self) -> str | None:
+        return _shown("html", self, self.seconds if len(self) > 1 else None, None)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from dataclasses import replace
 from .errors import SpecError
 from .impls import impl_text, implementation
 from .loader import fields_of, load_mapping, load_specs
-from .report import headline
+from .report.text import headline
 from .result import Results, SpecResult
 from .spec import ConvSpec
 

@@ -239,7 +239,7 @@ def test_an_exact_tensor_has_no_worst_index(tmp_path):
     data = json.loads(run("verify", spec, "--impl", plugin, "--format", "json").stdout)["specs"][0]
     exact = [name for name, t in data["tensors"].items() if t["max_abs_err"] == 0]
     assert exact and all(data["tensors"][name]["worst_index"] is None for name in exact)
-    from convcheck.report import LABELS
+    from convcheck.spec import LABELS
     rows = {line.split()[0]: line.split() for line in run("verify", spec, "--impl", plugin).stdout.splitlines()
             if line.startswith("  ") and line.split()[0] in LABELS.values()}
     for name in exact:

@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 
 from convcheck.cli import app
 from convcheck.geometry import geometry
-from convcheck.report import inert
 from convcheck.report.html import document
 from convcheck.report.json_report import render as json_render
 from convcheck.report.junit import render as junit_render
 from convcheck.report.table import plain_text
+from convcheck.report.text import inert
 from convcheck.result import SpecResult, TensorCheck
 from convcheck.spec import ConvSpec
 

@@ -158,8 +158,8 @@ def _forward_transposed(x, w, b, stride, padding, dilation, groups, output_paddi
 
 
 def _backward_transposed(dy, x, w, stride, padding, dilation, groups, output_padding):
-    """dL/dX and dL/dF of a transposed layer: dL/dX is the plain forward of dL/dY with w, dL/dF the plain layer's filter gradient with the roles of X and dL/dY
-    exchanged."""
+    """dL/dX and dL/dF of a transposed layer: dL/dX is the plain forward of dL/dY with w, dL/dF
+    the plain layer's filter gradient with the roles of X and dL/dY exchanged."""
     sizes = plain_size(dy.shape[2:], w, stride, padding, dilation)
     dx = forward(dy, w, None, stride=stride, padding=padding, dilation=dilation, groups=groups)
     dx = dx[ALL + tuple(slice(0, n) for n in x.shape[2:])]

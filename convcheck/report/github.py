@@ -7,8 +7,8 @@ every layer is appended to it.
 
 import os
 
-from . import failures, inert
 from .table import coverage_lines, summary_text
+from .text import failures, inert
 
 
 def _data(text: str) -> str:

@@ -15,8 +15,9 @@ import html
 import importlib.util
 
 from .. import __version__
-from . import LABELS, inert, shape_text
+from ..spec import LABELS
 from .table import JUDGED, budget_line, caption_text, coverage_lines, index_text, pooled, shown_output, summary_text
+from .text import inert, shape_text
 
 STYLE = """
 .convcheck { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; font-size: 14px; color: #1f2328; }

@@ -4,7 +4,8 @@ import json
 import math
 
 from .. import __version__
-from . import rerun_flags, spec_dict
+from ..geometry import spec_dict
+from .text import rerun_flags
 
 
 def result_dict(result, show_output: bool = False) -> dict:

@@ -7,8 +7,9 @@ timed out) as <error>; the coverage, and what the plug-in printed on a failing l
 
 import xml.etree.ElementTree as ET
 
-from . import LABELS, failures, inert
+from ..spec import LABELS
 from .table import budget_line, coverage_lines, shown_output
+from .text import failures, inert
 
 
 def render(results, seconds: float, show_output: bool = False, stopped: str | None = None) -> str:

@@ -8,8 +8,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__
+from ..geometry import spec_dict
 from ..memory import human
-from . import inert, spec_dict
+from .text import inert
 
 NOTHING_CHECKED = "convcheck plan checks nothing: it timed one forward per layer and estimates from it"
 

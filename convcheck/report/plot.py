@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from ..errors import ConvcheckError
-from . import LABELS
+from ..spec import LABELS
 
 
 def require_matplotlib() -> None:

@@ -10,7 +10,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from . import LABELS, shape_text, spec_dict
+from ..geometry import spec_dict
+from ..spec import LABELS
+from .text import shape_text
 
 
 def layer_summary(geom) -> dict:
@@ -106,7 +108,8 @@ def render_markdown(explanations, full: bool) -> str:
     for explanation in explanations:
         spec = explanation.geometry.spec
         out += [f"## {_title(spec)}", "", "| tensor | notation | array layout | shape |", "|---|---|---|---|"]
-        out += [f"| {LABELS[t.key]} | {t.notation} | `{t.layout}` | `{shape_text(t.shape)}` |" for t in explanation.tensors]
+        out += [f"| {LABELS[t.key]} | {t.notation} | `{t.layout}` | `{shape_text(t.shape)}` |"
+                for t in explanation.tensors]
         out.append("")
         steps = [s for s in explanation.steps if full or s.compact]
         out += ["### Derivation" if full else "### Key steps", ""]

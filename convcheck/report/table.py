@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import LABELS, inert, rerun_flags, shape_text
+from ..spec import LABELS
+from .text import inert, rerun_flags, shape_text
 
 
 def make_console() -> Console:
