@@ -368,7 +368,7 @@ def plan(
     time of full, what auto runs within --budget and its time, and the total with a --shard
     count for --target. Checks nothing. Exit codes: 0 estimated, 1 a layer's forward failed, 2 bad
     usage, spec or plug-in import."""
-    from .budget import shards
+    from .methods.cost import shards
     from .report.progress import LazyProgress
     from .runner import Interrupted, plan_all
     try:

@@ -5,7 +5,7 @@ the loop reference, so that "pass" means right for this layer whatever the forwa
 learner still wants to know how the backward relates to the forward they wrote: a backward
 that is the exact gradient of a wrong forward (both written with the filter flipped, say) needs
 the forward fixed and the backward changed with it; a backward that is right for the layer
-needs only the forward fixed. This module asks that question, cheaply: FAST_DIRECTIONS random
+needs only the forward fixed. This module asks that question, cheaply: `fast`'s DIRECTIONS random
 projections of dL/dX and of dL/dF (per filter) and every coordinate of dL/db, through the
 plug-in's forward, judged as `fast` judges them (compare.compare_projections), then words the
 answer beside the verdict (JSON: each gradient's `own_forward`).
@@ -16,12 +16,13 @@ import numpy as np
 from . import numerical
 from .backend import array_module
 from .compare import compare, compare_projections
+from .methods import fast
 from .result import OwnForward
 from .spec import LABELS
 
-FAST_DIRECTIONS = 2
-"""Random directions per tensor: an error K times its tolerance hides from both with
-probability below (4 / K)^2 (compare.compare_projections)."""
+FAST_DIRECTIONS = fast.DIRECTIONS
+"""Random directions per tensor, as `fast` takes them: an error K times its tolerance hides
+from both with probability below (4 / K)^2 (compare.compare_projections)."""
 
 
 def consistency(forward, y, raised: bool, data: dict, analytic: dict, tol: tuple, kwargs: dict, conv: dict,

@@ -16,7 +16,7 @@ host; no dense Jacobian is built. The unperturbed Y(t) is computed once, when a
 
 Exact engines (every coordinate of what they are asked for):
 - `input_channels`: two pixels that are never taps of one window never share an output, so a
-  whole colour class of pixels (`colour`: (i div d) mod m per axis, proved there) is
+  whole colour class of pixels (`colouring.colour`: (i div d) mod m per axis, proved there) is
   perturbed in one forward and each pixel's difference is read off its own outputs (Jacobian
   compression by colouring, Curtis-Powell-Reid): m_h * m_w forwards per input channel, the
   least any colouring can do; with groups one forward serves one channel of every group.
@@ -40,8 +40,8 @@ from typing import Callable
 import numpy as np
 
 from .backend import array_module, sliding_window_view, synchronize
+from .colouring import classes, colours, tap_matrix, transposed_tap_matrix
 from .geometry import effective_size, reach, reached_outputs
-from .options import FORWARD_CHECKS
 
 STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0, np.dtype("float16"): 1.0}
 """h per dtype the forward computes in: rounding error ~ eps * |Y| / h is ~1e-13 at 1e-3 in
@@ -151,69 +151,12 @@ def plugin_layout(wc, groups: int):
     return wc.reshape(groups, p // groups, k_group, *m).swapaxes(1, 2).reshape(groups * k_group, p // groups, *m)
 
 
-def colour(n: int, m: int, d: int = 1) -> np.ndarray:
-    """The colour class of each of n pixels along one axis, for windows of m taps d apart:
-    class(i) = (i div d) mod m, at most m classes, whatever the stride and the padding.
-
-    No two pixels of one class share an output. A window reads taps o s + a d - lo, a = 0 …
-    m - 1, so two pixels i1 != i2 in one window have i1 = i2 (mod d) and |i1 - i2| <= (m - 1) d.
-    Take them in one class: i1 = q1 d + r and i2 = q2 d + r with q1 != q2 and q1 = q2 (mod m),
-    so |q1 - q2| >= m and |i1 - i2| >= m d > (m - 1) d: no window holds both. Shifting every
-    pixel by the padding changes neither difference, so pixel indices serve as they are. And no
-    colouring does with fewer: the m taps of a window inside the input share its output, so
-    they need m classes. Across axes the classes multiply (a window is a product of ranges)."""
-    return (np.arange(n) // d) % m
-
-
-def classes_along(n: int, m: int, d: int = 1) -> int:
-    """How many classes `colour` uses along an axis of n pixels: i div d takes ceil(n / d)
-    consecutive values, so min(m, ceil(n / d)) of them mod m."""
-    return min(m, -(-n // d))
-
-
-def transposed_colour(n: int, m: int, s: int, d: int = 1) -> np.ndarray:
-    """The colour class of each of n input pixels along one axis of a transposed layer: pixel i
-    adds to outputs i s + a d - lo, a = 0 … m - 1. With g = gcd(s, d), u = d / g and
-    C = floor((m - 1) g / s) + 1 classes, class(i) = (i div u) mod C.
-
-    No two pixels of one class reach one output. Pixels i1 != i2 meet at an output when
-    i1 s + a1 d = i2 s + a2 d, so (i1 - i2) s = (a2 - a1) d: i1 - i2 is a multiple of u (s / g
-    and u share no factor) and |i1 - i2| <= (m - 1) d / s. In one class with i1 = i2 (mod u),
-    i1 div u and i2 div u differ by a nonzero multiple of C, so |i1 - i2| >= C u > (m - 1) g u
-    / s = (m - 1) d / s: they never meet. And C is the floor: an output inside the map is
-    reached by up to C pixels (the taps a = a0 + j s / g, j = 0 … C - 1, fall in 0 … m - 1),
-    which must all differ. At s = 1 it is `colour`'s m classes; without dilation ceil(m / s)."""
-    g = math.gcd(s, d)
-    return (np.arange(n) // (d // g)) % ((m - 1) * g // s + 1)
-
-
-def transposed_classes_along(n: int, m: int, s: int, d: int = 1) -> int:
-    """How many classes `transposed_colour` uses along an axis of n pixels."""
-    g = math.gcd(s, d)
-    return min((m - 1) * g // s + 1, -(-n // (d // g)))
-
-
-def transposed_tap_matrix(n: int, o: int, m: int, s: int, d: int, lo: int) -> np.ndarray:
-    """(n, o) 0/1 of a transposed layer: input pixel i adds to output q when q + lo - i s is one
-    of 0, d, …, (m - 1) d."""
-    offset = np.arange(o)[None, :] + lo - np.arange(n)[:, None] * s
-    return ((offset >= 0) & (offset <= (m - 1) * d) & (offset % d == 0)).astype(np.float64)
-
-
-def tap_matrix(n: int, o: int, m: int, s: int, d: int, lo: int) -> np.ndarray:
-    """(n, o) 0/1: input pixel i is a tap of output o's window along one axis, i.e. i + lo - o s
-    is one of 0, d, …, (m - 1) d. A pixel's difference is the change summed over its taps'
-    outputs: rows of this matrix times the change map."""
-    offset = np.arange(n)[:, None] + lo - np.arange(o)[None, :] * s        # where i sits in window o
-    return ((offset >= 0) & (offset <= (m - 1) * d) & (offset % d == 0)).astype(np.float64)
-
-
 def input_channels(pb: Problem, sets) -> np.ndarray:
     """dL/dX at every coordinate of the input channels of `sets`, (N, k, *n), zero elsewhere.
 
     Set j (one of w's k / groups channels) is input channel j of every group, g k' + j: a pixel
     of one group never reaches another group's outputs, so one forward perturbs a colour class
-    (`colour`, per axis) in all of them at once and reads each group's change off its own
+    (`colouring.colours`, per axis) in all of them at once and reads each group's change off its own
     output channels, summed over each pixel's outputs through the axes' `tap_matrix`. Cost:
     prod(m) forwards per set (fewer where the input is smaller), the floor of black-box
     finite differences."""
@@ -221,17 +164,17 @@ def input_channels(pb: Problem, sets) -> np.ndarray:
     p, k_w, *m = pb.wc.shape
     dims, groups, out = len(sizes), pb.groups, pb.g.shape[2:]
     xp = pb.xp
-    members = [{c: np.flatnonzero(axis_colour(pb, a) == c)                   # axis -> class -> pixels
-                for c in range(axis_classes(sizes[a], m[a], pb.stride[a], pb.dilation[a], pb.transposed))}
+    members = [{c: np.flatnonzero(colours(sizes[a], m[a], pb.stride[a], pb.dilation[a], pb.transposed) == c)
+                for c in range(classes(sizes[a], m[a], pb.stride[a], pb.dilation[a], pb.transposed))}
                for a in range(dims)]
     taps = [xp.asarray((transposed_tap_matrix if pb.transposed else tap_matrix)(
         sizes[a], out[a], m[a], pb.stride[a], pb.dilation[a], pb.padding[2 * a])) for a in range(dims)]  # (n_a, o_a)
     g = pb.g.reshape(n_batch, groups, p // groups, *out)
     y0 = pb.y0.reshape(g.shape)
-    classes = [(j, combo) for j in sets for combo in itertools.product(*(range(len(c)) for c in members))]
+    perturbed = [(j, combo) for j in sets for combo in itertools.product(*(range(len(c)) for c in members))]
     values = xp.zeros(pb.x.shape)
     per_item = 16 * n_batch * (pb.x[0].size + math.prod(out) * (p + pb.wc[0].size))
-    for chunk in _chunks(classes, per_item):
+    for chunk in _chunks(perturbed, per_item):
         at = [(slice(None),) + np.ix_(np.arange(groups) * k_w + j, *(members[a][c] for a, c in enumerate(combo)))
               for j, combo in chunk]
         batch = xp.broadcast_to(pb.x, (len(chunk), *pb.x.shape)).copy()  # (B, N, k, *n)
@@ -245,19 +188,6 @@ def input_channels(pb: Problem, sets) -> np.ndarray:
                 sums = xp.tensordot(sums, taps[a][members[a][c]], axes=([2], [1]))
             values[index] = sums / pb.step                                  # (N, groups, *class pixels)
     return values
-
-
-def axis_colour(pb: Problem, a: int) -> np.ndarray:
-    """The colour class of each input pixel along axis a: `colour`, or `transposed_colour`."""
-    n, m = pb.x.shape[2 + a], pb.wc.shape[2 + a]
-    if pb.transposed:
-        return transposed_colour(n, m, pb.stride[a], pb.dilation[a])
-    return colour(n, m, pb.dilation[a])
-
-
-def axis_classes(n: int, m: int, s: int, d: int, transposed: bool) -> int:
-    """How many classes `axis_colour` uses along an axis of n pixels (s: the stride)."""
-    return transposed_classes_along(n, m, s, d) if transposed else classes_along(n, m, d)
 
 
 def channels_of(pb: Problem, sets) -> list[int]:
@@ -424,28 +354,3 @@ def _chunks(items, bytes_per_item: int) -> list:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def colour_classes(shapes: dict, dilation=None, stride=None, transposed: bool = False) -> int:
-    """Forwards that every coordinate of one set of input channels of dL/dX costs (`colour`),
-    shapes["w"] the canonical filters (p, k / groups, *m) (`Geometry.filters`):
-    prod(m), per axis fewer where the input holds fewer classes; a transposed layer
-    prod(floor((m - 1) gcd(s, d) / s) + 1) (`transposed_colour`)."""
-    sizes, m = shapes["x"][2:], shapes["w"][2:]
-    dilation, stride = dilation or (1,) * len(sizes), stride or (1,) * len(sizes)
-    return math.prod(axis_classes(n, t, s, d, transposed) for n, t, s, d in zip(sizes, m, stride, dilation))
-
-
-def set_forwards(shapes: dict, dilation=None, stride=None, transposed: bool = False) -> int:
-    """Forwards that every coordinate of one set (input channel j of every group) costs, in both
-    dL/dX and dL/dF."""
-    return colour_classes(shapes, dilation, stride, transposed) + math.prod(shapes["w"][2:])
-
-
-def full_forwards(shapes: dict, dilation=None, stride=None, transposed: bool = False) -> int:
-    """Whole-layer forwards of `full`, the floor of black-box finite differences:
-    2 (k / groups) prod(m) + 4 for a plain layer, each axis capped where the input is smaller.
-    Every set of dL/dX (colour classes) and every tap of the filters' k / groups channels, 1 for
-    dL/db (none without bias), 1 unperturbed point and the forward check's FORWARD_CHECKS calls
-    (2); a transposed layer's dL/dX needs fewer classes. shapes["w"]: the canonical filters
-    (p, k / groups, *m), `Geometry.filters`."""
-    return shapes["w"][1] * set_forwards(shapes, dilation, stride, transposed) + (1 if shapes["b"] else 0) + 1 + \
-        FORWARD_CHECKS

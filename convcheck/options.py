@@ -79,6 +79,19 @@ def check_values(seed=None, rtol=None, atol=None, budget: float = DEFAULT_BUDGET
             raise ConvcheckError(f"{flag} {value!r}: must be {valid} ({flag[2:]}= from Python)")
 
 
+def check_options(method: str = "auto", through: str = "builtin", seed=None, rtol=None, atol=None,
+                  budget: float = DEFAULT_BUDGET_S, samples: int = DEFAULT_SAMPLES, channels=None,
+                  projections=None) -> None:
+    """Every option of verify and plan as the command line would take it: ConvcheckError's one
+    line naming the option and what is valid."""
+    if method not in METHODS:
+        raise ConvcheckError(f"--method {method}: unknown; valid: {', '.join(METHODS)}")
+    check_values(seed, rtol, atol, budget, samples, channels, projections)
+    check_pins(method, channels, projections)
+    if through not in THROUGH:
+        raise ConvcheckError(f"--through {through}: unknown; valid: {', '.join(THROUGH)}")
+
+
 def check_pins(method: str, channels: int | None, projections: int | None) -> None:
     """--channels pins auto and channels; --projections those and fast; both at least 1."""
     for flag, value, methods in (("--channels", channels, ("auto", "channels")),

@@ -8,9 +8,10 @@ import pytest
 from conftest import make_spec
 from typer.testing import CliRunner
 
-from convcheck import budget, geometry, numerical, verify
+from convcheck import geometry, verify
 from convcheck.checker import plan
 from convcheck.cli import app
+from convcheck.methods import cost as budget
 
 runner = CliRunner()
 SLOW = "import time\nfrom convcheck.impls.direct import forward as _forward, backward\n\n" \
@@ -22,7 +23,7 @@ GEOM = geometry(make_spec(n=8, m=3, k=4, p=2, padding=1))        # x (1, 4, 8, 8
 
 def test_choose_runs_full_when_it_fits_else_as_many_sets_as_fit_never_fewer_than_two():
     full = budget.full(GEOM, 0.01)
-    assert full.forwards == 2 * 4 * 9 + 4 == numerical.full_forwards(GEOM.costs) and full.seconds == pytest.approx(0.76)
+    assert full.forwards == 2 * 4 * 9 + 4 == budget.full_forwards(GEOM.costs) and full.seconds == pytest.approx(0.76)
     assert budget.choose(GEOM, 0.01, 1.0) == full
     cheap = budget.choose(GEOM, 0.01, 0.7)                            # 4 + 32 projection forwards, then sets of 18
     assert (cheap.method, cheap.sets, cheap.projections) == ("channels", 1 + 1, 16)

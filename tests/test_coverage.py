@@ -3,8 +3,9 @@
 import numpy as np
 from conftest import make_spec
 
-from convcheck.coverage import channel_order, stratified
 from convcheck.geometry import geometry
+from convcheck.methods.channels import channel_order
+from convcheck.methods.sample import stratified
 from convcheck.result import Coverage
 
 

@@ -5,7 +5,8 @@ over several seeds; correct implementations never fail there."""
 import pytest
 from localized import MISTAKES, implementation
 
-from convcheck import numerical, verify
+from convcheck import verify
+from convcheck.methods import cost
 from convcheck.options import DEFAULT_BUDGET_S
 from convcheck.spec import ConvSpec
 
@@ -27,7 +28,7 @@ def layer(name, dtype="float64", seed=0) -> ConvSpec:
 
 # dw_tap_middle_channel: one element of a channel that may not be covered exactly is caught by the
 # per-filter projections when it is large against the tolerance of its whole filter (k m_h m_w
-# elements): on these layers it is; it is not guaranteed in general (README, "Guarantees").
+# elements): on these layers it is; it is not guaranteed in general (README, "Guarantees" in docs/how-it-works.md).
 CASES = [(mistake, "64x56x56") for mistake in MISTAKES if mistake != "stride_phase"] + [
     ("stride_phase", "128x28x28-stride2"), ("dx_channel_row", "128x28x28-stride2"),
     ("dw_tap_middle_channel", "128x28x28-stride2"), ("db_filter_plus_1", "128x28x28-stride2")]
@@ -62,7 +63,7 @@ def test_a_budget_too_small_for_full_covers_whole_channels():
     DEFAULT_BUDGET_S (no machine runs 4,612 such forwards in it) `auto` covers whole channels and
     says so, and mistakes of every tensor still fail. What it asserts is what ran, never how fast."""
     spec = layer("256x14x14", "float32")
-    assert numerical.full_forwards({"x": (1, 256, 14, 14), "w": (256, 256, 3, 3), "b": (256,)}) == 4612
+    assert cost.full_forwards({"x": (1, 256, 14, 14), "w": (256, 256, 3, 3), "b": (256,)}) == 4612
     budget = DEFAULT_BUDGET_S / 10
     correct = verify(spec, "im2col", budget=budget)
     assert correct.method == "channels" and correct.passed and correct.partial

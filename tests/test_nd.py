@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from scipy.signal import correlate
 from typer.testing import CliRunner
 
-from convcheck import budget, geometry, load_specs, numerical, verify
+from convcheck import colouring, geometry, load_specs, verify
 from convcheck.cli import app
 from convcheck.errors import SpecError
 from convcheck.impls import Implementation, direct, im2col, reference
+from convcheck.methods import cost as budget
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 ROOT = Path(__file__).parent.parent
@@ -90,8 +91,8 @@ def test_the_colour_classes_multiply_across_three_axes():
     share an output."""
     sizes, m, s, d, lo = (5, 6, 4), (2, 3, 2), (1, 2, 3), (2, 1, 1), (1, 0, 1)
     out = [(n + 2 * p - (dd * (t - 1) + 1)) // st + 1 for n, t, st, dd, p in zip(sizes, m, s, d, lo)]
-    taps = [numerical.tap_matrix(n, o, t, st, dd, p) for n, o, t, st, dd, p in zip(sizes, out, m, s, d, lo)]
-    colours = [numerical.colour(n, t, dd) for n, t, dd in zip(sizes, m, d)]
+    taps = [colouring.tap_matrix(n, o, t, st, dd, p) for n, o, t, st, dd, p in zip(sizes, out, m, s, d, lo)]
+    colours = [colouring.colour(n, t, dd) for n, t, dd in zip(sizes, m, d)]
     pixels = list(itertools.product(*map(range, sizes)))
     for u, v in itertools.combinations(pixels, 2):
         if all(colours[a][u[a]] == colours[a][v[a]] for a in range(3)):

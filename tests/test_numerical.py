@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from convcheck import numerical
+from convcheck import colouring, numerical
 from convcheck.impls import direct, reference
+from convcheck.methods import cost
 from convcheck.options import FORWARD_CHECKS
 
 
@@ -92,7 +93,7 @@ def test_every_coordinate_costs_the_floor_in_whole_layer_forwards(kwargs):
     pb = _problem(**kwargs)
     _every(pb)
     shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": None if pb.b is None else pb.b.shape}
-    assert pb.forwards == numerical.full_forwards(shapes, pb.dilation) - FORWARD_CHECKS   # the caller's forward check
+    assert pb.forwards == cost.full_forwards(shapes, pb.dilation) - FORWARD_CHECKS   # the caller's forward check
 
 
 def test_no_colour_class_holds_two_pixels_that_share_an_output():
@@ -104,13 +105,13 @@ def test_no_colour_class_holds_two_pixels_that_share_an_output():
         o = (n + 2 * lo - (d * (m - 1) + 1)) // s + 1
         if o < 1:
             continue
-        taps = numerical.tap_matrix(n, o, m, s, d, lo)                  # (n, o)
+        taps = colouring.tap_matrix(n, o, m, s, d, lo)                  # (n, o)
         shared = taps @ taps.T > 0                                      # pixel pairs with an output in common
-        classes = numerical.colour(n, m, d)
+        classes = colouring.colour(n, m, d)
         same = classes[:, None] == classes[None, :]
         assert not (shared & same & ~np.eye(n, dtype=bool)).any(), (n, m, s, d, lo)
         used = len(np.unique(classes))
-        assert used == numerical.classes_along(n, m, d), (n, m, d)
+        assert used == colouring.classes_along(n, m, d), (n, m, d)
         assert used <= m and (used == m or taps.sum(axis=0).max() < m), (n, m, s, d, lo)
 
 
@@ -137,7 +138,7 @@ def test_full_costs_the_true_floor(layer, forwards):
 
 def test_seed001_floor_is_254_forwards():
     shapes = {"x": (1, 5, 100, 100), "w": (10, 5, 5, 5), "b": (10,)}
-    assert numerical.full_forwards(shapes) == 5 * 25 + 5 * 25 + 1 + 1 + FORWARD_CHECKS
+    assert cost.full_forwards(shapes) == 5 * 25 + 5 * 25 + 1 + 1 + FORWARD_CHECKS
 
 
 def test_small_batches_give_the_same_values(monkeypatch):
@@ -150,7 +151,7 @@ def test_small_batches_give_the_same_values(monkeypatch):
     for name in whole:
         np.testing.assert_allclose(one_by_one[name], whole[name], rtol=1e-9, atol=1e-10)  # rounding only
     shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": pb.b.shape}
-    assert len(calls) == numerical.full_forwards(shapes) - 1 - FORWARD_CHECKS and calls[-1][0] == pb.forwards
+    assert len(calls) == cost.full_forwards(shapes) - 1 - FORWARD_CHECKS and calls[-1][0] == pb.forwards
 
 
 def test_a_failing_forward_is_a_numerical_error():

@@ -1,4 +1,8 @@
-"""The README's promises: its plug-in example works, its commands are the ones CI runs."""
+"""The README's and docs/' promises: their examples work, the README's commands are the ones CI runs.
+
+Each example is read from its document by the heading of its section (`section`), so an example
+that moves to another section, or a heading that is renamed, fails here rather than going untested.
+"""
 
 import re
 from pathlib import Path
@@ -7,11 +11,29 @@ from convcheck import load_specs, verify
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
+FENCE = re.compile(r"^(```|~~~)")
+
+
+def section(doc: str, heading: str) -> str:
+    """The text of the section of `doc` (a path under the repository, e.g. "docs/plugins.md") whose
+    heading starts with `heading` (without its #s), up to the next heading of the same or a higher
+    level; lines inside code blocks are never headings."""
+    lines, found, level, fenced = (ROOT / doc).read_text().splitlines(), None, 0, False
+    for number, line in enumerate(lines):
+        if FENCE.match(line):
+            fenced = not fenced
+        match = None if fenced else re.match(r"^(#+) (.*)$", line)
+        if match and found is not None and len(match.group(1)) <= level:
+            return "\n".join(lines[found:number]) + "\n"
+        if match and found is None and match.group(2).startswith(heading):
+            found, level = number + 1, len(match.group(1))
+    assert found is not None, f"{doc} has no heading {heading!r}"
+    return "\n".join(lines[found:]) + "\n"
 
 
 def test_readme_plugin_example_passes_every_config(tmp_path):
-    section = README.split("## Plug-in contract", 1)[1]
-    code = next(c for c in re.findall(r"```python\n(.*?)```", section, re.S) if "def backward(" in c)
+    code = next(c for c in re.findall(r"```python\n(.*?)```", section("docs/plugins.md", "A complete plug-in"), re.S)
+                if "def backward(" in c)
     plugin = tmp_path / "my_conv.py"
     plugin.write_text(code)
     for spec in load_specs(ROOT / "configs"):
@@ -27,8 +49,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_readme_spec_example_loads_and_passes(tmp_path):
-    section = README.split("## Spec format", 1)[1]
-    example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    example = re.search(r"```yaml\n(.*?)```", section("docs/reference.md", "Spec format"), re.S).group(1)
     path = tmp_path / "example.yaml"
     path.write_text(example)
     specs = load_specs(path)
@@ -64,21 +85,20 @@ def test_readme_wrapper_adapts_a_convparam_op(tmp_path):
     """The three-line wrapper of 'Adapting an op' around a lecture's convparam=(padding, stride) op."""
     import pytest
     pytest.importorskip("torch")
-    section = README.split("### Adapting an op: a three-line wrapper", 1)[1]
+    wrapper = section("docs/plugins.md", "Adapting an op: a three-line wrapper")
     (tmp_path / "lecture.py").write_text(LECTURE)
-    (tmp_path / "lecture_wrapper.py").write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
+    (tmp_path / "lecture_wrapper.py").write_text(re.search(r"```python\n(.*?)```", wrapper, re.S).group(1))
     results = {spec.name: verify(spec, f"torch:{tmp_path / 'lecture_wrapper.py'}:conv", method="full")
                for spec in load_specs(ROOT / "configs")}
-    assert results["seed000-general"].passed and results["stride2-leftover-rows"].passed
+    assert results["valid-9x9x3-four-3x3x3"].passed and results["stride2-leftover-rows"].passed
     assert "this op takes one stride and one padding" in results["asymmetric-padding"].check("y").message
-    direct = verify(load_specs(ROOT / "configs" / "seed000_general.yaml")[0], f"torch:{tmp_path / 'lecture.py'}:"
+    direct = verify(load_specs(ROOT / "configs" / "valid_square.yaml")[0], f"torch:{tmp_path / 'lecture.py'}:"
                     "LectureConv")
     assert "takes from 4 to 5 positional arguments" in direct.check("y").message
 
 
-def _block(heading: str) -> str:
-    section = README.split(heading, 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def _block(doc: str, heading: str) -> str:
+    return re.search(r"```python\n(.*?)```", section(doc, heading), re.S).group(1)
 
 
 def test_readme_testing_and_notebook_examples_run(tmp_path, monkeypatch):
@@ -90,7 +110,7 @@ def test_readme_testing_and_notebook_examples_run(tmp_path, monkeypatch):
     (tmp_path / "configs").symlink_to(ROOT / "configs")
     (tmp_path / "my_conv.py").write_text("from convcheck.impls.direct import forward, backward\n")
     suite = {"my_conv": naive_loops, "forward": direct.forward, "backward": direct.backward}
-    exec(_block("### `assert_conv_backward`"), suite)
+    exec(_block("docs/python.md", "`assert_conv_backward`"), suite)
     suite["test_my_conv_backward"]()                                     # raises if any layer fails
     torch = pytest.importorskip("torch")
     assert torch
@@ -102,9 +122,16 @@ def test_readme_testing_and_notebook_examples_run(tmp_path, monkeypatch):
                 "conv_backward_naive": conv_backward_naive, "MyConvFunction": Conv2dOp}
     import shutil
     shutil.copytree(ROOT / "tests" / "course" / "assignment2" / "cs231n", tmp_path / "cs231n")
-    lines = _block("### In a notebook").strip().splitlines()
+    lines = _block("docs/python.md", "In a notebook").strip().splitlines()
     exec(lines[0], notebook)
     results = [eval(line.split("#")[0], notebook) for line in lines[1:] if line]
     assert len(results) == 4 and all(r.passed for r in results), [repr(r) for r in results]
     assert results[1].impl == "conv_forward_naive/conv_backward_naive" and results[2].impl == "Conv2dOp"
     assert len(results[3]) == len(load_specs(ROOT / "configs" / "course")) and results[0].default_batch
+
+
+def test_readme_notebook_lines_are_the_tested_ones():
+    """The README's short notebook example is a copy of lines of the one run above."""
+    tested = _block("docs/python.md", "In a notebook").splitlines()
+    shown = _block("README.md", "For course code and learners").strip().splitlines()
+    assert shown and all(line in tested for line in shown if line), [line for line in shown if line not in tested]

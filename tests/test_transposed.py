@@ -15,11 +15,12 @@ from conftest import confirm, conv_kwargs, layer_data, make_spec, specs
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
-from convcheck import budget, geometry, load_specs, numerical, verify
+from convcheck import colouring, geometry, load_specs, verify
 from convcheck.cli import app
 from convcheck.errors import SpecError
 from convcheck.explain import explain
 from convcheck.impls import Implementation, direct, im2col, reference
+from convcheck.methods import cost as budget
 from convcheck.schema import spec_schema
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
@@ -96,16 +97,16 @@ def test_the_transposed_floor_by_brute_force():
                 o = (n - 1) * s - lo - hi + d * (m - 1) + op + 1
                 if o < 1:
                     continue
-                reach = numerical.transposed_tap_matrix(n, o, m, s, d, lo)
+                reach = colouring.transposed_tap_matrix(n, o, m, s, d, lo)
                 loop = np.zeros((n, o))
                 for i, a in itertools.product(range(n), range(m)):
                     if 0 <= i * s + a * d - lo < o:
                         loop[i, i * s + a * d - lo] = 1
                 np.testing.assert_array_equal(reach, loop)
                 conflicts = (reach @ reach.T > 0) & ~np.eye(n, dtype=bool)
-                colour = numerical.transposed_colour(n, m, s, d)
+                colour = colouring.transposed_colour(n, m, s, d)
                 assert not (conflicts & (colour[:, None] == colour[None, :])).any(), (n, m, s, d, lo, hi, op)
-                classes = numerical.transposed_classes_along(n, m, s, d)
+                classes = colouring.transposed_classes_along(n, m, s, d)
                 assert len(set(colour)) == classes
                 least = chromatic(conflicts)
                 assert least <= classes

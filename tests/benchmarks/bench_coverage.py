@@ -5,7 +5,7 @@
 
 References, each run side by side in this process:
 - `full`'s forwards against the true floor, 2 (k / groups) m_h m_w + 4 (each axis capped
-  where the input is smaller: `numerical.full_forwards`), on strided, dilated, grouped and
+  where the input is smaller: `methods.cost.full_forwards`), on strided, dilated, grouped and
   depthwise layers, beside what the engine before issue 16 spent (k (s ceil(e/s))^2 colour
   classes + (k / groups) m_h m_w taps + 3, e = d (m - 1) + 1); and its time against
   (forwards x the time of one forward of the layer, the mean of 20 back to back);
@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 from tables import table
 
-from convcheck import budget, verify
+from convcheck import verify
 from convcheck.geometry import geometry
 from convcheck.impls import load_impl
 from convcheck.loader import load_specs
+from convcheck.methods import cost as budget
 from convcheck.options import DEFAULT_BUDGET_S, FORWARD_CHECKS, checked
 
 ROOT = Path(__file__).resolve().parents[2]

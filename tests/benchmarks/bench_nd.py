@@ -6,7 +6,7 @@ finite differences, with seed 001's 2-D layer beside them.
 References, each run side by side in this process:
 - forwards against the floor: 2 (k / groups) prod(m) + 4 for a plain layer (each axis capped
   where the input is smaller), (k / groups)(classes + prod(m)) + 4 for a transposed one, with
-  floor((m - 1) gcd(s, d) / s) + 1 colour classes per axis (`numerical.transposed_colour`);
+  floor((m - 1) gcd(s, d) / s) + 1 colour classes per axis (`colouring.transposed_colour`);
 - time in-process against (floor x the time of one forward of the layer, the mean of 20 back
   to back): the finite differences' own overhead;
 - the same check as a whole `convcheck verify --method full` process from the installed entry
@@ -23,10 +23,11 @@ import numpy as np
 from bench_coverage import _write, one_forward, process
 from tables import table
 
-from convcheck import budget, verify
+from convcheck import verify
 from convcheck.geometry import geometry
 from convcheck.impls import load_impl
 from convcheck.loader import load_specs
+from convcheck.methods import cost as budget
 from convcheck.options import checked
 
 ROOT = Path(__file__).parent.parent.parent

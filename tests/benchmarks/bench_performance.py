@@ -23,8 +23,8 @@ import torch
 from tables import table
 
 from convcheck import verify
-from convcheck.checker import FAST_DIRECTIONS
 from convcheck.impls import direct, im2col
+from convcheck.methods.fast import DIRECTIONS as FAST_DIRECTIONS
 from convcheck.options import DEFAULT_SAMPLES
 from convcheck.spec import ConvSpec
 

@@ -1,23 +1,29 @@
-"""The choice of coordinates to cover (what was covered is `result.Coverage`).
+"""`sample`: `samples` coordinates of dL/dX and of dL/dF, all of dL/db. The places where
+hand-written backprop goes wrong come first (borders, corners, leftover rows and columns,
+stride phases, the first and last channel and filter), then the seed's draw (`stratified`).
+dL/dX's pixels each run on a small crop around them; dL/dF's taps as extra filters.
 
-A tensor is covered exactly (every coordinate, or every coordinate of some input
-channels), at sampled coordinates, by random projections, or by a mix of these.
-`channel_order` and `stratified` decide which channels and which coordinates come first:
-the places where hand-written backprop goes wrong (borders, corners, leftover rows and
-columns, stride phases, the first and last channel and filter), then the seed's draw.
-"""
+Guarantee: every sampled element is compared with its own finite difference; the elements
+not sampled are not checked (the coverage line says how many were)."""
 
 import itertools
 
 import numpy as np
 
-from .geometry import Geometry
+from .. import numerical
+from ..geometry import Geometry
+from .common import bias, exact
 
 
-def channel_order(k: int, rng) -> list[int]:
-    """Input channels in the order exact checks take them: the first, the last, then the seed's draw."""
-    middle = [int(c) for c in rng.permutation(np.arange(1, k - 1))] if k > 2 else []
-    return list(dict.fromkeys([0, k - 1, *middle]))
+def run(pb, analytic: dict, tol, geom, rng, samples: int) -> dict:
+    """`samples` stratified coordinates of dL/dX and dL/dF, all of dL/db."""
+    checks = bias(pb, analytic, tol)
+    for t in ("x", "w"):
+        if t in analytic:
+            flat = stratified(t, geom, samples, rng)                 # the plug-in's layout
+            numeric = numerical.input_at(pb, flat) if t == "x" else numerical.filter_at(pb, pb.plugin_positions()[flat])
+            checks["d" + t] = exact("d" + t, analytic[t], numeric, tol, flat, sampled=len(flat))
+    return checks
 
 
 def stratified(tensor: str, geom: Geometry, samples: int, rng) -> np.ndarray:
