@@ -1,6 +1,6 @@
 """The `convcheck` command's entry point (also `python -m convcheck`).
 
-For `verify` and `plan` it forks the workers first (`runner.prestart`), so that their imports (NumPy,
+For `verify` and `plan` it forks the workers first (`pool.prestart`), so that their imports (NumPy,
 the checker) run on other cores while this process imports the command line.
 """
 
@@ -21,7 +21,7 @@ def _jobs(argv: list[str]) -> int:
 
 def main():
     if sys.argv[1:2] in (["verify"], ["plan"]):
-        from .runner import prestart
+        from .pool import prestart
         prestart(_jobs(sys.argv[2:]))
     from .cli import app
     try:

@@ -226,7 +226,7 @@ def test_a_passing_layers_prints_are_dropped_unless_asked_for(tmp_path):
 
 
 def test_long_output_keeps_the_last_lines_with_a_count(tmp_path):
-    from convcheck.runner import OUTPUT_LINES
+    from convcheck.worker import OUTPUT_LINES
     result = verify_all(load_specs(CONFIGS / "valid_square.yaml"), str(talkative(tmp_path, 2, lines=5000)),
                         method="full")[0]
     assert result.output_lines > 5000 and len(result.output.split("\n")) == OUTPUT_LINES
