@@ -1,25 +1,21 @@
-"""convcheck: check the backward pass of 2-D convolution layers against finite differences.
+"""convcheck: check the backward pass of 1-D, 2-D and 3-D (and transposed) convolution layers
+against finite differences.
 
-The flow, one direction (each a module):
+The flow, one direction (docs/architecture.md has every module):
 
-    loader    YAML files -> ConvSpec (spec)
-    geometry  ConvSpec -> Geometry: every size, from the seeds' formulas
-    impls     plug-ins with forward/backward: direct, im2col, user files (files: a module per
-              path and content, imports private; blame: what a plug-in raised, in words);
-              reference loops
-    numerical finite differences of L = sum(G * Y) through a forward only (the built-in
-              im2col's, unless verify is asked for the plug-in's)
-    compare   the comparison; result: TensorCheck per tensor, SpecResult per spec (no NumPy)
-    diagnose  the known mistake a failing tensor matches; consistency: beside a failing
-              forward, whether each gradient is that forward's
-    explain   the seeds' derivations of every size, as data, for `convcheck shapes`
-    checker   verify(spec, impl): the API that ties them together, in this process (options:
-              its options and defaults; a spec without batch is checked at 2)
-    memory    a check's peak memory from the layer's sizes; a layer that cannot fit is refused
-    runner    verify_all(specs, impl): every layer in worker processes (the CLI's way)
-    testing   assert_conv_backward and check: test suites and notebooks (pytest_plugin: one
-              pytest item per layer of a spec file)
-    report    rich tables, Markdown and JSON; cli: the Typer app, exit codes
+    loader    YAML files -> ConvSpec (spec; fields: the format's one field table)
+    geometry  ConvSpec -> Geometry: every size, per axis, from the derivations' formulas
+    impls     plug-ins with forward/backward: the built-ins, user files, adapters
+    prepare   the plug-in bound to a layer and the seeded x, w, b, G it is checked on
+    numerical finite differences of L = sum(G * Y) through a forward only (colouring: which
+              pixels share a forward)
+    methods   full, channels, sample, fast: what a check covers, its guarantee and its cost
+    compare   the comparison; diagnose: the known mistake a failing tensor matches
+    checker   verify(spec, impl): forward check -> backward -> method -> diagnose -> result
+    runner    verify_all(specs, impl): every layer in worker processes (pool, worker)
+    result    the verdicts as plain data; report renders them (table, html, json, junit, ...)
+    options   one table of verify's options, read by cli, pytest_plugin and testing
+    explain   the derivations of every size, as data, for `convcheck shapes`
 
     >>> from convcheck import load_specs, verify
     >>> result = verify(load_specs("configs/multichannel_5x100x100.yaml")[0], impl="im2col")

@@ -11,6 +11,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Optional
 
 import typer
@@ -19,8 +20,7 @@ from . import __version__
 from .errors import ConvcheckError
 from .geometry import geometry
 from .loader import load_specs
-from .options import DEFAULT_BUDGET_S, DEFAULT_SAMPLES, check_pins
-from .runner import DEFAULT_TIMEOUT_S
+from .options import OPTIONS, Option, check_pins
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode="markdown",   # docstrings as paragraphs; [cupy] is not a style tag
@@ -33,29 +33,6 @@ registered only when a shell asks for completions."""
 if "_CONVCHECK_COMPLETE" in os.environ:
     from typer.completion import completion_init
     completion_init()
-
-
-class Method(str, Enum):
-    auto = "auto"
-    full = "full"
-    channels = "channels"
-    sample = "sample"
-    fast = "fast"
-
-
-class Backend(str, Enum):
-    numpy = "numpy"
-    cupy = "cupy"
-
-
-class Layout(str, Enum):
-    nchw = "nchw"
-    nhwc = "nhwc"
-
-
-class Through(str, Enum):
-    builtin = "builtin"
-    implementation = "implementation"
 
 
 class Shell(str, Enum):
@@ -105,27 +82,36 @@ ImplOption = Annotated[str, typer.Option(autocompletion=_complete_impl,
                                          help="direct, im2col, a path to a .py file, a dotted module, or KIND:TARGET "
                                               "(cs231n:PATH, cs231n-fast:PATH, torch:MODULE:NAME, "
                                               "layer:PATH.py:ClassName).")]
-BudgetOption = Annotated[float, typer.Option(help="Seconds auto and channels may spend on finite differences per "
-                                                  "layer.")]
-ChannelsOption = Annotated[Optional[int], typer.Option(min=1, help="Pin auto and channels to exactly this many "
-                                                                   "input-channel sets (full when that is all), "
-                                                                   "whatever the machine's speed: the same report "
-                                                                   "on any machine.")]
-ProjectionsOption = Annotated[Optional[int], typer.Option(min=1, help="Pin the random directions of auto, channels "
-                                                                      "and fast.")]
-SeedOption = Annotated[Optional[int], typer.Option(min=0, help="Seed for x, w, b, G (overrides the spec's).")]
 JobsOption = Annotated[int, typer.Option(min=0, help="Worker processes running layers in parallel; 0: one per CPU.")]
-TimeoutOption = Annotated[float, typer.Option(help="Seconds one layer may take (the plug-in's import included) "
-                                                   "before it fails; 0: no limit.")]
-BackendOption = Annotated[Backend, typer.Option(help="Where the check runs: numpy (CPU) or cupy (a CUDA GPU; "
-                                                     "pip install 'convcheck[cupy]').")]
-LayoutOption = Annotated[Optional[Layout], typer.Option(help="The implementation's array layout, overriding the "
-                                                             "specs': nchw, or nhwc (x (N, H, W, k), w (m_h, m_w, k, "
-                                                             "p)).")]
-ThroughOption = Annotated[Through, typer.Option(help="The forward finite differences go through: builtin (im2col, a "
-                                                     "forward known to be the layer; yours is checked at two draws "
-                                                     "and called twice whatever the method) or implementation (yours, "
-                                                     "once it passed its check: hundreds of its calls).")]
+
+CHOICES = {option.name: Enum(option.name.capitalize(), {choice: choice for choice in option.choices}, type=str)
+           for option in OPTIONS if option.choices}
+"""The Enum Typer takes for each of verify's options with choices (options.OPTIONS): Method,
+Backend, Layout, Through."""
+
+
+def _typed(option: Option):
+    """The parameter type of one of verify's options: Optional when its default is None."""
+    kind = CHOICES.get(option.name, option.type)
+    return Annotated[kind if option.default is not None else Optional[kind],
+                     typer.Option(min=option.minimum, help=option.help)]
+
+
+def _default(option: Option):
+    return CHOICES[option.name](option.default) if option.name in CHOICES and option.default is not None \
+        else option.default
+
+
+TYPED = SimpleNamespace(**{option.name: _typed(option) for option in OPTIONS})
+DEFAULT = SimpleNamespace(**{option.name: _default(option) for option in OPTIONS})
+"""verify's options (options.OPTIONS) as `verify`'s and `plan`'s parameters: `NAME: TYPED.NAME = DEFAULT.NAME`."""
+
+
+def _options(command: str, given: dict) -> dict:
+    """The table's options that `command` takes, from its parameters (`given`), as verify_all and
+    plan_all take them (a choice as its str)."""
+    return {option.name: given[option.name].value if isinstance(given[option.name], Enum) else given[option.name]
+            for option in OPTIONS if command in option.commands}
 
 
 def _version(value: bool):
@@ -189,18 +175,14 @@ def _fail(error: ConvcheckError):
 def verify(
     paths: Paths,
     impl: ImplOption = "direct",
-    method: Annotated[Method, typer.Option(help="full: every coordinate; channels: every coordinate of as many "
-                                                "input channels as fit --budget (first and last always) plus "
-                                                "random projections; sample: --samples per tensor; fast: random "
-                                                "projections only; auto: full when it fits --budget, else "
-                                                "channels.")] = Method.auto,
-    budget: BudgetOption = DEFAULT_BUDGET_S,
-    samples: Annotated[int, typer.Option(min=1, help="Coordinates per tensor for --method sample.")] = DEFAULT_SAMPLES,
-    channels: ChannelsOption = None,
-    projections: ProjectionsOption = None,
-    rtol: Annotated[Optional[float], typer.Option(min=0, help="Relative tolerance (overrides the spec's).")] = None,
-    atol: Annotated[Optional[float], typer.Option(min=0, help="Absolute tolerance (overrides the spec's).")] = None,
-    seed: SeedOption = None,
+    method: TYPED.method = DEFAULT.method,
+    budget: TYPED.budget = DEFAULT.budget,
+    samples: TYPED.samples = DEFAULT.samples,
+    channels: TYPED.channels = DEFAULT.channels,
+    projections: TYPED.projections = DEFAULT.projections,
+    rtol: TYPED.rtol = DEFAULT.rtol,
+    atol: TYPED.atol = DEFAULT.atol,
+    seed: TYPED.seed = DEFAULT.seed,
     format: Annotated[Format, typer.Option("--format", help="table for people; json, junit (XML) or github "
                                                             "(workflow commands) for CI; html: one self-contained "
                                                             "page with heatmaps, for a CI artifact.")] = Format.table,
@@ -210,10 +192,10 @@ def verify(
     shard: Annotated[Optional[str], typer.Option(help="i/N: check only the i-th of N disjoint parts of the "
                                                       "layers found (every N-th layer from the i-th), for CI "
                                                       "matrices.")] = None,
-    timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
-    backend: BackendOption = Backend.numpy,
-    layout: LayoutOption = None,
-    through: ThroughOption = Through.builtin,
+    timeout: TYPED.timeout = DEFAULT.timeout,
+    backend: TYPED.backend = DEFAULT.backend,
+    layout: TYPED.layout = DEFAULT.layout,
+    through: TYPED.through = DEFAULT.through,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG heatmap of |analytic − numerical| of each "
                                                       "failing tensor into this folder (pip install "
                                                       "'convcheck[plot]').")] = None,
@@ -229,22 +211,21 @@ def verify(
     prints is captured and shown under a failing layer. Exit codes: 0 all passed, 1 a layer
     failed, 2 bad usage, spec or plug-in import, 130 interrupted (Ctrl-C).
     """
+    given = dict(locals())                  # the parameters alone: the table's options among them
     started = time.perf_counter()
     from . import result  # noqa: F401  (what the workers send, and rich's table: imported while they import NumPy)
     from .report import table  # noqa: F401
     from .report.progress import LazyProgress
     from .runner import Interrupted, held, verify_all
     try:
-        _check_options(method.value, budget, output, channels, projections)
+        options = _options("verify", given)
+        _check_options(options["method"], budget, output, channels, projections)
         if plot is not None:
             from .report.plot import require_matplotlib
             require_matplotlib()
         specs = _load(paths, check_memory=True)
         part = _shard(shard, specs)
-        options = {"method": method.value, "samples": samples, "budget": budget, "rtol": rtol, "atol": atol,
-                   "seed": seed, "backend": backend.value, "layout": None if layout is None else layout.value,
-                   "channels": channels, "projections": projections, "through": through.value}
-        results = verify_all(part, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
+        results = verify_all(part, impl, jobs=jobs or os.cpu_count() or 1,
                              progress=LazyProgress(enabled=False if quiet else None), **options)
         interrupted = None
     except ConvcheckError as e:
@@ -350,24 +331,25 @@ DEFAULT_TARGET_S = 600.0
 def plan(
     paths: Paths,
     impl: ImplOption = "direct",
-    budget: BudgetOption = DEFAULT_BUDGET_S,
+    budget: TYPED.budget = DEFAULT.budget,
     target: Annotated[float, typer.Option(help="Seconds one CI shard should take: the --shard count suggested "
                                                 "keeps every shard's estimate within it.")] = DEFAULT_TARGET_S,
-    channels: ChannelsOption = None,
-    projections: ProjectionsOption = None,
-    seed: SeedOption = None,
+    channels: TYPED.channels = DEFAULT.channels,
+    projections: TYPED.projections = DEFAULT.projections,
+    seed: TYPED.seed = DEFAULT.seed,
     format: Annotated[PlanFormat, typer.Option("--format", help="table for people, json for CI.")] = PlanFormat.table,
     jobs: JobsOption = 1,
-    timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
-    backend: BackendOption = Backend.numpy,
-    layout: LayoutOption = None,
-    through: ThroughOption = Through.builtin,
+    timeout: TYPED.timeout = DEFAULT.timeout,
+    backend: TYPED.backend = DEFAULT.backend,
+    layout: TYPED.layout = DEFAULT.layout,
+    through: TYPED.through = DEFAULT.through,
 ):
     """Estimate what `verify` will cost on every layer in PATHS, before a run: one timed forward
     per layer (in worker processes, as verify runs the plug-in), then per layer the forwards and
     time of full, what auto runs within --budget and its time, and the total with a --shard
     count for --target. Checks nothing. Exit codes: 0 estimated, 1 a layer's forward failed, 2 bad
     usage, spec or plug-in import."""
+    given = dict(locals())                  # the parameters alone: the table's options among them
     from .methods.cost import shards
     from .report.progress import LazyProgress
     from .runner import Interrupted, plan_all
@@ -376,10 +358,8 @@ def plan(
             raise ConvcheckError(f"--target {target}: must be a positive number of seconds")
         _check_options("auto", budget, None, channels, projections)
         specs = _load(paths, check_memory=True)
-        plans = plan_all(specs, impl, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
-                         progress=LazyProgress(enabled=None), budget=budget, channels=channels,
-                         projections=projections, seed=seed, backend=backend.value,
-                         layout=None if layout is None else layout.value, through=through.value)
+        plans = plan_all(specs, impl, jobs=jobs or os.cpu_count() or 1, progress=LazyProgress(enabled=None),
+                         **_options("plan", given))
     except ConvcheckError as e:
         _fail(e)
     except Interrupted as e:

@@ -12,6 +12,7 @@ import itertools
 import math
 
 from .backend import array_module
+from .geometry import transposed_size_text
 from .impls import direct, reference
 from .impls.common import pad
 from .result import Diagnosis, ranges_text
@@ -88,15 +89,17 @@ def _candidates(name, value, truth, data, conv, geom):
         yield ("filter-not-rotated", grads(w=_turned(w))["dx"],
                "dL/dX is the full convolution with F itself; the right one turns each filter by 180°: dL/dX^(i) = "
                f"Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j)), dL/dY padded by m − 1 = {_pair(e - 1 for e in span)} "
-               f"on every side (the dL/dX derivation; {step} 'dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))')")
+               f"on every side (the dL/dX derivation, docs/derivations.md; "
+               f"{step} 'dL/dX^(i) = Σ_j rot180(F_j^(i)) ∗ pad_(m−1)(dL/dY^(j))')")
     if any(v != 1 for v in s.stride) and name in ("dx", "dw") and not s.transposed:   # (its stride sets Y's size)
         yield ("stride-ignored", grads(conv={"stride": (1,) * dims})[name],
                f"{_label(name)} is the backward of the same layer at stride 1: dL/dY must first be dilated by s = "
                f"{_pair(s.stride)} (s − 1 zeros between neighbours, to {_pair(geom.dilated)}) so that each gradient "
-               f"sits where its window started (the dL/dX derivation; {step} 'Upstream gradient dL/dY')")
+               f"sits where its window started (the dL/dX derivation, docs/derivations.md; "
+               f"{step} 'Upstream gradient dL/dY')")
     if name == "dx" and not s.transposed:
         padded = grads(x=pad(x, geom.padding), conv={"padding": (0,) * (2 * dims)})["dx"]
-        right = tuple(geom.padding[0::2])                           # where the crop starts per axis: before
+        right = tuple(lo for lo, _ in geom.pads)                    # where the crop starts per axis: before
         offsets = sorted({0, *geom.padding})
         for start in itertools.product(offsets, repeat=dims):
             if start != right and all(start[a] + s.n[a] <= padded.shape[2 + a] for a in range(dims)):
@@ -120,7 +123,8 @@ def _candidates(name, value, truth, data, conv, geom):
         yield ("filter-gradient-rotated", _turned(truth),
                f"dL/dF is the right one turned by 180°: dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j) is a correlation, each tap "
                f"(a, b) the sum of X_pad[r·s_h + a, c·s_w + b] · dL/dY[r, c]; this one flips, as a true convolution "
-               f"X ∗ dL/dY does, or as rot180 belongs to dL/dX's filter, not to dL/dF (the dL/dF derivation; {step} "
+               f"X ∗ dL/dY does, or as rot180 belongs to dL/dX's filter, not to dL/dF (the dL/dF derivation, "
+               f"docs/derivations.md; {step} "
                "'dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)')")
     if name == "dx" and s.p > 1:
         yield ("filters-averaged", truth / s.p,
@@ -143,9 +147,9 @@ def _transposed_candidates(name, geom, conv, grads, forward, g):
     same misalignment in a backward that mirrors such a forward), and a backward that drops
     dL/dY's output-padding rows (sized as if there were none)."""
     s = geom.spec
-    before, after = geom.padding[0::2], geom.padding[1::2]
+    before, after = tuple(lo for lo, _ in geom.pads), tuple(hi for _, hi in geom.pads)
     if before != after:
-        swapped = tuple(p for a in range(s.dims) for p in (after[a], before[a]))
+        swapped = tuple(p for lo, hi in geom.pads for p in (hi, lo))
         yield ("crop-side", forward({**conv, "padding": swapped}) if name == "y" else
                grads(conv={"padding": swapped}).get(name),
                f"{_label(name)} is that of the output cropped from the wrong sides: a transposed layer cuts (before, "
@@ -167,8 +171,7 @@ def _transposed_candidates(name, geom, conv, grads, forward, g):
         yield ("output-padding-ignored", grads(g=dropped)[name],
                f"{_label(name)} leaves out the last {_pair(op)} rows of dL/dY, the output padding, as if Y had none; "
                "those outputs are real and carry gradient wherever an input reaches them: size every array from "
-               "o = (n − 1)·s − (before + after) + d·(m − 1) + output_padding + 1 (`convcheck shapes --explain`, "
-               "step 'Output Y')")
+               f"o = {transposed_size_text()} (`convcheck shapes --explain`, step 'Output Y')")
 
 
 def _pairs(before, after) -> str:
@@ -225,12 +228,12 @@ def _batch_candidates(name, value, truth, grads, x, g, n):
 def _by_shape(name: str, actual: tuple, expected: tuple, geom) -> Diagnosis:
     """A wrong shape: spatial axes exchanged, an empty crop, a transposed output without its
     output padding; else no known mistake."""
-    right, op = tuple(geom.padding[0::2]), geom.spec.out_padding
+    right, op = tuple(lo for lo, _ in geom.pads), geom.spec.out_padding
     if name == "y" and geom.spec.transposed and any(op) and len(actual) == len(expected) and \
             actual[:2] == expected[:2] and all(actual[2 + a] == expected[2 + a] - op[a] for a in range(len(op))):
         return Diagnosis("output-padding-ignored", f"Y has shape {actual}, {_pair(op)} short of {expected} on its "
                                                    "axes: the output padding was left out; a transposed output is "
-                                                   "(n − 1)·s − (before + after) + d·(m − 1) + output_padding + 1")
+                                                   f"{transposed_size_text()}")
     if len(actual) == len(expected) > 3 and actual[:2] == expected[:2] and actual[2:] != expected[2:] and \
             sorted(actual[2:]) == sorted(expected[2:]):
         mistake = "kernel-transposed" if name == "dw" else "height-width-swapped"

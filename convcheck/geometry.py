@@ -86,9 +86,23 @@ def same_padding(n: int, m: int, s: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def pairs(padding) -> tuple[tuple[int, int], ...]:
+    """Flat padding (before, after per axis, axis by axis: 2-D (top, bottom, left, right), as
+    plug-ins take it) as one (before, after) pair per axis."""
+    return tuple(zip(padding[0::2], padding[1::2]))
+
+
+def transposed_size_text(before: str = "before", after: str = "after", minus: str = "−") -> str:
+    """The transposed output-size formula as messages and explanations write it."""
+    return f"(n {minus} 1)·s {minus} ({before} + {after}) + d·(m {minus} 1) + output_padding + 1"
+
+
 AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
 """Subscripts of the spatial axes in formulas: o_h, m_w, s_d; a 1-D layer's are plain."""
 SIDES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+"""What an axis's size is called, per number of spatial axes."""
+LINES = {1: ("positions",), 2: ("rows", "columns"), 3: ("depth", "rows", "columns")}
+"""What the lines along each axis are called (`shapes` steps, heatmaps)."""
 
 
 def sub(name: str, axis: int, dims: int) -> str:
@@ -113,7 +127,7 @@ def axis_padding(padding, n: int, m: int, s: int, axis: int) -> tuple[int, int]:
         return m - 1, m - 1
     if padding == "same":
         return same_padding(n, m, s)
-    return padding[2 * axis], padding[2 * axis + 1]
+    return pairs(padding)[axis]
 
 
 def resolve_padding(padding, n: tuple[int, ...], m: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...]:
@@ -142,6 +156,11 @@ class Geometry:
     @property
     def dims(self) -> int:
         return self.spec.dims
+
+    @property
+    def pads(self) -> tuple[tuple[int, int], ...]:
+        """(before, after) padding per axis: `padding` in pairs."""
+        return pairs(self.padding)
 
     @property
     def phi(self) -> tuple[int, int]:
@@ -177,11 +196,10 @@ def geometry(spec: ConvSpec) -> Geometry:
     """Resolve a spec's sizes; an impossible layer raises `SpecError` saying what would fit."""
     extent = tuple(effective_size(m, d) for m, d in zip(spec.m, spec.dilation))
     pads = resolve_padding(spec.padding, spec.n, extent, spec.stride)
-    axes = range(spec.dims)
     if spec.transposed:
         return _transposed(spec, extent, pads)
-    for axis in axes:
-        n, m, lo, hi = spec.n[axis], extent[axis], pads[2 * axis], pads[2 * axis + 1]
+    for axis, (lo, hi) in enumerate(pairs(pads)):
+        n, m = spec.n[axis], extent[axis]
         if n + lo + hi < m:
             raw, d = spec.m[axis], spec.dilation[axis]
             if d > 1 and raw <= n + lo + hi:               # the taps fit; their spacing does not
@@ -189,8 +207,8 @@ def geometry(spec: ConvSpec) -> Geometry:
                                 line=spec.line, layer=spec.name, field="dilation")
             raise SpecError(_too_large(axis, spec.dims, n, m, lo, hi, d), file=spec.source,
                             line=spec.line, layer=spec.name, field="m")
-    padded = tuple(spec.n[a] + pads[2 * a] + pads[2 * a + 1] for a in axes)
-    args = [(spec.n[a], extent[a], spec.stride[a], pads[2 * a], pads[2 * a + 1]) for a in axes]
+    padded = tuple(spec.n[a] + lo + hi for a, (lo, hi) in enumerate(pairs(pads)))
+    args = [(spec.n[a], extent[a], spec.stride[a], lo, hi) for a, (lo, hi) in enumerate(pairs(pads))]
     out = tuple(output_size(*a) for a in args)
     return Geometry(spec=spec, padding=pads, padded=padded, out=out,
                     leftover=tuple(leftover(*a) for a in args),
@@ -201,14 +219,15 @@ def _transposed(spec: ConvSpec, extent: tuple, pads: tuple) -> Geometry:
     """A transposed layer's sizes: `dilated` is the input dilated by the stride, `padded` that
     padded by e - 1 - lo and e - 1 - hi + op (the dL/dX formula), no leftover rows."""
     axes, op = range(spec.dims), spec.out_padding
-    out = tuple(transposed_size(spec.n[a], extent[a], spec.stride[a], pads[2 * a], pads[2 * a + 1], op[a])
-                for a in axes)
+    out = tuple(transposed_size(spec.n[a], extent[a], spec.stride[a], lo, hi, op[a])
+                for a, (lo, hi) in enumerate(pairs(pads)))
     for a in axes:
         if out[a] < 1:
             before, after = edges(a, spec.dims)
-            raise SpecError(f"a transposed layer's output {SIDES[spec.dims][a]} (n − 1)·s − ({before} + {after}) + "
-                            f"d·(m − 1) + output_padding + 1 = ({spec.n[a]} − 1)·{spec.stride[a]} − "
-                            f"({pads[2 * a]} + {pads[2 * a + 1]}) + {extent[a] - 1} + {op[a]} + 1 = {out[a]}: the "
+            raise SpecError(f"a transposed layer's output {SIDES[spec.dims][a]} "
+                            f"{transposed_size_text(before, after)} = ({spec.n[a]} − 1)·{spec.stride[a]} − "
+                            f"({' + '.join(map(str, pairs(pads)[a]))}) + "
+                            f"{extent[a] - 1} + {op[a]} + 1 = {out[a]}: the "
                             f"padding cuts everything; valid: {before} + {after} <= "
                             f"{(spec.n[a] - 1) * spec.stride[a] + extent[a] - 1 + op[a]}", file=spec.source,
                             line=spec.line, layer=spec.name, field="padding")

@@ -5,81 +5,40 @@ A file holds one layer (a mapping) or `layers:` (a list of mappings) with an opt
 network: each layer's k and n default to the previous layer's p and output size (the first
 layer's to `input`), and a layer that states them must agree. A directory is searched recursively for
 *.yaml / *.yml. Only `yaml.safe_load`-level constructs are accepted; a key twice in one
-mapping, and aliases that would expand past MAX_NODES, are refused. `FIELDS` is the format's
-one field table: the loader validates with it and `schema` turns it into a JSON Schema.
+mapping, and aliases that would expand past MAX_NODES, are refused. `fields.FIELDS` is the
+format's one field table: the loader validates with it and `schema` turns it into a JSON Schema.
 Every problem is a `SpecError` naming the file, line, layer and field, and what would be valid.
 """
 
-import difflib
 import math
-import reprlib
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
 from .errors import SpecError
-from .geometry import edges, geometry, sub
+from .fields import (
+    FIELDS,
+    REQUIRED,
+    check_transposed,
+    did_you_mean,
+    divisors_text,
+    integer,
+    layer_dims,
+    shown,
+    validate,
+)
+from .geometry import edges, geometry, sub, transposed_size_text
 from .options import checked
-from .spec import DTYPES, LAYOUTS, PADDING_NAMES, ConvSpec
+from .spec import ConvSpec
 
-
-@dataclass(frozen=True)
-class Field:
-    """One spec field: its kind of value ('axes': an int or one per spatial axis, 'int',
-    'dims', 'padding', 'name', 'bool', 'dtype', 'tolerance', ...), what it means, whether a
-    layer needs it, and its least value for numbers."""
-
-    kind: str
-    description: str
-    required: bool = False
-    least: int = 0
-
-
-FIELDS = {
-    "n": Field("axes", "input size X: an int, or one per spatial axis ([h, w] in 2-D)", True, 1),
-    "m": Field("axes", "filter size F: an int, or one per spatial axis ([m_h, m_w] in 2-D)", True, 1),
-    "k": Field("int", "input channels", True, 1),
-    "p": Field("int", "number of filters (output channels)", True, 1),
-    "padding": Field("padding", "zero padding: an int, one per axis, (before, after) per axis ([top, bottom, left, "
-                                "right] in 2-D), valid, same or full", True),
-    "stride": Field("axes", "stride: an int, or one per spatial axis ([s_h, s_w] in 2-D)", True, 1),
-    "dims": Field("dims", "spatial axes: 1, 2 or 3 (default: the length of n or m where either is a list, else 2)"),
-    "dilation": Field("axes", "filter dilation: an int, or one per spatial axis; taps d apart (default 1)", least=1),
-    "groups": Field("int", "groups: k and p must be multiples of it; each filter sees k / groups input channels "
-                           "(default 1; groups = k = p is depthwise)", least=1),
-    "transposed": Field("bool", "a transposed convolution (PyTorch's ConvTranspose1d/2d/3d; default false): w is "
-                                "(k, p / groups, *m), padding is cut from the full output"),
-    "output_padding": Field("axes", "transposed only: extra rows at the end of each axis of the output, an int or "
-                                    "one per axis, each smaller than its stride or dilation (default 0)"),
-    "layout": Field("layout", "the implementation's array layout: nchw (default; PyTorch) or nhwc (x (N, H, W, k), "
-                              "w (m_h, m_w, k, p), as in TensorFlow), converted at the boundary"),
-    "adapter": Field("adapter", "for --impl layer:...: the names a layer class uses for in_channels, out_channels, "
-                                "kernel_size, stride, padding, weight, bias, dx, dw, db"),
-    "name": Field("name", "the layer's name in reports (default: the file's name)"),
-    "batch": Field("int", "batch size N (default: shapes use 1, verify checks 2, which shows batch mistakes)", least=1),
-    "bias": Field("bool", "whether the layer has a bias b (default true)"),
-    "dtype": Field("dtype", "dtype of the arrays the implementation gets (default float64)"),
-    "seed": Field("int", "seed of x, w, b and the upstream gradient G (default 0)", least=0),
-    "tolerance": Field("tolerance", "{rtol, atol} overriding the dtype's defaults"),
-}
-REQUIRED = tuple(name for name, field in FIELDS.items() if field.required)
 TOP_LEVEL = ("layers", "defaults", "input")
 MAX_NODES = 100_000
 """Most YAML nodes a file may expand to, aliases followed: a real spec has hundreds; an alias
 bomb (each level an alias list of the last) has billions and is refused before it is built."""
 MAX_ELEMENTS = 20_000_000
 """Largest x, w or y (160 MB in float64) a spec may ask for: beyond it a check would swap, not finish."""
-DIMS = (1, 2, 3)
-
-
-def padding_help(dims: int) -> str:
-    """What a padding may be for a layer of `dims` spatial axes."""
-    per_axis = {1: "[p]", 2: "[ph, pw]", 3: "[pd, ph, pw]"}[dims]
-    sides = {1: "[before, after]", 2: "[top, bottom, left, right]",
-             3: "[before_d, after_d, before_h, after_h, before_w, after_w]"}[dims]
-    return f"an int >= 0, {per_axis}, {sides}, or one of 'valid', 'same', 'full'"
 
 
 def load_specs(paths, skipped: list | None = None) -> list[ConvSpec]:
@@ -157,35 +116,6 @@ def load_mapping(data) -> list[ConvSpec]:
     return _specs(data, None, None)
 
 
-def fields_of(spec: ConvSpec) -> dict:
-    """A ConvSpec back as the fields of one layer, as briefly as a file would hold them (an int
-    where every axis agrees, `dims` only where n and m do not say it): `load_mapping` of this
-    gives the same spec, and a field overriding n or m may change the number of axes."""
-    def brief(values):
-        values = list(values)
-        return values[0] if len(set(values)) == 1 else values
-
-    n, m = brief(spec.n), brief(spec.m)
-    fields = {"n": n, "m": m, "k": spec.k, "p": spec.p,
-              "padding": spec.padding if isinstance(spec.padding, str) else brief(spec.padding),
-              "stride": brief(spec.stride), "dilation": brief(spec.dilation), "groups": spec.groups,
-              "name": spec.name, "bias": spec.bias, "dtype": spec.dtype, "seed": spec.seed}
-    if spec.batch is not None:
-        fields["batch"] = spec.batch
-    if isinstance(n, int) and isinstance(m, int) and spec.dims != 2:
-        fields = {"dims": spec.dims, **fields}
-    if spec.transposed:
-        fields.update(transposed=True, output_padding=brief(spec.out_padding))
-    if spec.layout != "nchw":
-        fields["layout"] = spec.layout
-    if spec.adapter:
-        fields["adapter"] = dict(spec.adapter)
-    tolerance = {key: value for key, value in (("rtol", spec.rtol), ("atol", spec.atol)) if value is not None}
-    if tolerance:
-        fields["tolerance"] = tolerance
-    return fields
-
-
 def _lists(value):
     """Python data as YAML would give it: tuples as lists, all the way down."""
     if isinstance(value, dict):
@@ -206,7 +136,7 @@ def _specs(data, root, path: Path | None) -> list[ConvSpec]:
         return [_layer(data, {}, path, _line(root), _key_lines(root), stem)]
     extra = [key for key in data if key not in TOP_LEVEL]
     if extra:
-        raise SpecError(f"unknown top-level key {_repr(extra[0])}{_did_you_mean(str(extra[0]), TOP_LEVEL)}"
+        raise SpecError(f"unknown top-level key {shown(extra[0])}{did_you_mean(str(extra[0]), TOP_LEVEL)}"
                         " (a file with 'layers:' may only also hold 'defaults:' and 'input:')",
                         file=path, line=_key_lines(root).get(extra[0]))
     defaults, layers = data.get("defaults") or {}, data["layers"]
@@ -243,7 +173,7 @@ def _input(value, path: Path, node, defaults: dict, default_lines: dict) -> tupl
         raise SpecError(message, file=path, line=_key_lines(node).get(field, _line(node)), field=f"input.{field}")
 
     if not isinstance(value, dict) or set(value) != {"k", "n"}:
-        raise SpecError(f"'input' must be a mapping {{k: channels, n: size or [h, w]}}, got {_repr(value)}",
+        raise SpecError(f"'input' must be a mapping {{k: channels, n: size or [h, w]}}, got {shown(value)}",
                         file=path, line=_line(node))
     for key in ("k", "n"):
         if key in defaults:
@@ -253,7 +183,7 @@ def _input(value, path: Path, node, defaults: dict, default_lines: dict) -> tupl
     dims = len(n) if isinstance(n, list) else 1
     if not 1 <= dims <= 3:
         fail("n", f"must be an integer >= 1 or a list of 1 to 3 of them, got a list of {dims}")
-    return _int(value["k"], "k", 1, fail), n if isinstance(n, list) else _int(n, "n", 1, fail)
+    return integer(value["k"], "k", 1, fail), n if isinstance(n, list) else integer(n, "n", 1, fail)
 
 
 def _agree(spec: ConvSpec, layer: dict, feed, previous: ConvSpec | None, path: Path, lines: dict) -> None:
@@ -277,11 +207,11 @@ def _output_formula(spec: ConvSpec, axis: int) -> str:
     span d (m - 1) + 1); a transposed layer's 'o_h = (n - 1)·s - (top + bottom) + d·(m - 1) +
     output_padding + 1 = …'."""
     geom = geometry(spec)
-    lo, hi = geom.padding[2 * axis], geom.padding[2 * axis + 1]
+    lo, hi = geom.pads[axis]
     before, after = edges(axis, spec.dims)
     o, n, e, s = sub("o", axis, spec.dims), spec.n[axis], geom.extent[axis], spec.stride[axis]
     if spec.transposed:
-        return (f"{o} = (n - 1)·s - ({before} + {after}) + d·(m - 1) + output_padding + 1 = ({n} - 1)·{s} - ({lo} + "
+        return (f"{o} = {transposed_size_text(before, after, minus='-')} = ({n} - 1)·{s} - ({lo} + "
                 f"{hi}) + {e - 1} + {spec.out_padding[axis]} + 1 = {geom.out[axis]}")
     return f"{o} = (n + {before} + {after} - m) // s + 1 = ({n} + {lo} + {hi} - {e}) // {s} + 1 = {geom.out[axis]}"
 
@@ -353,22 +283,22 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
 
     for key in fields:
         if not isinstance(key, str):
-            fail(_repr(key), f"a key must be a field's name (text), got {_repr(key)} "
+            fail(shown(key), f"a key must be a field's name (text), got {shown(key)} "
                              f"(valid fields: {', '.join(FIELDS)})")
         if key not in FIELDS:
-            fail(key, f"unknown field{_did_you_mean(key, FIELDS)} (valid fields: {', '.join(FIELDS)})")
+            fail(key, f"unknown field{did_you_mean(key, FIELDS)} (valid fields: {', '.join(FIELDS)})")
     for key in REQUIRED:
         if key not in fields:
             fail(key, f"missing; a layer needs {', '.join(REQUIRED)}")
-    dims = _dims(fields, fail)
-    value = {key: _validate(key, fields[key], fail, dims) for key in fields}
+    dims = layer_dims(fields, fail)
+    value = {key: validate(key, fields[key], fail, dims) for key in fields}
     tol = value.get("tolerance", {})
     groups = value.get("groups", 1)
-    _transposed_fields(value, dims, fail)
+    check_transposed(value, dims, fail)
     if value["k"] % groups or value["p"] % groups:
         both = math.gcd(value["k"], value["p"])
         fail("groups", f"k = {value['k']} and p = {value['p']} must both be multiples of groups = {groups}; "
-                       f"valid: {_divisors_text(both)}")
+                       f"valid: {divisors_text(both)}")
     spec = ConvSpec(
         n=value["n"], m=value["m"], k=value["k"], p=value["p"], padding=value["padding"], stride=value["stride"],
         dilation=value.get("dilation", (1,) * dims), groups=groups, name=name, batch=value.get("batch"),
@@ -389,179 +319,6 @@ def _layer(layer: dict, defaults: dict, path: Path, line, lines: dict, default_n
                         f"convcheck checks layers up to {MAX_ELEMENTS:,} per tensor: use smaller "
                         "n, k, p or batch (gradient errors show on small layers too)")
     return spec
-
-
-def _transposed_fields(value: dict, dims: int, fail) -> None:
-    """output_padding only with transposed: true, each entry below its axis's stride or dilation;
-    a transposed layer's padding is ints (what is cut from the full output), not a name."""
-    if not value.get("transposed", False):
-        if "output_padding" in value:
-            fail("output_padding", "only a transposed layer has an output padding; add transposed: true or remove it")
-        return
-    if value["padding"] in ("same", "full"):
-        fail("padding", f"'{value['padding']}' means nothing for a transposed layer, whose padding is what is cut "
-                        "from each side of the full output; give ints (valid is 0)")
-    stride, dilation = value["stride"], value.get("dilation", (1,) * dims)
-    for a, op in enumerate(value.get("output_padding", ())):
-        most = max(stride[a], dilation[a]) - 1
-        if op > most:
-            fail("output_padding", f"{op} on axis {a} must be smaller than the stride ({stride[a]}) or the "
-                                   f"dilation ({dilation[a]}) on that axis; valid: 0 … {most}")
-
-
-def _divisors_text(number: int, most: int = 12) -> str:
-    """'1, 2, 4, 8': the divisors of `number`, found up to its square root; past `most`, the
-    first ones and a count."""
-    low, high, d = [], [], 1
-    while d * d <= number:
-        if number % d == 0:
-            low.append(d)
-            if d != number // d:
-                high.append(number // d)
-        d += 1
-    found = low + high[::-1]
-    shown = ", ".join(str(d) for d in found[:most])
-    return shown if len(found) <= most else f"{shown}, … ({len(found)} divisors of {number} in all)"
-
-
-MAX_INT = 2**31 - 1
-"""Largest int a spec field takes: sizes past it cannot index an array (and no layer has them)."""
-
-
-def _int(value, field, least, fail) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        fail(field, f"must be an integer >= {least}, got {_repr(value)}")
-    if value > MAX_INT:
-        fail(field, f"must be an integer from {least} to {MAX_INT:,}, got {_repr(value)}")
-    return value
-
-
-def _dims(fields: dict, fail) -> int:
-    """A layer's spatial axes: its `dims`, else the length of n or m where either is a list, else 2;
-    a list of another length is refused naming the field and dims."""
-    lengths = {key: len(fields[key]) for key in ("n", "m", "stride", "dilation") if isinstance(fields.get(key), list)}
-    if "dims" in fields:
-        dims = fields["dims"]
-        if not isinstance(dims, int) or isinstance(dims, bool) or dims not in DIMS:
-            fail("dims", f"must be 1, 2 or 3, got {_repr(dims)}")
-    else:
-        given = [lengths[key] for key in ("n", "m") if key in lengths]
-        dims = given[0] if given else 2
-        if not 1 <= dims <= 3:
-            fail("n" if "n" in lengths else "m", f"must be an integer >= 1 or a list of 1 to 3 of them (one per "
-                                                 f"spatial axis), got a list of {dims}")
-    for key, length in lengths.items():
-        if length != dims:
-            because = ("from dims" if "dims" in fields else "from the length of n" if "n" in lengths else
-                       "from the length of m" if "m" in lengths else "the default")
-            fail(key, f"must be an integer or a list of {dims} (dims = {dims}, {because}), got a list of {length}")
-    return dims
-
-
-def _validate(key: str, raw, fail, dims: int):
-    """One field's value as ConvSpec holds it; per-axis kinds learn the layer's dims."""
-    field = FIELDS[key]
-    if field.kind in ("axes", "padding"):
-        return VALIDATORS[field.kind](raw, key, field.least, fail, dims)
-    return VALIDATORS[field.kind](raw, key, field.least, fail)
-
-
-def _axes(value, field, least, fail, dims: int = 2) -> tuple[int, ...]:
-    """An int (the same on every axis) or a list of `dims` ints >= least."""
-    if isinstance(value, list) and len(value) == dims:
-        return tuple(_int(v, field, least, fail) for v in value)
-    if isinstance(value, list):
-        fail(field, f"must be an integer >= {least} or a list of {dims} (dims = {dims}), got a list of {len(value)}")
-    return (_int(value, field, least, fail),) * dims
-
-
-def _dims_value(value, field, least, fail) -> int:
-    """Validated by `_dims` already."""
-    return value
-
-
-def _name(value, field, least, fail) -> str:
-    if not (isinstance(value, str) and value):
-        fail(field, f"must be a non-empty string, got {_repr(value)}")
-    if not value.isprintable():                      # a control character or a lone surrogate
-        shown = value.encode("unicode_escape").decode("ascii")
-        fail(field, f"must be printable text (no control characters, tabs or line breaks), got '{shown}'")
-    return value
-
-
-def _bool(value, field, least, fail) -> bool:
-    if not isinstance(value, bool):
-        fail(field, f"must be true or false, got {_repr(value)}")
-    return value
-
-
-def _dtype(value, field, least, fail) -> str:
-    if value not in DTYPES:
-        fail(field, f"must be one of {', '.join(DTYPES)}, got {_repr(value)}")
-    return value
-
-
-def _layout(value, field, least, fail) -> str:
-    if value not in LAYOUTS:
-        fail(field, f"must be one of {', '.join(LAYOUTS)}, got {_repr(value)}")
-    return value
-
-
-def _adapter(value, field, least, fail) -> tuple:
-    """((name, renamed), ...) from {name: renamed}, names from impls.layer.NAMES, identifiers as values."""
-    from .impls.layer import NAMES
-    if not isinstance(value, dict):
-        fail(field, f"must be a mapping {{name: the class's name for it}}, got {_repr(value)}")
-    for key, renamed in value.items():
-        if key not in NAMES:
-            fail(field, f"unknown name {_repr(key)}{_did_you_mean(str(key), NAMES)} (valid: {', '.join(NAMES)})")
-        if not (isinstance(renamed, str) and renamed.isidentifier()):
-            fail(field, f"{key} must be renamed to a Python identifier, got {_repr(renamed)}")
-    return tuple(sorted(value.items()))
-
-
-def _tolerance(value, field, least, fail) -> dict:
-    """{'rtol': float, 'atol': float}, either may be absent."""
-    if not isinstance(value, dict) or set(value) - {"rtol", "atol"}:
-        fail(field, f"must be a mapping with rtol and/or atol (finite numbers >= 0), got {_repr(value)}")
-    for key, number in value.items():
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < math.inf:
-            fail(field, f"{key} must be a finite number >= 0, got {_repr(number)}")
-    return {key: float(number) for key, number in value.items()}
-
-
-def _repr(value) -> str:
-    """A value for a message, cut short: a spec may hold a huge list, or an integer too long to
-    print (Python refuses past 4,300 digits)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 14000:
-        return "an integer of over 4,000 digits"
-    return reprlib.repr(value)
-
-
-def _padding(value, field, least, fail, dims: int = 2):
-    """A padding name, or (before, after) per axis, axis by axis (2-D: (top, bottom, left, right)),
-    from an int, one int per axis, or a (before, after) pair per axis."""
-    if isinstance(value, str):
-        if value.lower() in PADDING_NAMES:
-            return value.lower()
-        fail("padding", f"unknown name {_repr(value)}{_did_you_mean(value.lower(), PADDING_NAMES)} "
-                        f"(valid: {padding_help(dims)})")
-    if isinstance(value, list) and len(value) in (dims, 2 * dims):
-        pads = [_int(v, "padding", 0, fail) for v in value]
-        return tuple(p for v in pads for p in (v, v)) if len(pads) == dims else tuple(pads)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return (value,) * (2 * dims)
-    fail("padding", f"got {_repr(value)}; valid: {padding_help(dims)}" + (f" (dims = {dims})" if dims != 2 else ""))
-
-
-VALIDATORS = {"axes": _axes, "int": _int, "dims": _dims_value, "padding": _padding, "name": _name, "bool": _bool,
-              "dtype": _dtype, "tolerance": _tolerance, "layout": _layout, "adapter": _adapter}
-"""kind -> validate(value, field, least, fail): the value as ConvSpec holds it, or fail(field, message)."""
-
-
-def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _line(node) -> int | None:

@@ -41,7 +41,7 @@ import numpy as np
 
 from .backend import array_module, sliding_window_view, synchronize
 from .colouring import classes, colours, tap_matrix, transposed_tap_matrix
-from .geometry import effective_size, reach, reached_outputs
+from .geometry import effective_size, pairs, reach, reached_outputs
 
 STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0, np.dtype("float16"): 1.0}
 """h per dtype the forward computes in: rounding error ~ eps * |Y| / h is ~1e-13 at 1e-3 in
@@ -86,7 +86,7 @@ class Problem:
         self.extent = tuple(effective_size(m, d) for m, d in zip(w.shape[2:], self.dilation))
         self.xp = array_module(x)
         self.describe = describe or (lambda e: f"{type(e).__name__}: {e}")
-        self.stride, self.padding = stride, padding
+        self.stride, self.padding, self.pads = stride, padding, pairs(padding)   # flat, as the forward takes it
         self.progress, self.planned, self.forwards = progress, 1.0, 0.0
         timings = []
         while len(timings) < TIMING_RUNS and sum(timings) < TIMING_S:   # a first call is cold (a GPU compiles)
@@ -168,7 +168,7 @@ def input_channels(pb: Problem, sets) -> np.ndarray:
                 for c in range(classes(sizes[a], m[a], pb.stride[a], pb.dilation[a], pb.transposed))}
                for a in range(dims)]
     taps = [xp.asarray((transposed_tap_matrix if pb.transposed else tap_matrix)(
-        sizes[a], out[a], m[a], pb.stride[a], pb.dilation[a], pb.padding[2 * a])) for a in range(dims)]  # (n_a, o_a)
+        sizes[a], out[a], m[a], pb.stride[a], pb.dilation[a], pb.pads[a][0])) for a in range(dims)]   # (n_a, o_a)
     g = pb.g.reshape(n_batch, groups, p // groups, *out)
     y0 = pb.y0.reshape(g.shape)
     perturbed = [(j, combo) for j in sets for combo in itertools.product(*(range(len(c)) for c in members))]
@@ -249,7 +249,7 @@ def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     n, c, *position = np.unravel_index(flat, pb.x.shape)
     first, inside = [], []                                        # per axis: the crop's first output, the pixel in it
     for a in range(dims):
-        row = position[a] + pb.padding[2 * a]                     # position in the padded input
+        row = position[a] + pb.pads[a][0]                         # position in the padded input
         o0 = np.clip(reached_outputs(row, pb.extent[a], pb.stride[a])[1] - reaches[a] + 1, 0, out[a] - reaches[a])
         first.append(o0)
         inside.append(row - o0 * pb.stride[a])
@@ -258,7 +258,7 @@ def input_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     values = xp.zeros(len(flat))
     touched = np.flatnonzero(np.all([inside[a] < crops[a] for a in range(dims)], axis=0))  # others: leftover, 0
     spatial = tuple(range(2, 2 + dims))
-    x_pad = xp.pad(pb.x, [(0, 0), (0, 0), *((pb.padding[2 * a], pb.padding[2 * a + 1]) for a in range(dims))])
+    x_pad = xp.pad(pb.x, [(0, 0), (0, 0), *pb.pads])
     x_crops = windows(x_pad, tuple(crops), axis=spatial)          # (N, k, *starts, *crops)
     g_crops = windows(pb.g, tuple(reaches), axis=spatial)
     y0_crops = windows(pb.y0, tuple(reaches), axis=spatial)

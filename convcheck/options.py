@@ -1,6 +1,11 @@
 """What `verify` takes and its defaults, with no NumPy: the command line reads them before any
-worker has started.
+worker has started, and pytest when it starts (the plugin's --convcheck-NAME options).
+
+OPTIONS is the one table of verify's options: the command line's `verify` and `plan` (cli),
+the pytest plugin and the Python API (testing) all build theirs from it.
 """
+
+from dataclasses import dataclass
 
 from .errors import ConvcheckError
 
@@ -37,6 +42,61 @@ default, whatever the plug-in's forward does (it is checked on its own, at two p
 called a handful of times however many forwards the method needs); or the plug-in's own
 forward once it passed its check ('implementation': the check then costs hundreds of its
 calls)."""
+
+
+DEFAULT_TIMEOUT_S = 300.0
+"""Seconds one layer may take in a worker (import included for the first): minutes above what
+the default method spends on any layer (its 5 s budget plus one forward and one backward),
+and short enough that a hung CI job fails in minutes, not at the CI system's limit."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One of verify's options: `name` is verify's keyword, `--NAME` on the command line,
+    `--convcheck-NAME` in pytest. `help` is the command line's sentence; `choices`, for a str
+    option, what it takes; `minimum`, the smallest value the command line takes (None: any);
+    `commands`, which of `convcheck verify` and `convcheck plan` take it; `worker`: the
+    runner's (how long a worker may take), passed to the worker pool, not to checker.verify."""
+
+    name: str
+    type: type
+    default: object
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    commands: tuple[str, ...] = ("verify", "plan")
+    worker: bool = False
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("method", str, "auto", "full: every coordinate; channels: every coordinate of as many input channels as "
+           "fit --budget (first and last always) plus random projections; sample: --samples per tensor; fast: random "
+           "projections only; auto: full when it fits --budget, else channels.", choices=METHODS,
+           commands=("verify",)),
+    Option("budget", float, DEFAULT_BUDGET_S, "Seconds auto and channels may spend on finite differences per layer."),
+    Option("samples", int, DEFAULT_SAMPLES, "Coordinates per tensor for --method sample.", minimum=1,
+           commands=("verify",)),
+    Option("channels", int, None, "Pin auto and channels to exactly this many input-channel sets (full when that is "
+           "all), whatever the machine's speed: the same report on any machine.", minimum=1),
+    Option("projections", int, None, "Pin the random directions of auto, channels and fast.", minimum=1),
+    Option("rtol", float, None, "Relative tolerance (overrides the spec's).", minimum=0, commands=("verify",)),
+    Option("atol", float, None, "Absolute tolerance (overrides the spec's).", minimum=0, commands=("verify",)),
+    Option("seed", int, None, "Seed for x, w, b, G (overrides the spec's).", minimum=0),
+    Option("timeout", float, DEFAULT_TIMEOUT_S, "Seconds one layer may take (the plug-in's import included) before "
+           "it fails; 0: no limit.", worker=True),
+    Option("backend", str, "numpy", "Where the check runs: numpy (CPU) or cupy (a CUDA GPU; pip install "
+           "'convcheck[cupy]').", choices=("numpy", "cupy")),
+    Option("layout", str, None, "The implementation's array layout, overriding the specs': nchw, or nhwc (x (N, H, "
+           "W, k), w (m_h, m_w, k, p)).", choices=("nchw", "nhwc")),
+    Option("through", str, "builtin", "The forward finite differences go through: builtin (im2col, a forward known "
+           "to be the layer; yours is checked at two draws and called twice whatever the method) or implementation "
+           "(yours, once it passed its check: hundreds of its calls).", choices=THROUGH),
+)
+"""verify's options in the order `convcheck verify --help` shows them (its own options, --format,
+--output, --jobs, --shard, --plot, --quiet, --show-output, are the command line's alone)."""
+
+OPTION = {option.name: option for option in OPTIONS}
+"""OPTIONS by name."""
 
 
 def checked(spec):

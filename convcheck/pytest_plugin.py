@@ -13,31 +13,17 @@ error with the CLI's one line; a plug-in that cannot be imported stops the run b
 
 Without `--convcheck-impl` (or the ini option `convcheck_impl`) it collects nothing, and a
 YAML file that is not a spec (no `layers:` and none of n, m, k, p, padding, stride) is left
-alone, so other projects' YAML files never become tests. The other options mirror `verify`'s.
-This module imports only pytest at startup: convcheck's own modules load when a spec is found.
+alone, so other projects' YAML files never become tests. The other options are `verify`'s,
+`--convcheck-NAME` for each of options.OPTIONS. At startup this module imports pytest and
+convcheck.options (with the package's light __init__ and errors: no NumPy); the rest of
+convcheck loads when a spec is found.
 """
+
+import re
 
 import pytest
 
-OPTIONS = {
-    "method": dict(choices=("auto", "full", "channels", "sample", "fast"),
-                   help="full, channels, sample, fast or auto (verify --method)"),
-    "budget": dict(type=float, help="seconds auto and channels may spend on finite differences per layer"),
-    "samples": dict(type=int, help="coordinates per tensor for --convcheck-method sample"),
-    "channels": dict(type=int, help="pin auto and channels to this many input-channel sets"),
-    "projections": dict(type=int, help="pin the random directions of auto, channels and fast"),
-    "rtol": dict(type=float, help="relative tolerance (overrides the specs')"),
-    "atol": dict(type=float, help="absolute tolerance (overrides the specs')"),
-    "seed": dict(type=int, help="seed for x, w, b, G (overrides the specs')"),
-    "backend": dict(choices=("numpy", "cupy"), help="numpy (CPU) or cupy (a CUDA GPU)"),
-    "layout": dict(choices=("nchw", "nhwc"), help="the implementation's array layout, overriding the specs'"),
-    "through": dict(choices=("builtin", "implementation"),
-                    help="the forward finite differences go through: builtin (im2col) or implementation (yours)"),
-    "timeout": dict(type=float, help="seconds one layer may take in its worker before it fails (default 300; 0: none)"),
-}
-"""`--convcheck-NAME`: verify's options of the same name (default: verify's). The choices are
-written out, not imported, so that pytest's start imports no convcheck module; a test holds them
-to options.METHODS and the command line's."""
+from .options import OPTIONS
 
 
 def pytest_addoption(parser):
@@ -45,8 +31,9 @@ def pytest_addoption(parser):
     group.addoption("--convcheck-impl", metavar="IMPL", default=None,
                     help="check this implementation (what `convcheck verify --impl` takes) on every layer of the "
                          "YAML spec files under the given paths; without it no YAML file is collected")
-    for name, settings in OPTIONS.items():
-        group.addoption(f"--convcheck-{name}", default=None, **settings)
+    for option in OPTIONS:                     # default None: verify's own default unless given
+        group.addoption(f"--convcheck-{option.name}", default=None, help=_help(option),
+                        **(dict(choices=option.choices) if option.choices else dict(type=option.type)))
     parser.addini("convcheck_impl", "as --convcheck-impl, for every run", default=None)
 
 
@@ -167,7 +154,16 @@ _WORKERS = pytest.StashKey()
 
 
 def _options(config) -> dict:
-    return {name: value for name in OPTIONS if (value := config.getoption(f"--convcheck-{name}")) is not None}
+    return {option.name: value for option in OPTIONS
+            if (value := config.getoption(f"--convcheck-{option.name}")) is not None}
+
+
+def _help(option) -> str:
+    """The command line's help for the option, its flags as pytest's (--budget: --convcheck-budget),
+    with verify's default."""
+    flags = "|".join(o.name for o in OPTIONS)
+    text = re.sub(rf"--({flags})\b", r"--convcheck-\1", option.help).replace("%", "%%")       # argparse's % format
+    return text if option.default is None else f"{text} [default: {option.default}]"
 
 
 def _looks_like_spec(path) -> bool:

@@ -31,12 +31,8 @@ import math
 import signal
 
 from .errors import ConvcheckError
+from .options import DEFAULT_TIMEOUT_S
 from .pool import Pool, command_line
-
-DEFAULT_TIMEOUT_S = 300.0
-"""Seconds one layer may take in a worker (import included for the first): minutes above what
-the default method spends on any layer (its 5 s budget plus one forward and one backward),
-and short enough that a hung CI job fails in minutes, not at the CI system's limit."""
 
 
 class Interrupted(Exception):

@@ -1,9 +1,10 @@
 """The spec file format as a JSON Schema (draft 2020-12), built from the loader's field table
-`loader.FIELDS`, so that the two cannot drift. `convcheck schema` prints it; editors use it to
+`fields.FIELDS`, so that the two cannot drift. `convcheck schema` prints it; editors use it to
 validate and complete spec files. The loader stays the authority: it also refuses what a
 schema cannot say (a float such as 3.0 for an int, duplicate keys, an impossible layer)."""
 
-from .loader import DIMS, FIELDS, MAX_ELEMENTS, MAX_INT
+from .fields import DIMS, FIELDS, MAX_INT
+from .loader import MAX_ELEMENTS
 from .spec import DTYPES, LAYOUTS, PADDING_NAMES
 
 

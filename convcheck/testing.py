@@ -21,16 +21,18 @@ import time
 from dataclasses import replace
 
 from .errors import SpecError
+from .fields import fields_of
 from .impls import impl_text, implementation
-from .loader import fields_of, load_mapping, load_specs
+from .loader import load_mapping, load_specs
+from .options import DEFAULT_TIMEOUT_S
+from .options import OPTIONS as VERIFY_OPTIONS
 from .report.text import headline
 from .result import Results, SpecResult
 from .spec import ConvSpec
 
-OPTIONS = ("method", "rtol", "atol", "seed", "budget", "backend", "layout", "samples", "channels", "projections",
-           "through", "timeout")
-"""Keyword arguments that are `verify`'s options, not spec fields (seed and layout override the
-spec's); `timeout` is the worker's, for an implementation given by name."""
+OPTIONS = tuple(option.name for option in VERIFY_OPTIONS)
+"""Keyword arguments that are `verify`'s options (options.OPTIONS), not spec fields (seed and
+layout override the spec's); `timeout` is the worker's, for an implementation given by name."""
 
 
 def assert_conv_backward(impl, spec=None, *, api: str | None = None, **fields) -> "SpecResult | Results":
@@ -71,7 +73,7 @@ def _check(impl, backward, api, spec, fields: dict) -> Results:
         impl = implementation(impl, backward, api=api)
         results = Results(verify(layer, impl, **options) for layer in specs)
     else:
-        from .runner import DEFAULT_TIMEOUT_S, Interrupted, Session
+        from .runner import Interrupted, Session
         session = Session(text, timeout=DEFAULT_TIMEOUT_S if timeout is None else timeout, **options)
         try:
             session.start()

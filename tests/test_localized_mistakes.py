@@ -28,7 +28,7 @@ def layer(name, dtype="float64", seed=0) -> ConvSpec:
 
 # dw_tap_middle_channel: one element of a channel that may not be covered exactly is caught by the
 # per-filter projections when it is large against the tolerance of its whole filter (k m_h m_w
-# elements): on these layers it is; it is not guaranteed in general (README, "Guarantees" in docs/how-it-works.md).
+# elements): on these layers it is; it is not guaranteed in general (docs/how-it-works.md, "Guarantees").
 CASES = [(mistake, "64x56x56") for mistake in MISTAKES if mistake != "stride_phase"] + [
     ("stride_phase", "128x28x28-stride2"), ("dx_channel_row", "128x28x28-stride2"),
     ("dw_tap_middle_channel", "128x28x28-stride2"), ("db_filter_plus_1", "128x28x28-stride2")]

@@ -113,20 +113,70 @@ def test_a_bad_spec_is_a_collection_error_and_a_bad_impl_a_usage_error(project):
     assert bad_option.returncode == 4 and "invalid choice: 'exact'" in bad_option.stderr
 
 
-def test_the_plugins_choices_are_verifys():
-    from convcheck.cli import Backend, Layout, Through
-    from convcheck.options import METHODS, THROUGH
-    from convcheck.pytest_plugin import OPTIONS
-    assert OPTIONS["method"]["choices"] == METHODS
-    assert OPTIONS["backend"]["choices"] == tuple(b.value for b in Backend)
-    assert OPTIONS["layout"]["choices"] == tuple(v.value for v in Layout)
-    assert OPTIONS["through"]["choices"] == THROUGH == tuple(v.value for v in Through)
+def test_the_command_line_the_plugin_and_the_api_take_the_tables_options():
+    """options.OPTIONS is verify's options, once: `convcheck verify` and `plan` take exactly its
+    options (flags, types, defaults, help), `--convcheck-NAME` exactly its options, the API
+    exactly its keywords; an option added in one place only fails here."""
     import inspect
 
-    from convcheck.checker import verify
+    import typer
+
+    from convcheck import checker, cli, testing
+    from convcheck.options import OPTION, OPTIONS
+    from convcheck.pytest_plugin import pytest_addoption
     from convcheck.runner import Session
-    assert set(OPTIONS) - {"timeout"} <= set(inspect.signature(verify).parameters)
+    names = [option.name for option in OPTIONS]
+    assert list(OPTION) == names and len(set(names)) == len(names)
+    own = {"verify": {"paths", "impl", "format", "output", "jobs", "shard", "plot", "quiet", "show_output"},
+           "plan": {"paths", "impl", "target", "format", "jobs"}}                  # the command line's alone
+    commands = typer.main.get_command(cli.app).commands
+    for command, function in (("verify", cli.verify), ("plan", cli.plan)):
+        taken = [name for name in inspect.signature(function).parameters if name not in own[command]]
+        assert taken == [option.name for option in OPTIONS if command in option.commands], command
+        params = {param.name: param for param in commands[command].params}
+        assert set(params) == own[command] | set(taken), command
+        for name in taken:
+            option, param = OPTION[name], params[name]
+            assert param.opts == [f"--{name}"] and param.help == option.help, name
+            assert getattr(param.default, "value", param.default) == option.default, name
+            if option.choices:
+                assert tuple(getattr(c, "value", c) for c in param.type.choices) == option.choices, name
+            else:
+                assert param.type.name.split()[0] == option.type.__name__, name
+                assert getattr(param.type, "min", None) == option.minimum, name
+
+    class Parser:                                                           # what pytest_addoption asks for
+        added = {}
+
+        def getgroup(self, *args):
+            return self
+
+        def addoption(self, flag, **settings):
+            self.added[flag] = settings
+
+        def addini(self, *args, **kwargs):
+            pass
+    parser = Parser()
+    pytest_addoption(parser)
+    assert list(parser.added) == ["--convcheck-impl", *(f"--convcheck-{name}" for name in names)]
+    for option in OPTIONS:
+        settings = parser.added[f"--convcheck-{option.name}"]
+        assert settings["default"] is None
+        assert settings.get("choices", ()) == option.choices and settings.get("type", str) is option.type
+
+    assert testing.OPTIONS == tuple(names)
+    keywords = set(inspect.signature(checker.verify).parameters) - {"spec", "impl", "progress", "notify"}
+    assert keywords == {option.name for option in OPTIONS if not option.worker}
+    assert [option.name for option in OPTIONS if option.worker] == ["timeout"]
     assert "timeout" in inspect.signature(Session).parameters                     # the workers', not verify's
+    assert {option.name for option in OPTIONS if "plan" in option.commands and not option.worker} <= \
+        set(inspect.signature(checker.plan).parameters)
+    for option in OPTIONS:
+        assert option.default is None or isinstance(option.default, option.type), option.name
+        if option.choices:
+            assert option.type is str and (option.default is None or option.default in option.choices)
+        if not option.worker:                            # verify's own defaults are the table's
+            assert inspect.signature(checker.verify).parameters[option.name].default == option.default
 
 
 HOSTILE = '''"""Right on every layer but the one of n = 8 rows, where it misbehaves as asked."""

@@ -16,7 +16,7 @@ from convcheck.result import Results, SpecResult
 from convcheck.testing import assert_conv_backward, check
 
 ROOT = Path(__file__).parent.parent
-SEED001 = ROOT / "configs" / "multichannel_5x100x100.yaml"
+MULTICHANNEL = ROOT / "configs" / "multichannel_5x100x100.yaml"
 STRIDES = ROOT / "configs" / "strides_and_padding.yaml"
 COURSE = Path(__file__).parent / "course"
 LAYER = dict(n=7, m=3, k=2, p=3, padding=1, stride=2, batch=2)
@@ -52,10 +52,10 @@ def test_a_spec_file_checks_its_layers_and_fields_override_them():
     assert isinstance(results, Results) and len(results) == 4 and results.passed
     assert [r.spec.name for r in results] == ["stride2-leftover-rows", "asymmetric-padding", "same-stride2-float32",
                                               "full-no-bias"]
-    one = assert_conv_backward("im2col", SEED001, n=20, batch=2, method="fast")
+    one = assert_conv_backward("im2col", MULTICHANNEL, n=20, batch=2, method="fast")
     assert one.spec.n == (20, 20) and one.spec.m == (5, 5) and one.method == "fast"
-    assert one.spec.source == str(SEED001)                            # still said to come from its file
-    three = assert_conv_backward("direct", SEED001, n=[6, 6, 6], m=2, k=2, p=2)   # a new number of axes
+    assert one.spec.source == str(MULTICHANNEL)                            # still said to come from its file
+    three = assert_conv_backward("direct", MULTICHANNEL, n=[6, 6, 6], m=2, k=2, p=2)   # a new number of axes
     assert three.spec.dims == 3 and three.geometry.shapes["w"] == (2, 2, 2, 2, 2)
 
 
@@ -83,7 +83,7 @@ def test_bad_fields_and_options_raise_the_clis_line_as_a_value_error():
     with pytest.raises(ValueError, match="field 'padding': missing; a layer needs n, m, k, p, padding, stride"):
         assert_conv_backward("direct", n=5, m=3, k=1, p=1, stride=1)
     with pytest.raises(ValueError, match=r"multichannel_5x100x100.yaml.*field 'k'"):
-        assert_conv_backward("direct", SEED001, k=0)
+        assert_conv_backward("direct", MULTICHANNEL, k=0)
     with pytest.raises(ValueError, match="--method exact: unknown; valid: auto, full, channels, sample, fast"):
         assert_conv_backward("direct", method="exact", **LAYER)
     with pytest.raises(ImplError, match="--impl nowhere_conv: no built-in, file or module"):

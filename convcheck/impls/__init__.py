@@ -45,7 +45,7 @@ class Implementation:
 
     def describe(self, error: BaseException, call: bool = True) -> str:
         """What the plug-in raised, in one line (blame.describe): the user's line that raised, or,
-        when the call itself was refused, the call convcheck made and the README's wrapper."""
+        when the call itself was refused, the call convcheck made and the wrapper of docs/plugins.md."""
         from .blame import describe
         return describe(error, self.folder, call)
 

@@ -3,7 +3,7 @@
 A plug-in's exception is either its call refused (the function does not take the arguments
 convcheck passed: Python's own TypeError at the call, or an `assert`/`raise` on an argument in
 the called function's own body) or a bug in its code (a Python 2 `/` passing a float to
-`range`, an index past the end). The first gets the call convcheck made and the README's
+`range`, an index past the end). The first gets the call convcheck made and docs/plugins.md's
 three-line wrapper; the second gets the user's line that raised, as pytest shows it:
 
     TypeError: 'float' object cannot be interpreted as an integer (layers.py:413 in

@@ -1,7 +1,7 @@
 """Array helpers shared by the built-in implementations."""
 
 from ..backend import array_module
-from ..geometry import effective_size, output_size
+from ..geometry import effective_size, output_size, pairs, transposed_size
 
 
 def pad(x, padding):
@@ -9,12 +9,11 @@ def pad(x, padding):
     (..., H, W) -> (..., H + top + bottom, W + left + right) in 2-D."""
     if not any(padding):
         return x
-    dims = len(padding) // 2
+    pads = pairs(padding)
     xp = array_module(x)
-    spatial = x.shape[-dims:]
-    out = xp.zeros((*x.shape[:-dims], *(n + padding[2 * a] + padding[2 * a + 1] for a, n in enumerate(spatial))),
-                   dtype=x.dtype)
-    out[(...,) + tuple(slice(padding[2 * a], padding[2 * a] + n) for a, n in enumerate(spatial))] = x
+    spatial = x.shape[-len(pads):]
+    out = xp.zeros((*x.shape[:-len(pads)], *(n + lo + hi for n, (lo, hi) in zip(spatial, pads))), dtype=x.dtype)
+    out[(...,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))] = x
     return out
 
 
@@ -26,8 +25,8 @@ def ones(x) -> tuple[int, ...]:
 def out_size(x, w, stride, padding, dilation=None) -> tuple[int, ...]:
     """Output size per axis for x (N, k, *n) and w (p, k / groups, *m), taps dilation apart."""
     dilation = dilation or ones(x)
-    return tuple(output_size(x.shape[2 + a], effective_size(w.shape[2 + a], dilation[a]), stride[a],
-                             padding[2 * a], padding[2 * a + 1]) for a in range(x.ndim - 2))
+    return tuple(output_size(x.shape[2 + a], effective_size(w.shape[2 + a], dilation[a]), stride[a], lo, hi)
+                 for a, (lo, hi) in enumerate(pairs(padding)))
 
 
 def spatial(a, offset: int = 2) -> tuple[int, ...]:
@@ -38,15 +37,15 @@ def spatial(a, offset: int = 2) -> tuple[int, ...]:
 def plain_size(out, w, stride, padding, dilation) -> tuple[int, ...]:
     """Size of the plain layer's output whose dL/dX is a transposed layer's output `out`: the
     input size n, plus the rows output padding beyond the stride adds (when d > s)."""
-    return tuple((o + padding[2 * a] + padding[2 * a + 1] - dilation[a] * (w.shape[2 + a] - 1) - 1) // stride[a] + 1
-                 for a, o in enumerate(out))
+    return tuple(output_size(o, effective_size(w.shape[2 + a], dilation[a]), stride[a], lo, hi)
+                 for a, (o, (lo, hi)) in enumerate(zip(out, pairs(padding))))
 
 
 def transposed_out(x, w, stride, padding, dilation, output_padding) -> tuple[int, ...]:
     """A transposed layer's output size per axis: (n - 1) s - (lo + hi) + d (m - 1) + op + 1."""
     op = output_padding or (0,) * (x.ndim - 2)
-    return tuple((n - 1) * stride[a] - padding[2 * a] - padding[2 * a + 1] + dilation[a] * (w.shape[2 + a] - 1) +
-                 op[a] + 1 for a, n in enumerate(x.shape[2:]))
+    return tuple(transposed_size(n, effective_size(w.shape[2 + a], dilation[a]), stride[a], lo, hi, op[a])
+                 for a, (n, (lo, hi)) in enumerate(zip(x.shape[2:], pairs(padding))))
 
 
 def extend(x, sizes):
@@ -90,7 +89,7 @@ def group_slices(k: int, p: int, groups: int) -> list[tuple[slice, slice]]:
 
 CALL = "convcheck_call"
 """The attribute a plug-in's exception carries the call convcheck made under (Implementation.describe shows it)."""
-ADAPTING = "README, 'Adapting an op: a three-line wrapper'"
+ADAPTING = "docs/plugins.md, 'Adapting an op: a three-line wrapper'"
 ENTRY_ERRORS = (TypeError, AssertionError, ValueError)
 """What an op raises when it does not take the arguments it was called with."""
 

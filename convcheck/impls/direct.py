@@ -16,6 +16,7 @@ import itertools
 import math
 
 from ..backend import array_module
+from ..geometry import pairs
 from .common import extend, group_slices, ones, pad, plain_size, spatial, transposed_out
 
 ALL = (slice(None), slice(None))
@@ -139,10 +140,11 @@ def _input_gradient(dy, w, x_shape, stride, padding):
     w_rot = w[ALL + (slice(None, None, -1),) * dims].swapaxes(0, 1)  # (k, p, *m), every spatial axis turned
     dx_reach = correlate(dy_full, w_rot)                              # (N, k, *reach)
     sizes = x_shape[2:]
-    dx_pad = xp.zeros((dy.shape[0], w.shape[1], *(n + padding[2 * a] + padding[2 * a + 1]
-                                                  for a, n in enumerate(sizes))), dtype=dx_reach.dtype)
+    pads = pairs(padding)
+    dx_pad = xp.zeros((dy.shape[0], w.shape[1], *(n + lo + hi for n, (lo, hi) in zip(sizes, pads))),
+                      dtype=dx_reach.dtype)
     dx_pad[ALL + tuple(slice(0, r) for r in reach)] = dx_reach        # leftover rows stay 0
-    return dx_pad[ALL + tuple(slice(padding[2 * a], padding[2 * a] + n) for a, n in enumerate(sizes))]
+    return dx_pad[ALL + tuple(slice(lo, lo + n) for n, (lo, _) in zip(sizes, pads))]
 
 
 def _forward_transposed(x, w, b, stride, padding, dilation, groups, output_padding):

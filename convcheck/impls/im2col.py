@@ -17,6 +17,7 @@ import itertools
 import math
 
 from ..backend import array_module
+from ..geometry import pairs
 from .common import extend, group_slices, ones, out_size, pad, plain_size, spatial, transposed_out
 
 ALL = (slice(None), slice(None))
@@ -94,7 +95,8 @@ def _input_gradient(dy, w, x_shape, stride, padding, dilation, groups):
     """dL/dX (N, k, *n) of a plain layer: dL/dphi = F_f dL/dO_f per group, then col2im, cropped."""
     xp = array_module(dy)
     p, m, out = w.shape[0], w.shape[2:], dy.shape[2:]
-    padded = (*x_shape[:2], *(n + padding[2 * a] + padding[2 * a + 1] for a, n in enumerate(x_shape[2:])))
+    pads = pairs(padding)
+    padded = (*x_shape[:2], *(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads)))
     dx_pad = xp.empty(padded, dtype=dy.dtype)
     tap_slices = taps(m, stride, out, dilation)
     for channels, filters in group_slices(x_shape[1], p, groups):
@@ -102,7 +104,7 @@ def _input_gradient(dy, w, x_shape, stride, padding, dilation, groups):
         dphi_t = w[filters].reshape(p // groups, -1).T @ do_f_t                  # (N, k' prod(m), prod(o))
         dx_pad[:, channels] = col2im(dphi_t, (padded[0], channels.stop - channels.start, *padded[2:]), m, out,
                                      tap_slices)
-    crop = tuple(slice(padding[2 * a], padding[2 * a] + n) for a, n in enumerate(x_shape[2:]))
+    crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))
     return xp.ascontiguousarray(dx_pad[(slice(None), slice(None)) + crop])
 
 

@@ -58,7 +58,7 @@ def adapt(cls, folder: str | None):
                 if e.__traceback__.tb_next is not None:        # raised inside the constructor, not by the call
                     raise noted(_pair_noted(e, names, arguments), lambda: call_text(class_name, kwargs=named))
                 raise noted(TypeError(f"{e}; if the class names its arguments differently, rename them with an "
-                                      "'adapter:' block in the spec (see the README)"),
+                                      "'adapter:' block in the spec (see docs/plugins.md)"),
                             lambda: call_text(class_name, kwargs=named)) from None
             except ENTRY_ERRORS as e:
                 raise noted(_pair_noted(e, names, arguments), lambda: call_text(class_name, kwargs=named))

@@ -15,6 +15,8 @@ conv1d/2d/3d. It runs on the arrays' own backend (the GPU with CuPy), in float64
 import itertools
 
 from ..backend import array_module
+from ..geometry import pairs
+from .common import pad, transposed_out
 
 
 def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
@@ -28,9 +30,7 @@ def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=Fal
                                   output_padding=output_padding or (0,) * dims)
     n_batch, k, *sizes = x.shape
     p, k_group, *taps = w.shape
-    x_pad = xp.zeros((n_batch, k, *(n + padding[2 * a] + padding[2 * a + 1] for a, n in enumerate(sizes))))
-    inside = tuple(slice(padding[2 * a], padding[2 * a] + n) for a, n in enumerate(sizes))
-    x_pad[(slice(None), slice(None)) + inside] = x
+    x_pad = pad(x.astype(xp.float64), padding)
     out = [len(range(0, x_pad.shape[2 + a] - dilation[a] * (taps[a] - 1), stride[a])) for a in range(dims)]
     y = xp.zeros((p, n_batch, *out))                       # every window start whose span fits
     p_group = p // groups
@@ -57,9 +57,9 @@ def transposed_forward(x, w, b, *, stride, padding, dilation, groups, output_pad
     dims = x.ndim - 2
     n_batch, k, *sizes = x.shape
     _, p_group, *taps = w.shape
-    out = [(sizes[a] - 1) * stride[a] - padding[2 * a] - padding[2 * a + 1] + dilation[a] * (taps[a] - 1) +
-           output_padding[a] + 1 for a in range(dims)]
-    span = [max((sizes[a] - 1) * stride[a] + dilation[a] * (taps[a] - 1) + 1, padding[2 * a] + out[a])
+    out = transposed_out(x, w, stride, padding, dilation, output_padding)
+    before = [lo for lo, _ in pairs(padding)]
+    span = [max((sizes[a] - 1) * stride[a] + dilation[a] * (taps[a] - 1) + 1, before[a] + out[a])
             for a in range(dims)]                                  # the full map, or the output if longer
     full = xp.zeros((p_group * groups, n_batch, *span))
     k_group = k // groups
@@ -70,8 +70,8 @@ def transposed_forward(x, w, b, *, stride, padding, dilation, groups, output_pad
             at = tuple(slice(t * d, t * d + s * (n - 1) + 1, s) for t, d, s, n in zip(tap, dilation, stride, sizes))
             full[(filters, slice(None)) + at] += xp.tensordot(w[(slice(g * k_group, (g + 1) * k_group), slice(None))
                                                                 + tap].astype(xp.float64), channels, axes=([0], [1]))
-    y = xp.moveaxis(full[(slice(None), slice(None)) + tuple(slice(padding[2 * a], padding[2 * a] + out[a])
-                                                            for a in range(dims))], 0, 1)   # (N, p, *o)
+    y = xp.moveaxis(full[(slice(None), slice(None)) + tuple(slice(lo, lo + o) for lo, o in zip(before, out))],
+                    0, 1)                                                                       # (N, p, *o)
     if b is not None:
         y = y + b.astype(xp.float64).reshape(-1, *(1,) * dims)
     return y

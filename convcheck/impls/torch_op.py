@@ -20,6 +20,7 @@ skipped as not expressible. A function of torch ops gets the plug-in contract's 
 """
 
 from ..errors import ImplError
+from ..geometry import pairs
 from .common import call_text, noting_call
 
 
@@ -75,7 +76,7 @@ def adapt(op, folder: str | None, name: str | None = None):
         return tuple(_array(g, x) for g in grads) + ((None,) if b is None else ())
 
     def expressible(spec, geom):
-        if is_function and geom.padding[0::2] != geom.padding[1::2]:
+        if is_function and any(lo != hi for lo, hi in geom.pads):
             sides = "(top, bottom, left, right)" if spec.dims == 2 else "(before, after per axis)"
             call = f"F.conv_transpose{spec.dims}d" if spec.transposed else f"F.conv{spec.dims}d"
             return (f"not expressible in this API: padding {sides} = {geom.padding} differs between the two sides "
@@ -99,7 +100,7 @@ def functional_args(stride, padding, conv) -> list:
         extra, defaults = [dilation, groups], [1, 1]
     while extra and extra[-1] == defaults[len(extra) - 1]:
         extra.pop()
-    return [_one(tuple(stride)), _one(tuple(padding[0::2])), *extra]
+    return [_one(tuple(stride)), _one(tuple(lo for lo, _ in pairs(padding))), *extra]
 
 
 def _one(values: tuple):

@@ -46,12 +46,12 @@ def _places_x(geom: Geometry) -> list[tuple]:
     n_batch, k, *sizes = geom.shapes["x"]
     dims, middle = len(sizes), tuple(n // 2 for n in sizes)
     corners = list(itertools.product(*((0, n - 1) for n in sizes)))
-    phases = list(itertools.product(*([_phase(sizes[a], geom.stride[a], geom.padding[2 * a], phase)
+    phases = list(itertools.product(*([_phase(sizes[a], geom.stride[a], geom.pads[a][0], phase)
                                        for phase in range(geom.stride[a])] for a in range(dims))))
     sides = [middle[:a] + (end,) + middle[a + 1:] for a in range(dims) for end in (0, sizes[a] - 1)]
     leftover = []
     for a in range(dims):                                         # the first row no window reads, if any
-        row = (geom.out[a] - 1) * geom.stride[a] + geom.extent[a] - geom.padding[2 * a]
+        row = (geom.out[a] - 1) * geom.stride[a] + geom.extent[a] - geom.pads[a][0]
         if row < sizes[a]:
             leftover.append(middle[:a] + (max(row, 0),) + middle[a + 1:])
     places = corners + phases + sides + leftover

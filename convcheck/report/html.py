@@ -226,5 +226,5 @@ def _spec_yaml(spec) -> str:
     JSON, which YAML reads)."""
     import json
 
-    from ..loader import fields_of
+    from ..fields import fields_of
     return "\n".join(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in fields_of(spec).items())

@@ -34,7 +34,7 @@ from convcheck.methods import cost as budget
 from convcheck.options import DEFAULT_BUDGET_S, FORWARD_CHECKS, checked
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = {  # name: spec fields; seed 001's layer comes from configs/
+LAYERS = {  # name: spec fields; the 5x100x100 layer comes from configs/
     "64x56x56 s1": dict(n=56, m=3, k=64, p=64, padding=1, stride=1),
     "128x28x28 s2": dict(n=28, m=3, k=128, p=128, padding=1, stride=2),
     "256x14x14 s1": dict(n=14, m=3, k=256, p=256, padding=1, stride=1),
@@ -49,7 +49,7 @@ FLOOR_LAYERS = {  # issue 16's layers (32 x 32 inputs), and the depthwise layer 
     "3x3 d2 s2, k 4": dict(n=32, m=3, k=4, p=4, padding=2, stride=2, dilation=2),
     "depthwise 3x3, k 32": dict(n=32, m=3, k=32, p=32, padding=1, stride=1, groups=32),
     "3x3 groups 4, k 16": dict(n=32, m=3, k=16, p=16, padding=1, stride=1, groups=4),
-    "seed 001 (5x100x100, ten 5x5)": None,
+    "5x100x100, ten 5x5": None,
     "depthwise 3x3, k 128, 56x56": dict(n=56, m=3, k=128, p=128, padding=1, stride=1, groups=128),
 }
 
@@ -69,7 +69,7 @@ def write_specs(folder: Path) -> dict:
     paths = {}
     for name, fields in LAYERS.items():
         paths[name] = _write(folder, name, fields)
-    paths["seed 001 (5x100x100, ten 5x5)"] = ROOT / "configs" / "multichannel_5x100x100.yaml"
+    paths["5x100x100, ten 5x5"] = ROOT / "configs" / "multichannel_5x100x100.yaml"
     return paths
 
 
@@ -145,7 +145,7 @@ def main():
                      "coverage in the process", "full would need (est.)"), rows))
 
         rows = []
-        for name in ["seed 001 (5x100x100, ten 5x5)", "64x56x56 s1"]:
+        for name in ["5x100x100, ten 5x5", "64x56x56 s1"]:
             if name == "64x56x56 s1" and args.skip_full_64:
                 continue
             spec = specs[name]

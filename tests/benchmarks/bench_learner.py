@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_learner.py [--repeats 5] [--course PATH/cs231n/layers.py] [--own]
 
-Run it with the Python of a clean install (`pip install .`). The layer is seed 001's
+Run it with the Python of a clean install (`pip install .`). The layer is the 5x100x100 one
 (configs/multichannel_5x100x100.yaml: 5 x 100 x 100, ten 5 x 5 x 5 filters), the spec sets no
 batch, so both commands check it at batch 2. The course file is CS231n-style conv_forward_naive /
 conv_backward_naive with four nested loops (tests/course/assignment2/cs231n/layers.py unless
@@ -42,7 +42,7 @@ def whole(command: list[str]) -> tuple[float, dict]:
 
 
 def students_calls(path: Path) -> tuple[float, float]:
-    """(one forward, one backward) of the course file at batch 1 on seed 001's layer, best of 3."""
+    """(one forward, one backward) of the course file at batch 1 on the 5x100x100 layer, best of 3."""
     from convcheck.impls.files import import_file
     module = import_file(str(path), str(path), package=True)
     rng = np.random.default_rng(0)
@@ -87,10 +87,10 @@ def main():
     covered = f"method {report['method']}, " + ("every coordinate" if not report["partial_coverage"] else "partial")
     rows = [("the student's forward, batch 1 (in-process)", f"{forward:.3f} s", "", ""),
             ("the student's backward, batch 1 (in-process)", f"{backward:.3f} s", "", ""),
-            ("convcheck verify seed001 (built-in, whole process)",
+            ("convcheck verify multichannel_5x100x100 (built-in, whole process)",
              f"{builtin[0]:.2f} s / {builtin[len(builtin) // 2]:.2f} s", "reference", ""),
             ("goal: 1.3 x (built-in + 4 x (forward + backward))", f"{bound:.2f} s", "", ""),
-            (f"convcheck verify seed001 --impl {course.split(':')[0]}:... (whole process)",
+            (f"convcheck verify multichannel_5x100x100 --impl {course.split(':')[0]}:... (whole process)",
              f"{naive[0]:.2f} s / {naive[len(naive) // 2]:.2f} s", f"{naive[0] / bound:.2f}x the goal", covered)]
     rows += [("the same through the Python API (in-process): built-in", f"{in_process('direct'):.2f} s", "", ""),
              ("the same through the Python API (in-process): course file", f"{in_process(course):.2f} s", "", "")]
@@ -99,7 +99,7 @@ def main():
         rows.append(("... --through implementation (whole process, once)", f"{seconds:.1f} s",
                      f"{seconds / naive[0]:.0f}x the default", f"method {own['method']}, " +
                      ("every coordinate" if not own["partial_coverage"] else "partial")))
-    print(f"seed 001's layer at batch 2 (the spec sets none), best / median of {args.repeats}, {args.course}:")
+    print(f"the 5x100x100 layer at batch 2 (the spec sets none), best / median of {args.repeats}, {args.course}:")
     print(table(("what", "wall (best / median)", "ratio", "coverage"), rows))
 
 

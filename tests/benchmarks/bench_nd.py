@@ -1,5 +1,5 @@
 """Issue 17: `full` on a 3-D layer and a transposed 2-D layer, against the floor of black-box
-finite differences, with seed 001's 2-D layer beside them.
+finite differences, with the 5x100x100 2-D layer beside them.
 
     python tests/benchmarks/bench_nd.py [--impl im2col]
 
@@ -32,7 +32,7 @@ from convcheck.options import checked
 
 ROOT = Path(__file__).parent.parent.parent
 LAYERS = {  # name -> spec fields (None: the config file)
-    "seed 001 (5x100x100, ten 5x5)": None,
+    "5x100x100, ten 5x5": None,
     "3-D 8x16x32x32, eight 3x3x3": dict(dims=3, n="[16, 32, 32]", m=3, k=8, p=8, padding=1, stride=1),
     "transposed 2-D 64 ch, 28 -> 56": dict(n=28, m=3, k=64, p=64, stride=2, padding=1, output_padding=1,
                                           transposed="true"),

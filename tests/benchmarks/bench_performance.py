@@ -29,7 +29,7 @@ from convcheck.options import DEFAULT_SAMPLES
 from convcheck.spec import ConvSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED001 = ROOT / "configs" / "multichannel_5x100x100.yaml"
+MULTICHANNEL = ROOT / "configs" / "multichannel_5x100x100.yaml"
 
 
 def layer(n, m, k, p, **kw) -> ConvSpec:
@@ -132,7 +132,7 @@ def peak_mb(fn) -> float:
 
 def goals(skip_default: bool) -> list[tuple]:
     rows = []
-    small, seed001 = layer(32, 5, 5, 10), layer(100, 5, 5, 10)
+    small, multichannel = layer(32, 5, 5, 10), layer(100, 5, 5, 10)
 
     # Goal 1: full on 1x5x32x32 with ten 5x5 filters vs gradcheck's default (dense Jacobians)
     if skip_default:
@@ -144,23 +144,23 @@ def goals(skip_default: bool) -> list[tuple]:
         rows.append(("1 full, 5x32x32 vs gradcheck default", f"{ours:.3f} s", f"{theirs:.1f} s",
                      f"{theirs / ours:.0f}x faster", ">= 100x", theirs / ours >= 100))
 
-    # Goal 2: the whole `convcheck verify --method full` process on seed 001's layer
-    wall = process("verify", SEED001, "--method", "full")
-    peak = process_peak_mb("verify", SEED001, "--method", "full")
+    # Goal 2: the whole `convcheck verify --method full` process on the 5x100x100 layer
+    wall = process("verify", MULTICHANNEL, "--method", "full")
+    peak = process_peak_mb("verify", MULTICHANNEL, "--method", "full")
     inputs = 1 * 5 * 100 * 100 + 10 * 5 * 5 * 5 + 10
     jacobian_gb = inputs * (1 * 10 * 96 * 96) * 8 / 1e9
-    rows.append(("2 full, seed 001, whole process", f"{wall:.2f} s, {peak:.0f} MB",
+    rows.append(("2 full, 5x100x100, whole process", f"{wall:.2f} s, {peak:.0f} MB",
                  f"gradcheck: cannot run ({jacobian_gb:.0f} GB Jacobian)", "—", "< 1 s, < 500 MB",
                  wall < 1 and peak < 500))
 
-    # Goal 3: fast vs gradcheck fast_mode on seed 001's layer, for each built-in as the implementation
+    # Goal 3: fast vs gradcheck fast_mode on the 5x100x100 layer, for each built-in as the implementation
     for impl in ("im2col", "direct"):
-        ours, theirs = side_by_side(lambda: verify(seed001, impl, method="fast"),
-                                    gradcheck_call(seed001, fast_mode=True), repeat=15)
-        rows.append((f"3 fast ({impl}) vs gradcheck fast_mode, seed 001", f"{ours * 1e3:.1f} ms",
+        ours, theirs = side_by_side(lambda: verify(multichannel, impl, method="fast"),
+                                    gradcheck_call(multichannel, fast_mode=True), repeat=15)
+        rows.append((f"3 fast ({impl}) vs gradcheck fast_mode, 5x100x100", f"{ours * 1e3:.1f} ms",
                      f"{theirs * 1e3:.1f} ms", f"{theirs / ours:.2f}x", ">= 1x", ours <= theirs))
 
-    # Goal 4: built-in forward and backward vs torch conv2d on seed 001's layer
+    # Goal 4: built-in forward and backward vs torch conv2d on the 5x100x100 layer
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((1, 5, 100, 100)), rng.standard_normal((10, 5, 5, 5)), rng.standard_normal(10)
     dy = rng.standard_normal((1, 10, 96, 96))

@@ -25,7 +25,7 @@ from convcheck.checker import plan
 from convcheck.loader import load_specs
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = {  # name: spec fields; seed 001's layer comes from configs/
+LAYERS = {  # name: spec fields; the 5x100x100 layer comes from configs/
     "small 4x16x16 3x3": dict(n=16, m=3, k=4, p=4, padding=1, stride=1),
     "64x56x56 s1": dict(n=56, m=3, k=64, p=64, padding=1, stride=1),
     "128x28x28 s2": dict(n=28, m=3, k=128, p=128, padding=1, stride=2),
@@ -36,11 +36,11 @@ LAYERS = {  # name: spec fields; seed 001's layer comes from configs/
 
 
 def write(folder: Path) -> Path:
-    """All layers in one file, seed 001's first."""
-    seed001 = (ROOT / "configs" / "multichannel_5x100x100.yaml").read_text().split("\n")
-    fields = {line.split(":")[0].strip(): line.split(":", 1)[1].strip() for line in seed001
+    """All layers in one file, the 5x100x100 layer first."""
+    multichannel = (ROOT / "configs" / "multichannel_5x100x100.yaml").read_text().split("\n")
+    fields = {line.split(":")[0].strip(): line.split(":", 1)[1].strip() for line in multichannel
               if ":" in line and not line.startswith("#")}
-    layers = [{"name": "seed001", **{k: v for k, v in fields.items() if k in ("n", "m", "k", "p", "padding",
+    layers = [{"name": "5x100x100", **{k: v for k, v in fields.items() if k in ("n", "m", "k", "p", "padding",
                                                                             "stride")}}]
     layers += [{"name": name.replace(" ", "-").replace(",", ""), **f} for name, f in LAYERS.items()]
     path = folder / "layers.yaml"

@@ -2,7 +2,7 @@
 
     python tests/benchmarks/gpu.py [--skip-tests] [--skip-full-64]
 
-For seed 001's layer (1x5x100x100, ten 5x5 filters) and a 64-channel 56x56 layer with 64
+For the 5x100x100 layer (1x5x100x100, ten 5x5 filters) and a 64-channel 56x56 layer with 64
 3x3 filters: the full check and the default method (auto, 5 s budget) on NumPy and on
 CuPy, each the best of 3 in this process, both built-ins, and GPU against CPU as a ratio.
 Without CuPy or a GPU it says so and prints the NumPy figures only.
@@ -37,8 +37,8 @@ def main():
     except ConvcheckError as e:
         cupy, device = None, None
         print(f"no GPU figures: {e}")
-    layers = {"seed 001 (1x5x100x100, 10 5x5)": ConvSpec(n=(100, 100), m=(5, 5), k=5, p=10, padding=(0, 0, 0, 0),
-                                                         stride=(1, 1), name="seed001", batch=1),
+    layers = {"1x5x100x100, ten 5x5": ConvSpec(n=(100, 100), m=(5, 5), k=5, p=10, padding=(0, 0, 0, 0),
+                                                         stride=(1, 1), name="5x100x100", batch=1),
               "64x56x56, 64 3x3, same": ConvSpec(n=(56, 56), m=(3, 3), k=64, p=64, padding=(1, 1, 1, 1),
                                                  stride=(1, 1), name="c64", batch=1)}
     print(f"GPU: {device or 'none'}; best of 3 in one process, float64\n")
