@@ -89,7 +89,7 @@ def _differences(result: SpecResult, layer, analytic: dict, tol, *, samples, bud
     try:
         forward = layer.impl.forward if result.through == "implementation" else im2col.forward
         problem = numerical.Problem(forward, data["x"], data["w"], data["b"], data["y"], spec.stride, geom.padding,
-                                    progress, layer.impl.describe, layer.conv)
+                                    progress, layer.impl.describe, layer.conv, trusted=forward is im2col.forward)
         result.method = methods.choose(result.method, geom, problem.seconds, budget, pinned, projections)
         if result.method == "channels" and governed and notify is not None:
             least = cost.minimum(geom, problem.seconds)
@@ -181,8 +181,10 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     """What `verify` would cost on this layer (at the batch verify checks), from timed forwards
     on the layer's seeded data, as verify times them: one call of `impl`'s forward (verify's
     forward check makes FORWARD_CHECKS, and its backward is counted as BACKWARD_FORWARDS of
-    them), and the forward finite differences go through (the built-in im2col, or with
-    through='implementation' the plug-in's own): `full` at the floor, what `auto` runs within
+    them), drawing the data and comparing the gradients once (the overhead), and the forward
+    finite differences go through (the built-in im2col, or with through='implementation' the
+    plug-in's own), timed with reading each difference off (`numerical.Problem.seconds`):
+    `full` at the floor, what `auto` runs within
     `budget` (or as --channels/--projections pin it), and the minimum `channels` keeps. Checks
     nothing. Options verify takes and planning does not need (method, rtol, ...) are accepted
     and ignored."""
@@ -190,6 +192,7 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     check_options(through=through, seed=seed, budget=budget, channels=channels, projections=projections)
     spec = checked(spec)
     layer = prepare(spec, impl, backend, layout, seed)
+    prepared = time.perf_counter() - started                    # verify draws the same data
     from .memory import estimate
     planned = LayerPlan(spec, layer.geom, layer.impl.name, budget, skipped=layer.skipped,
                         memory_bytes=estimate(layer.geom).bytes)
@@ -210,13 +213,17 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     forward = layer.impl.forward if planned.through == "implementation" else im2col.forward
     try:
         problem = numerical.Problem(forward, x, w, b, g, spec.stride, layer.geom.padding,
-                                    describe=layer.impl.describe, conv=layer.conv)
+                                    describe=layer.impl.describe, conv=layer.conv, trusted=forward is im2col.forward)
     except numerical.NumericalError as e:
         planned.error = str(e)
         return planned
+    begun = time.perf_counter()
+    for t in ("x", "w"):                                        # verify compares each gradient once
+        compare("d" + t, x if t == "x" else w, x if t == "x" else w, *tolerances(spec, None, None))
+    gradients = time.perf_counter() - begun
     seconds = problem.seconds
     planned.forward_seconds = seconds
-    planned.overhead = FORWARD_CHECKS * (own + compared) + cost.BACKWARD_FORWARDS * own
+    planned.overhead = prepared + gradients + FORWARD_CHECKS * (own + compared) + cost.BACKWARD_FORWARDS * own
     planned.full = cost.full(layer.geom, seconds)
     planned.auto = cost.choose(layer.geom, seconds, budget, channels, projections)
     planned.minimum = cost.minimum(layer.geom, seconds)

@@ -153,7 +153,7 @@ def _load(paths, check_memory: bool = False) -> list:
     `check_memory`: every layer refused at once, before any runs, whose check cannot fit this
     machine's memory (memory.refuse)."""
     skipped = []
-    specs = load_specs(paths, skipped)
+    specs = load_specs(paths, skipped)            # files marked only_by_name are passed over quietly
     if check_memory:
         from .memory import refuse
         for spec in specs:

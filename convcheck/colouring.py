@@ -1,7 +1,7 @@
 """The colouring: which input pixels one forward may perturb together, and which outputs each
 pixel reaches, per axis. Finite differences (`numerical.input_channels`) perturb a whole
-colour class in one forward and read each pixel's difference off its own outputs; the cost
-model (`methods.cost`) counts the classes. Pure index arithmetic on the host: NumPy only.
+colour class in one forward and read each pixel's difference off its own outputs
+(`tap_outputs`); the cost model (`methods.cost`) counts the classes. Pure index arithmetic on the host: NumPy only.
 """
 
 import math
@@ -51,19 +51,23 @@ def transposed_classes_along(n: int, m: int, s: int, d: int = 1) -> int:
     return min((m - 1) * g // s + 1, -(-n // (d // g)))
 
 
-def transposed_tap_matrix(n: int, o: int, m: int, s: int, d: int, lo: int) -> np.ndarray:
-    """(n, o) 0/1 of a transposed layer: input pixel i adds to output q when q + lo - i s is one
-    of 0, d, …, (m - 1) d."""
-    offset = np.arange(o)[None, :] + lo - np.arange(n)[:, None] * s
-    return ((offset >= 0) & (offset <= (m - 1) * d) & (offset % d == 0)).astype(np.float64)
+def tap_outputs(n: int, o: int, m: int, s: int, d: int, lo: int, transposed: bool = False) -> np.ndarray:
+    """(n, m) int64: the output each of n input pixels meets through each of the m taps along
+    one axis, or o where that tap falls outside the o outputs. A pixel's difference is the
+    change summed over these outputs (`numerical.input_channels` gathers them), so the
+    bookkeeping holds m entries a pixel, never a dense n x o matrix.
 
-
-def tap_matrix(n: int, o: int, m: int, s: int, d: int, lo: int) -> np.ndarray:
-    """(n, o) 0/1: input pixel i is a tap of output o's window along one axis, i.e. i + lo - o s
-    is one of 0, d, …, (m - 1) d. A pixel's difference is the change summed over its taps'
-    outputs: rows of this matrix times the change map."""
-    offset = np.arange(n)[:, None] + lo - np.arange(o)[None, :] * s        # where i sits in window o
-    return ((offset >= 0) & (offset <= (m - 1) * d) & (offset % d == 0)).astype(np.float64)
+    Plain layer: pixel i is tap a of output q when i + lo - q s = a d, so q = (i + lo - a d) / s
+    where that divides. Transposed: pixel i adds to output q = i s + a d - lo."""
+    i, a = np.arange(n)[:, None], np.arange(m)[None, :]
+    if transposed:
+        q = i * s + a * d - lo
+        inside = (q >= 0) & (q < o)
+    else:
+        offset = i + lo - a * d
+        q = offset // s
+        inside = (offset >= 0) & (offset % s == 0) & (q < o)
+    return np.where(inside, q, o).astype(np.int64)
 
 
 def colours(n: int, m: int, s: int, d: int, transposed: bool) -> np.ndarray:

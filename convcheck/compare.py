@@ -100,23 +100,27 @@ def compare_projections(name: str, actual, u, numeric,
                         rtol: float, atol: float) -> TensorCheck:
     """Compare <actual, u_j> with the numerical directional derivative along u_j, per group.
 
-    u (d, *shape); numeric (d, G): G = 1 for the whole tensor, or one group per index of the
-    first axis (per filter, for dL/dF). With tau_i = atol + rtol |a_i| and u standard normal,
-    an error e within tolerance everywhere gives <e, u> ~ N(0, |e|^2) with |e| <= |tau|:
-    passing needs |<a, u> - n| <= Z_PROJECTION * sqrt(sum u_i^2 tau_i^2), a false alarm
-    below 6e-7 per test even for errors at the tolerance (a correct implementation's rounding
-    sits orders of magnitude below it). An error with |e| = K |tau| in a group passes one
-    test with probability < 0.8 Z / K = 4 / K, all d directions with probability < (4 / K)^d:
-    1.6e-5 at K = 1000 and d = 2, 1.5e-5 at K = 16 and d = 8. It cannot say which element
-    is wrong (per filter: which filter).
+    u (d, *shape), an array or `numerical.Directions`; numeric (d, G): G = 1 for the whole
+    tensor, or one group per index of the first axis (per filter, for dL/dF). With tau_i = atol
+    + rtol |a_i| and u standard normal, an error e within tolerance everywhere gives <e, u> ~
+    N(0, |e|^2) with |e| <= |tau|: passing needs |<a, u> - n| <= Z_PROJECTION * sqrt(sum u_i^2
+    tau_i^2), a false alarm below 6e-7 per test even for errors at the tolerance (a correct
+    implementation's rounding sits orders of magnitude below it). An error with |e| = K |tau| in
+    a group passes one test with probability < 0.8 Z / K = 4 / K, all d directions with
+    probability < (4 / K)^d: 1.6e-5 at K = 1000 and d = 2, 1.5e-5 at K = 16 and d = 8. It cannot
+    say which element is wrong (per filter: which filter).
     """
-    xp = array_module(actual, u, numeric)
-    a, u, numeric = (xp.asarray(t, dtype=xp.float64) for t in (actual, u, numeric))
+    xp = array_module(actual, numeric)
+    a, numeric = (xp.asarray(t, dtype=xp.float64) for t in (actual, numeric))
     d, groups = numeric.shape
     tau = (atol + rtol * xp.abs(a)).reshape(groups, -1)
-    u = u.reshape(d, groups, -1)
-    projected = xp.einsum("dge,ge->dg", u, a.reshape(groups, -1))          # (d, G) analytic <a, u_j>
-    allowed = Z_PROJECTION * xp.sqrt(xp.einsum("dge,ge->dg", u ** 2, tau ** 2))
+    projected, spread = xp.zeros((d, groups)), xp.zeros((d, groups))
+    chunks = u.chunks(24 * a.size) if hasattr(u, "chunks") else [(np.arange(d), xp.asarray(u, dtype=xp.float64))]
+    for idx, chunk in chunks:                                             # numerical.Directions: a few at a time
+        chunk = chunk.reshape(len(idx), groups, -1)
+        projected[idx] = xp.einsum("dge,ge->dg", chunk, a.reshape(groups, -1))   # (d, G) analytic <a, u_j>
+        spread[idx] = xp.einsum("dge,ge->dg", chunk ** 2, tau ** 2)
+    allowed = Z_PROJECTION * xp.sqrt(spread)
     err = xp.abs(projected - numeric)
     check = TensorCheck(name, tuple(a.shape), tuple(a.shape), total=int(a.size), passed=True)
     ratio = _ratio(err, allowed)

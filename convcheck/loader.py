@@ -33,7 +33,11 @@ from .geometry import edges, geometry, sub, transposed_size_text
 from .options import checked
 from .spec import ConvSpec
 
-TOP_LEVEL = ("layers", "defaults", "input")
+TOP_LEVEL = ("layers", "defaults", "input", "only_by_name")
+ONLY_BY_NAME = "only_by_name"
+"""`only_by_name: true` in a file with `layers:`: a directory run passes the file over, naming it
+(a network too large for a CI job's seconds, configs/resnet50.yaml); named on its own it is
+checked like any other."""
 MAX_NODES = 100_000
 """Most YAML nodes a file may expand to, aliases followed: a real spec has hundreds; an alias
 bomb (each level an alias list of the last) has billions and is refused before it is built."""
@@ -41,14 +45,15 @@ MAX_ELEMENTS = 20_000_000
 """Largest x, w or y (160 MB in float64) a spec may ask for: beyond it a check would swap, not finish."""
 
 
-def load_specs(paths, skipped: list | None = None) -> list[ConvSpec]:
+def load_specs(paths, skipped: list | None = None, by_name: list | None = None) -> list[ConvSpec]:
     """Every layer in the given files and directories, in path order, each checked. In a
     directory, YAML files that are no layer spec (`is_spec`: a workflow, an environment file)
     and folders whose names start with '.' are passed over; the files passed over are appended
-    to `skipped` when it is given. A file named on its own is always read as a spec."""
+    to `skipped` when it is given, and the spec files marked `only_by_name: true` to `by_name`.
+    A file named on its own is always read as a spec."""
     specs = []
     for path in _spec_files([Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)],
-                            [] if skipped is None else skipped):
+                            [] if skipped is None else skipped, [] if by_name is None else by_name):
         specs.extend(load_file(path))
     return specs
 
@@ -66,6 +71,15 @@ def is_spec(path: Path) -> bool:
     except SpecError:
         return True
     return isinstance(data, dict) and bool(SPEC_KEYS & set(data))
+
+
+def only_by_name(path: Path) -> bool:
+    """A spec file that says `only_by_name: true` (a directory run passes it over)."""
+    try:
+        data, _ = read_yaml(path)
+    except SpecError:
+        return False
+    return isinstance(data, dict) and data.get(ONLY_BY_NAME) is True
 
 
 def load_file(path: Path) -> list[ConvSpec]:
@@ -137,8 +151,11 @@ def _specs(data, root, path: Path | None) -> list[ConvSpec]:
     extra = [key for key in data if key not in TOP_LEVEL]
     if extra:
         raise SpecError(f"unknown top-level key {shown(extra[0])}{did_you_mean(str(extra[0]), TOP_LEVEL)}"
-                        " (a file with 'layers:' may only also hold 'defaults:' and 'input:')",
+                        " (a file with 'layers:' may only also hold 'defaults:', 'input:' and 'only_by_name:')",
                         file=path, line=_key_lines(root).get(extra[0]))
+    if not isinstance(data.get(ONLY_BY_NAME, False), bool):
+        raise SpecError(f"'{ONLY_BY_NAME}' must be true or false, got {shown(data[ONLY_BY_NAME])}", file=path,
+                        line=_key_lines(root).get(ONLY_BY_NAME))
     defaults, layers = data.get("defaults") or {}, data["layers"]
     if not isinstance(defaults, dict):
         raise SpecError("'defaults' must be a mapping of layer fields", file=path)
@@ -249,7 +266,7 @@ def _refuse_duplicates_and_bombs(root, path: Path) -> None:
         size(root)
 
 
-def _spec_files(paths: list[Path], skipped: list) -> list[Path]:
+def _spec_files(paths: list[Path], skipped: list, by_name: list) -> list[Path]:
     files = []
     for path in paths:
         if path.is_dir():
@@ -263,7 +280,8 @@ def _spec_files(paths: list[Path], skipped: list) -> list[Path]:
                 raise SpecError(f"directory holds no layer spec: its {len(found)} YAML file{'s' * many} "
                                 f"hold{'s' * (not many)} no `layers:` and none of {', '.join(REQUIRED)}", file=path)
             skipped.extend(f for f in found if f not in specs)
-            files.extend(specs)
+            by_name.extend(f for f in specs if only_by_name(f))
+            files.extend(f for f in specs if f not in by_name)
         elif path.is_file():
             files.append(path)
         else:

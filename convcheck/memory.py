@@ -11,11 +11,10 @@ memory is its own and not counted):
 - one forward: the input padded, N k prod(n + pads) (for a transposed layer, its output's
   full map), and im2col's column matrix, one group at a time: N prod(o) (k / groups) prod(m)
   (transposed: N prod(n) (p / groups) prod(m)), and Y;
-- finite differences: per spatial axis a tap matrix n_a x o_a (built through int64 offsets and
-  boolean masks: 17 bytes an entry at its peak, 8 kept), batches of perturbed copies kept
-  under numerical.BATCH_BYTES, never fewer than one copy, and the random directions of the
-  default method's projections (x- and w-sized, 16 to 64 of each, more than 16 only while they
-  stay under PROJECTION_BYTES).
+- finite differences: batches of perturbed copies kept under numerical.BATCH_BYTES, never
+  fewer than one copy of x and its output, and the change map a colour class's pixels are
+  gathered from (`colouring.tap_outputs`: m entries a pixel, no n x o matrix); the random
+  directions of projections are drawn a chunk at a time inside those batches.
 The largest of the three phases counts once on top of the data. It is an estimate of what
 convcheck allocates, good to a small factor; what it is for is refusing layers that need many
 times the machine, at once, with the field that makes them so large.
@@ -28,8 +27,6 @@ from dataclasses import dataclass
 BYTES = 8
 BATCH_BYTES = 16 * 2**20
 """numerical.BATCH_BYTES (that module imports NumPy; this one must not)."""
-PROJECTION_BYTES, PROJECTIONS = 2**27, (16, 64)
-"""budget.PROJECTION_BYTES and budget.PROJECTIONS."""
 
 
 @dataclass(frozen=True)
@@ -65,19 +62,13 @@ def estimate(geom) -> Estimate:
         column_text = (f"N·prod(o)·(k / groups)·prod(m) = {n_batch}·{_product(geom.out)}·{k // groups}·"
                        f"{_product(s.m)}")
     forward = BYTES * (padded + columns + y)
-    tap_entries = [n * o for n, o in zip(s.n, geom.out)]
-    tap = BYTES * sum(tap_entries) + 9 * max(tap_entries)
-    batches = max(BATCH_BYTES, 2 * BYTES * (x + y + w))          # at least one perturbed copy and its output
-    fewest, most = PROJECTIONS
-    directions = sum(max(BYTES * size * fewest, min(PROJECTION_BYTES, BYTES * size * most)) for size in (x, w))
-    differences = forward + tap + batches + directions
+    batches = max(BATCH_BYTES, 2 * BYTES * (x + y + w)) + 2 * BYTES * y    # a copy, its output, the change map
+    differences = forward + batches
     parts = {"the column matrix of one forward (im2col)": (BYTES * columns, "m", column_text),
              "the padded input of one forward": (BYTES * padded, "padding",
                                                  f"N·k·prod(n + pads) = {n_batch}·{k}·{_product(geom.padded)}"),
-             "the finite differences' tap matrices": (tap, "n", " + ".join(f"{n}·{o}" for n, o in
-                                                                           zip(s.n, geom.out)) + " entries"),
-             "the projections' random directions": (directions, "k" if w > x else "n",
-                                                    f"{fewest} or more x- and w-sized directions"),
+             "the finite differences' batches of perturbed copies": (batches, "n", f"a copy of x {shapes['x']} "
+                                                                              f"and of Y {shapes['y']}, twice"),
              "the layer's arrays": (data, "n", f"x {shapes['x']}, w {shapes['w']}, Y {shapes['y']}")}
     part, (part_bytes, field, formula) = max(parts.items(), key=lambda item: item[1][0])
     if field == "padding" and any(d > 1 for d in s.dilation) and s.padding in ("same", "full"):

@@ -34,13 +34,14 @@ divided by the layer's output size.
 
 import itertools
 import math
+import statistics
 import time
 from typing import Callable
 
 import numpy as np
 
 from .backend import array_module, sliding_window_view, synchronize
-from .colouring import classes, colours, tap_matrix, transposed_tap_matrix
+from .colouring import classes, colours, tap_outputs
 from .geometry import effective_size, pairs, reach, reached_outputs
 
 STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0, np.dtype("float16"): 1.0}
@@ -49,15 +50,17 @@ float64; a forward that rounds to float32 (eps 6e-8) needs the largest step, and
 loses nothing by it."""
 
 BATCH_BYTES = 16 * 2**20
-"""Memory one batched forward call may take (inputs, outputs, a typical im2col): small enough
-to stay in cache, which measured faster than larger batches on the 5x100x100 layer of configs/."""
+"""Memory one batched forward call may take (inputs, outputs, a typical im2col). 64 MiB
+measured no faster on ResNet-50's 3x3 layers (80% and 85% of the GEMM rate at 256@14,
+within the machine's noise) nor on the 5x100x100 layer of configs/, and takes 4x the memory."""
 
 
-TIMING_RUNS, TIMING_S = 3, 0.5
-"""A Problem times the layer's forward up to TIMING_RUNS times while the runs so far took
-under TIMING_S seconds, and keeps the fastest: a first call pays for cold caches and
-allocations (4x a warm one on a 64 x 56 x 56 layer), and on a GPU for compiling kernels, so
-budgets and `convcheck plan` would overestimate from it."""
+TIMING_RUNS, TIMING_S = 5, 0.5
+"""A Problem times the layer's forward at least twice and up to TIMING_RUNS times while the
+runs so far took under TIMING_S seconds, and keeps the median of the runs after the first: a
+first call pays for cold caches and allocations (4x a warm one on a 64 x 56 x 56 layer), and on
+a GPU for compiling kernels, and the median follows a machine that is busy for the whole check
+where the fastest run would not. `plan` and `verify` both time through it."""
 
 
 class NumericalError(Exception):
@@ -69,14 +72,18 @@ class Problem:
 
     x (N, k, *n), w (p, k / groups, *m), b (p,) or None, g = G = dL/dY (N, p, *o): one, two or
     three spatial axes (2-D: x (N, k, H, W)). Making one runs and times the forward
-    (TIMING_RUNS): y0 (N, p, *o), `seconds`; the step
+    (TIMING_RUNS): y0 (N, p, *o), `seconds` (a forward and reading its difference off); the step
     follows the dtype that forward returns. `progress(done, total)`, if given, is told the
     whole-layer forwards computed so far against `planned`; `describe(error)` words what the
-    forward raised.
+    forward raised. `trusted`: the forward never writes into its arguments (the built-in im2col,
+    tested so), so the engines make their batches of perturbed copies once and restore them
+    between forwards, and the shared point is passed as it is; any other forward gets fresh
+    copies every call, so that one that writes into its inputs cannot corrupt the next.
     """
 
-    def __init__(self, forward: Callable, x, w, b, g, stride, padding, progress=None, describe=None, conv=None):
-        self.forward, self.x, self.w, self.b, self.g = forward, x, w, b, g
+    def __init__(self, forward: Callable, x, w, b, g, stride, padding, progress=None, describe=None, conv=None,
+                 trusted: bool = False):
+        self.forward, self.x, self.w, self.b, self.g, self.trusted = forward, x, w, b, g, trusted
         self.conv = conv or {}                        # dilation=, groups= as the plug-in gets them, when not 1
         self.dilation = self.conv.get("dilation", (1,) * (x.ndim - 2))
         self.groups = self.conv.get("groups", 1)
@@ -88,13 +95,17 @@ class Problem:
         self.describe = describe or (lambda e: f"{type(e).__name__}: {e}")
         self.stride, self.padding, self.pads = stride, padding, pairs(padding)   # flat, as the forward takes it
         self.progress, self.planned, self.forwards = progress, 1.0, 0.0
-        timings = []
-        while len(timings) < TIMING_RUNS and sum(timings) < TIMING_S:   # a first call is cold (a GPU compiles)
+        timings, readings = [], []
+        while len(timings) < 2 or len(timings) < TIMING_RUNS and sum(timings) < TIMING_S:
             started, self.forwards = time.perf_counter(), 0.0                # only one counts as work
             y0 = self._run(x, w, b, padding, g.shape)
             synchronize(self.xp)
             timings.append(time.perf_counter() - started)
-        self.seconds = min(timings)
+            started = time.perf_counter()                                    # what reading a difference off costs
+            self.xp.einsum("npi,npi->p", _flat(self.xp.asarray(y0, dtype=self.xp.float64) - y0, 2), _flat(g, 2))
+            synchronize(self.xp)
+            readings.append(time.perf_counter() - started)
+        self.seconds = statistics.median(timings[1:]) + statistics.median(readings[1:])
         self.step = STEP.get(getattr(y0, "dtype", None), max(STEP.values()))
         self.y0 = self.xp.asarray(y0, dtype=self.xp.float64)
 
@@ -117,8 +128,8 @@ class Problem:
         return self.xp.asarray(self._run(x, w, b, padding, expected), dtype=self.xp.float64)
 
     def _run(self, x, w, b, padding, expected):
-        own = [a.copy() if a is not None and any(a is t for t in (self.x, self.w, self.b)) else a
-               for a in (x, w, b)]
+        own = [a.copy() if a is not None and not self.trusted and any(a is t for t in (self.x, self.w, self.b))
+               else a for a in (x, w, b)]
         try:  # the shared point is copied, so a forward that writes into its inputs cannot corrupt it
             y = self.forward(*own, stride=self.stride, padding=padding, **self.conv)
         except (Exception, SystemExit) as e:
@@ -157,9 +168,9 @@ def input_channels(pb: Problem, sets) -> np.ndarray:
     Set j (one of w's k / groups channels) is input channel j of every group, g k' + j: a pixel
     of one group never reaches another group's outputs, so one forward perturbs a colour class
     (`colouring.colours`, per axis) in all of them at once and reads each group's change off its own
-    output channels, summed over each pixel's outputs through the axes' `tap_matrix`. Cost:
-    prod(m) forwards per set (fewer where the input is smaller), the floor of black-box
-    finite differences."""
+    output channels, summed over each pixel's outputs (`colouring.tap_outputs`, m a pixel per
+    axis, gathered: memory of the order of the layer's own arrays). Cost: prod(m) forwards per
+    set (fewer where the input is smaller), the floor of black-box finite differences."""
     n_batch, k, *sizes = pb.x.shape
     p, k_w, *m = pb.wc.shape
     dims, groups, out = len(sizes), pb.groups, pb.g.shape[2:]
@@ -167,27 +178,36 @@ def input_channels(pb: Problem, sets) -> np.ndarray:
     members = [{c: np.flatnonzero(colours(sizes[a], m[a], pb.stride[a], pb.dilation[a], pb.transposed) == c)
                 for c in range(classes(sizes[a], m[a], pb.stride[a], pb.dilation[a], pb.transposed))}
                for a in range(dims)]
-    taps = [xp.asarray((transposed_tap_matrix if pb.transposed else tap_matrix)(
-        sizes[a], out[a], m[a], pb.stride[a], pb.dilation[a], pb.pads[a][0])) for a in range(dims)]   # (n_a, o_a)
+    outputs = [tap_outputs(sizes[a], out[a], m[a], pb.stride[a], pb.dilation[a], pb.pads[a][0], pb.transposed)
+               for a in range(dims)]                                                     # (n_a, m_a)
+    reads = [{c: xp.asarray(outputs[a][pixels]) for c, pixels in members[a].items()} for a in range(dims)]
     g = pb.g.reshape(n_batch, groups, p // groups, *out)
     y0 = pb.y0.reshape(g.shape)
     perturbed = [(j, combo) for j in sets for combo in itertools.product(*(range(len(c)) for c in members))]
-    values = xp.zeros(pb.x.shape)
+    values, copies = xp.zeros(pb.x.shape), _Copies(pb, pb.x)
     per_item = 16 * n_batch * (pb.x[0].size + math.prod(out) * (p + pb.wc[0].size))
     for chunk in _chunks(perturbed, per_item):
         at = [(slice(None),) + np.ix_(np.arange(groups) * k_w + j, *(members[a][c] for a, c in enumerate(combo)))
               for j, combo in chunk]
-        batch = xp.broadcast_to(pb.x, (len(chunk), *pb.x.shape)).copy()  # (B, N, k, *n)
+        batch = copies.fresh(len(chunk))                                    # (B, N, k, *n)
         for item, index in enumerate(at):
-            batch[item][index] += pb.step                                   # one class of channel j, every group
+            copies.perturb(item, index)                                     # one class of channel j, every group
         y = pb.call(batch.reshape(-1, k, *sizes), pb.w, pb.b, pb.padding, (len(chunk) * n_batch, p, *out))
         change = xp.einsum("bngq...,ngq...->bng...", y.reshape(len(chunk), *g.shape) - y0, g)  # (B, N, groups, *o)
         for item, ((_, combo), index) in enumerate(zip(chunk, at)):
             sums = change[item]                                             # (N, groups, *o)
             for a, c in enumerate(combo):                                   # each axis's outputs -> its pixels
-                sums = xp.tensordot(sums, taps[a][members[a][c]], axes=([2], [1]))
+                sums = _gather(sums, reads[a][c], 2 + a)
             values[index] = sums / pb.step                                  # (N, groups, *class pixels)
     return values
+
+
+def _gather(sums, outputs, axis: int):
+    """sums (..., o, ...) -> (..., len(outputs), ...): each pixel's outputs (`outputs` (pixels, m),
+    o where none) summed along `axis`."""
+    xp = array_module(sums)
+    padded = xp.concatenate([sums, xp.zeros_like(sums.take([0], axis=axis))], axis=axis)   # index o reads 0
+    return padded.take(outputs, axis=axis).sum(axis=axis + 1)
 
 
 def channels_of(pb: Problem, sets) -> list[int]:
@@ -205,16 +225,41 @@ def filter_channels(pb: Problem, channels) -> np.ndarray:
     m = pb.wc.shape[2:]
     taps = [(i, c, tap) for i, c in enumerate(channels) for tap in itertools.product(*map(range, m))]
     xp = pb.xp
-    values = xp.zeros((p, len(channels), *m))
-    for chunk in _chunks(taps, 16 * (n_batch * p * math.prod(out) + pb.wc.size)):   # outputs and the bank's copies
-        banks = xp.broadcast_to(pb.wc, (len(chunk), *pb.wc.shape)).copy()  # (T, p, k', *m)
+    values, copies = xp.zeros((p, len(channels), *m)), _Copies(pb, pb.wc)
+    columns = n_batch * p * math.prod(m) * math.prod(pb.x.shape[2:]) if pb.transposed else 0   # its col2im's
+    for chunk in _chunks(taps, 16 * (n_batch * p * math.prod(out) + pb.wc.size) + 8 * columns):  # outputs, copies
+        banks = copies.fresh(len(chunk))                                   # (T, p, k', *m)
         for item, (_, c, tap) in enumerate(chunk):
-            banks[(item, slice(None), c) + tap] += pb.step
+            copies.perturb(item, (slice(None), c) + tap)
         y = _banks_forward(pb, banks, None if pb.b is None else xp.broadcast_to(pb.b, (len(chunk), p)))
         change = xp.einsum("ntpi,npi->tp", _flat(y - pb.y0[:, None], 3), _flat(pb.g, 2)) / pb.step   # (T, p)
         for item, (i, _, tap) in enumerate(chunk):
             values[(slice(None), i) + tap] = change[item]
     return values
+
+
+class _Copies:
+    """Batches of copies of `base` (B, *base.shape) for perturbing: made once and restored
+    element by element between forwards when the forward is trusted (`Problem.trusted`), made
+    afresh for every batch otherwise."""
+
+    def __init__(self, pb: Problem, base):
+        self.pb, self.base, self.batch, self.touched = pb, base, None, []
+
+    def fresh(self, count: int):
+        """`count` unperturbed copies of base, (count, *base.shape)."""
+        if self.pb.trusted and self.batch is not None and len(self.batch) >= count:
+            for item, index in self.touched:
+                self.batch[item][index] = self.base[index]
+        else:
+            self.batch = self.pb.xp.broadcast_to(self.base, (count, *self.base.shape)).copy()
+        self.touched = []
+        return self.batch[:count]
+
+    def perturb(self, item: int, index) -> None:
+        """Add the step to copy `item` at `index` (an index of base)."""
+        self.batch[item][index] += self.pb.step
+        self.touched.append((item, index))
 
 
 def bias(pb: Problem) -> np.ndarray:
@@ -312,11 +357,38 @@ def filter_at(pb: Problem, flat: np.ndarray) -> np.ndarray:
     return values
 
 
+class Directions:
+    """`count` standard-normal directions of `shape`, float64 on `xp`, drawn from a generator in
+    chunks and drawn again from its saved state on demand, never all held at once (one
+    direction of a 1-D layer of 2 M numbers is 16 MiB). `chunks` gives the same numbers every
+    time, the ones a single rng.standard_normal((count, *shape), float32) would have drawn."""
+
+    def __init__(self, rng, count: int, shape, xp):
+        self.count, self.shape, self.xp = count, tuple(shape), xp
+        self._kind, self._state, self._after = type(rng.bit_generator), rng.bit_generator.state, None
+
+    def chunks(self, bytes_per_direction: int):
+        """(indices, u (len(indices), *shape)) in order, each chunk under BATCH_BYTES where it can be."""
+        rng = np.random.Generator(self._kind())
+        rng.bit_generator.state = self._state
+        for idx in _chunks(np.arange(self.count), bytes_per_direction):
+            yield idx, self.xp.asarray(rng.standard_normal((len(idx), *self.shape), dtype=np.float32),
+                                       dtype=self.xp.float64)
+        self._after = rng.bit_generator.state
+
+    def drawn_from(self, rng) -> None:
+        """Move `rng` past these directions, as if they had been drawn from it."""
+        if self._after is None:
+            for _ in self.chunks(8 * math.prod(self.shape)):
+                pass
+        rng.bit_generator.state = self._after
+
+
 def projections(pb: Problem, names, rng, directions: int) -> dict:
     """Directional derivatives of L along standard-normal directions u.
 
-    Returns {name: (u (d, *shape), numeric (d, groups))} for name in 'x', 'w' (w in the
-    canonical layout, `Problem.wc`):
+    Returns {name: (u `Directions` (d, *shape), numeric (d, groups))} for name in 'x', 'w' (w in
+    the canonical layout, `Problem.wc`):
     numeric[j, f] = (L_f(t + h u_j) - L_f(t)) / h. For x one group, L itself; for w one group
     per filter f, L_f = sum(G[:, f] * Y[:, f]): output channel f moves with filter f alone,
     so one forward of a perturbed bank tests every filter on its own. x: perturbed inputs
@@ -324,21 +396,24 @@ def projections(pb: Problem, names, rng, directions: int) -> dict:
     """
     n_batch, p, *out = pb.g.shape
     xp, found = pb.xp, {}
-    if "x" in names:                                      # u drawn on the host, moved once
-        u = xp.asarray(rng.standard_normal((directions, *pb.x.shape), dtype=np.float32), dtype=xp.float64)
+    if "x" in names:
+        u = Directions(rng, directions, pb.x.shape, xp)
         numeric = xp.zeros((directions, 1))
-        for idx in _chunks(np.arange(directions), 16 * pb.y0.size + 8 * pb.x.size):
-            batch = pb.x + pb.step * u[idx]                                   # (B, N, k, *n)
+        columns = pb.y0.size * pb.wc[0].size                                  # the forward's im2col, per direction
+        for idx, chunk in u.chunks(16 * pb.y0.size + 16 * pb.x.size + 8 * columns):
+            batch = pb.x + pb.step * chunk                                    # (B, N, k, *n)
             y = pb.call(batch.reshape(-1, *pb.x.shape[1:]), pb.w, pb.b, pb.padding, (len(idx) * n_batch, p, *out))
             numeric[idx, 0] = (y.reshape(len(idx), -1) - pb.y0.ravel()) @ pb.g.ravel() / pb.step
+        u.drawn_from(rng)
         found["x"] = (u, numeric)
     if "w" in names:
-        u = xp.asarray(rng.standard_normal((directions, *pb.wc.shape), dtype=np.float32), dtype=xp.float64)
+        u = Directions(rng, directions, pb.wc.shape, xp)
         numeric = xp.zeros((directions, p))
-        for idx in _chunks(np.arange(directions), 16 * (pb.y0.size + pb.wc.size)):
+        for idx, chunk in u.chunks(16 * (pb.y0.size + pb.wc.size)):
             b = None if pb.b is None else xp.broadcast_to(pb.b, (len(idx), p))
-            y = _banks_forward(pb, pb.wc + pb.step * u[idx], b)
+            y = _banks_forward(pb, pb.wc + pb.step * chunk, b)
             numeric[idx] = xp.einsum("ndpi,npi->dp", _flat(y - pb.y0[:, None], 3), _flat(pb.g, 2)) / pb.step
+        u.drawn_from(rng)
         found["w"] = (u, numeric)
     return found
 

@@ -57,7 +57,7 @@ def prepare(spec: ConvSpec, impl, backend, layout, seed) -> Layer:
                               for name in ("x", "w", "b", "y")}
     second = {} if reason else {name: to_device(xp, draw(again, geom.shapes[name], spec.dtype))
                                 for name in ("x", "w", "b")}
-    cast = {k: None if v is None else v.astype(spec.dtype) for k, v in data.items()}
+    cast = {k: None if v is None else v.astype(spec.dtype, copy=False) for k, v in data.items()}   # calls copy
     conv = {**({"dilation": spec.dilation} if any(d != 1 for d in spec.dilation) else {}),
             **({"groups": spec.groups} if spec.groups != 1 else {}),
             **({"transposed": True} if spec.transposed else {}),

@@ -54,7 +54,8 @@ def pytest_sessionfinish(session):
 
 
 def pytest_collect_file(file_path, parent):
-    if file_path.suffix in (".yaml", ".yml") and _impl_text(parent.config) is not None and _looks_like_spec(file_path):
+    if file_path.suffix in (".yaml", ".yml") and _impl_text(parent.config) is not None and \
+            _looks_like_spec(file_path, parent.config):
         return SpecFile.from_parent(parent, path=file_path)
     return None
 
@@ -166,7 +167,13 @@ def _help(option) -> str:
     return text if option.default is None else f"{text} [default: {option.default}]"
 
 
-def _looks_like_spec(path) -> bool:
-    """loader.is_spec, imported only once a YAML file is found."""
-    from .loader import is_spec
-    return is_spec(path)
+def _looks_like_spec(path, config) -> bool:
+    """loader.is_spec, imported only once a YAML file is found; a file marked `only_by_name: true`
+    only when named on the command line, as `convcheck verify` does."""
+    from pathlib import Path
+
+    from .loader import is_spec, only_by_name
+    if not is_spec(path):
+        return False
+    named = {(Path(config.invocation_params.dir) / arg.split("::")[0]).resolve() for arg in config.args}
+    return Path(path).resolve() in named or not only_by_name(path)

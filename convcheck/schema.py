@@ -96,6 +96,9 @@ def spec_schema() -> dict:
             {"type": "object", "required": ["layers"], "additionalProperties": False,
              "properties": {"defaults": layer,
                             "layers": {"type": "array", "minItems": 1, "items": layer},
+                            "only_by_name": {"description": "true: a directory run passes the file over (a network "
+                                                            "too large for a CI job); named on its own it is checked",
+                                             "type": "boolean"},
                             "input": {"description": "a network: each layer's k and n default to the previous "
                                                      "layer's p and output size, the first layer's to these",
                                       "type": "object", "required": ["k", "n"], "additionalProperties": False,

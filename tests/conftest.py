@@ -104,7 +104,6 @@ class ShapeMismatch(Exception):
 def confirm(explanation) -> None:
     """Run the built-in engine on random data of the spec's shapes; raise ShapeMismatch on any disagreement."""
     from convcheck.impls import direct, im2col
-    from convcheck.impls.common import pad
 
     geom = explanation.geometry
     s, shapes = geom.spec, geom.shapes
@@ -129,7 +128,27 @@ def confirm(explanation) -> None:
     agree("db", None if db is None else db.shape)
     if s.transposed:                        # its matrices are the plain layer's, checked by the engine above
         return
-    group = pad(x, geom.padding)[:, :s.k // s.groups]                      # phi is per group
+    group = im2col.channels_first(x[:1], geom.padding)[:s.k // s.groups]   # phi is per group and sample
     phi_t = im2col.im2col(group, s.m, geom.out, im2col.taps(s.m, s.stride, geom.out, s.dilation))  # phi^T
     expected["phi"] = geom.phi
-    agree("phi", phi_t.shape[:0:-1])
+    agree("phi", phi_t.T.shape)
+
+
+def reach_matrix(n: int, o: int, m: int, s: int, d: int, lo: int, transposed: bool = False) -> np.ndarray:
+    """(n, o) 0/1 from `colouring.tap_outputs`: pixel i meets output q through some tap (the
+    dense form the colouring proofs compare; the engine never builds it)."""
+    from convcheck.colouring import tap_outputs
+    dense = np.zeros((n, o + 1))
+    np.put_along_axis(dense, tap_outputs(n, o, m, s, d, lo, transposed), 1, axis=1)
+    return dense[:, :o]
+
+
+def reach_loop(n: int, o: int, m: int, s: int, d: int, lo: int, transposed: bool = False) -> np.ndarray:
+    """The same (n, o) 0/1 by a loop over pixels, taps and outputs, from the forward's definition."""
+    loop = np.zeros((n, o))
+    for i in range(n):
+        for a in range(m):
+            for q in range(o):
+                if (q == i * s + a * d - lo) if transposed else (i == q * s + a * d - lo):
+                    loop[i, q] = 1
+    return loop

@@ -138,9 +138,9 @@ def test_the_estimate_names_the_part_that_grows_and_its_field():
     full = part(dims=1, n=2, m=2, k=1, p=1, dilation=10**9, padding="full", stride=10**9)     # 2·10^9 padded rows
     assert full.part == "the padded input of one forward" and full.field == "dilation" and full.bytes > 2**34
     audio = part(dims=1, n=65536, m=9, k=32, p=32, padding=4, stride=1)
-    assert audio.part == "the finite differences' tap matrices" and audio.field == "n" and audio.bytes > 2**35
-    with pytest.raises(SpecError, match="field 'n': checking this layer needs about"):
-        refuse(load_mapping(dict(dims=1, n=65536, m=9, k=32, p=32, padding=4, stride=1))[0], available=2**33)
+    assert audio.part == "the column matrix of one forward (im2col)" and audio.bytes < 2**30   # no n x o matrix
+    with pytest.raises(SpecError, match="field 'm': checking this layer needs about"):
+        refuse(load_mapping(dict(dims=1, n=65536, m=9, k=32, p=32, padding=4, stride=1))[0], available=2**28)
     refuse(load_specs_seed001(), available=2**30)                                            # 42 MiB: fits
 
 
@@ -158,7 +158,8 @@ def test_the_estimate_is_within_a_small_factor_of_what_a_check_allocates():
     from convcheck.memory import estimate
     from convcheck.options import checked
     for fields in (dict(n=300, m=8, k=1, p=1, padding=0, stride=1, batch=1),      # columns dominate
-                   dict(dims=1, n=2048, m=9, k=8, p=8, padding=4, stride=1)):     # tap matrices dominate
+                   dict(dims=1, n=2048, m=9, k=8, p=8, padding=4, stride=1),      # batches dominate
+                   dict(dims=1, n=2048, m=8, k=16, p=4, padding=2, stride=4, transposed=True)):
         spec = load_mapping(fields)[0]
         tracemalloc.start()
         assert verify(spec, "im2col", method="full").passed

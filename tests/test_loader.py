@@ -261,3 +261,24 @@ def test_a_folder_passes_over_yaml_that_is_no_spec_and_hidden_folders(tmp_path):
     result = CliRunner().invoke(app, ["verify", str(tmp_path), "-q"])
     assert result.exit_code == 0 and "skipped 1 YAML file that holds no layer spec" in result.stderr
     assert "environment.yml" in result.stderr and "1 spec: 1 passed" in result.stdout
+
+
+def test_a_file_marked_only_by_name_is_passed_over_by_a_directory_run_and_read_when_named(tmp_path):
+    network = "only_by_name: true\ndefaults: {m: 3, k: 2, p: 2, padding: 1, stride: 1}\nlayers:\n  - n: 8\n  - n: 4\n"
+    write(tmp_path, LAYER, "a.yaml")
+    write(tmp_path, network, "big.yaml")
+    assert [Path(s.source).name for s in load_specs(tmp_path)] == ["a.yaml"]
+    assert [s.n for s in load_specs(tmp_path / "big.yaml")] == [(8, 8), (4, 4)]
+    write(tmp_path, network.replace("true", "'yes'"), "bad.yaml")
+    with pytest.raises(SpecError, match="'only_by_name' must be true or false, got 'yes'"):
+        load_specs(tmp_path / "bad.yaml")
+
+
+def test_the_resnet50_file_holds_its_53_convolutions():
+    """torchvision's resnet50 at 224 x 224: 53 conv layers, 4.1 GFLOP of multiply-adds forward
+    (2 p k prod(m) prod(o) each), and each layer's input size the previous stage's output."""
+    specs = load_specs(CONFIGS / "resnet50.yaml")
+    assert len(specs) == 53 and all(s.batch == 1 and not s.bias for s in specs)
+    flop = sum(2 * s.p * s.k * s.m[0] * s.m[1] * geometry(s).out[0] * geometry(s).out[1] for s in specs)
+    assert abs(flop / 2e9 - 4.09) < 0.01                # 4.09 G multiply-adds, as published for ResNet-50
+    assert not any(Path(s.source).name == "resnet50.yaml" for s in load_specs(CONFIGS))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import conv_kwargs, layer_data, make_spec, specs
+from conftest import conv_kwargs, layer_data, make_spec, reach_matrix, specs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate
@@ -91,7 +91,7 @@ def test_the_colour_classes_multiply_across_three_axes():
     share an output."""
     sizes, m, s, d, lo = (5, 6, 4), (2, 3, 2), (1, 2, 3), (2, 1, 1), (1, 0, 1)
     out = [(n + 2 * p - (dd * (t - 1) + 1)) // st + 1 for n, t, st, dd, p in zip(sizes, m, s, d, lo)]
-    taps = [colouring.tap_matrix(n, o, t, st, dd, p) for n, o, t, st, dd, p in zip(sizes, out, m, s, d, lo)]
+    taps = [reach_matrix(n, o, t, st, dd, p) for n, o, t, st, dd, p in zip(sizes, out, m, s, d, lo)]
     colours = [colouring.colour(n, t, dd) for n, t, dd in zip(sizes, m, d)]
     pixels = list(itertools.product(*map(range, sizes)))
     for u, v in itertools.combinations(pixels, 2):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import reach_loop, reach_matrix
 
 from convcheck import colouring, numerical
 from convcheck.impls import direct, reference
@@ -105,7 +106,8 @@ def test_no_colour_class_holds_two_pixels_that_share_an_output():
         o = (n + 2 * lo - (d * (m - 1) + 1)) // s + 1
         if o < 1:
             continue
-        taps = colouring.tap_matrix(n, o, m, s, d, lo)                  # (n, o)
+        taps = reach_matrix(n, o, m, s, d, lo)                          # (n, o)
+        np.testing.assert_array_equal(taps, reach_loop(n, o, m, s, d, lo))
         shared = taps @ taps.T > 0                                      # pixel pairs with an output in common
         classes = colouring.colour(n, m, d)
         same = classes[:, None] == classes[None, :]
@@ -181,16 +183,27 @@ def test_the_step_follows_the_precision_the_forward_computes_in():
     assert _problem(forward=float32_forward).step == numerical.STEP[np.dtype("float32")]
 
 
+def _held(u: numerical.Directions) -> np.ndarray:
+    """Every direction at once, drawn in chunks of one (the engine never holds them all)."""
+    return np.concatenate([chunk for _, chunk in u.chunks(8 * int(np.prod(u.shape)))])
+
+
 @pytest.mark.parametrize("kwargs", GEOMETRIES)
 def test_projections_are_directional_derivatives(kwargs):
     """x: one directional derivative of L per direction; w: one per direction and filter."""
     pb = _problem(**kwargs)
-    found = numerical.projections(pb, ["x", "w"], np.random.default_rng(5), directions=3)
-    u, numeric = found["x"]
+    rng = np.random.default_rng(5)
+    found = numerical.projections(pb, ["x", "w"], rng, directions=3)
+    drawn = np.random.default_rng(5).standard_normal((3, *pb.x.shape), dtype=np.float32)   # as one draw would
+    u, numeric = _held(found["x"][0]), found["x"][1]
+    np.testing.assert_array_equal(u, drawn)
     assert u.shape == (3, *pb.x.shape) and numeric.shape == (3, 1)
     expected = np.tensordot(u, _brute_force(pb, "x").reshape(pb.x.shape), axes=pb.x.ndim)
     np.testing.assert_allclose(numeric[:, 0], expected, rtol=1e-8, atol=1e-8)
-    u, numeric = found["w"]
+    u, numeric = _held(found["w"][0]), found["w"][1]
+    after = np.random.default_rng(5)
+    after.standard_normal((3, *pb.x.shape), dtype=np.float32), after.standard_normal((3, *pb.w.shape), dtype=np.float32)
+    assert rng.random() == after.random()                  # the stream moved past both, as one draw each would
     assert u.shape == (3, *pb.w.shape) and numeric.shape == (3, pb.w.shape[0])
     expected = np.einsum("dpkij,pkij->dp", u, _brute_force(pb, "w").reshape(pb.w.shape))
     np.testing.assert_allclose(numeric, expected, rtol=1e-8, atol=1e-8)

@@ -220,3 +220,12 @@ def test_a_hostile_plugin_fails_its_item_alone(tmp_path, how, words):
     assert _ids(run.stdout, "FAILED") == {"three.yaml::b"} and _ids(run.stdout, "PASSED") == {"three.yaml::a",
                                                                                            "three.yaml::c"}
     assert words in run.stdout
+
+
+def test_a_file_marked_only_by_name_is_collected_only_when_named():
+    """configs/resnet50.yaml: passed over in configs/ (as `convcheck verify configs/` does), its 53
+    layers collected when the file is named."""
+    folder = _pytest(ROOT, "--convcheck-impl", "im2col", "configs/", "--collect-only")
+    assert "resnet50.yaml" not in folder.stdout and folder.returncode == 0
+    named = _pytest(ROOT, "--convcheck-impl", "im2col", "configs/resnet50.yaml", "--collect-only")
+    assert "53 tests collected" in named.stdout, named.stdout

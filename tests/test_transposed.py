@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-from conftest import confirm, conv_kwargs, layer_data, make_spec, specs
+from conftest import confirm, conv_kwargs, layer_data, make_spec, reach_loop, reach_matrix, specs
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
@@ -97,12 +97,8 @@ def test_the_transposed_floor_by_brute_force():
                 o = (n - 1) * s - lo - hi + d * (m - 1) + op + 1
                 if o < 1:
                     continue
-                reach = colouring.transposed_tap_matrix(n, o, m, s, d, lo)
-                loop = np.zeros((n, o))
-                for i, a in itertools.product(range(n), range(m)):
-                    if 0 <= i * s + a * d - lo < o:
-                        loop[i, i * s + a * d - lo] = 1
-                np.testing.assert_array_equal(reach, loop)
+                reach = reach_matrix(n, o, m, s, d, lo, transposed=True)
+                np.testing.assert_array_equal(reach, reach_loop(n, o, m, s, d, lo, transposed=True))
                 conflicts = (reach @ reach.T > 0) & ~np.eye(n, dtype=bool)
                 colour = colouring.transposed_colour(n, m, s, d)
                 assert not (conflicts & (colour[:, None] == colour[None, :])).any(), (n, m, s, d, lo, hi, op)

@@ -6,11 +6,14 @@
     dL/dF_f  = sum_batch phi(X)^T dL/dO_f
     dL/dphi  = dL/dO_f F_f^T, then col2im adds each entry back onto the pixel it came from.
 
-phi(X) is stored transposed, as Chainer's `col` (N, k, m_h, m_w, o_h, o_w), so that each
-filter tap is one strided slice of the padded image (`im2col`/`col2im` loop over the taps
-and are exact adjoints) and every product is one BLAS call without copies. With dilation d a tap's slice starts d
-rows further on; with groups each group is its own phi(X) and F_f. In 1-D and 3-D (vol2col)
-the same, one strided slice per tap of the filter's 1 or 3 axes.
+phi(X) is stored transposed and with every sample's positions on one axis, `col`
+(k, m_h, m_w, N, o_h, o_w) as (k m_h m_w, N o_h o_w): each filter tap is one strided slice of
+the padded input held channels first (k, N, *n_p), so `im2col`/`col2im` loop over the taps
+and are exact adjoints, and each product is one large GEMM over all samples (a batch of
+perturbed copies is one call of finite differences: BLAS runs at its rate on it, where N
+products of o_h o_w columns each would not). With dilation d a tap's slice starts d rows
+further on; with groups each group is its own phi(X) and F_f. In 1-D and 3-D (vol2col) the
+same, one strided slice per tap of the filter's 1 or 3 axes.
 """
 
 import itertools
@@ -18,7 +21,7 @@ import math
 
 from ..backend import array_module
 from ..geometry import pairs
-from .common import extend, group_slices, ones, out_size, pad, plain_size, spatial, transposed_out
+from .common import extend, group_slices, ones, out_size, plain_size, spatial, transposed_out
 
 ALL = (slice(None), slice(None))
 
@@ -30,30 +33,48 @@ def taps(m, stride, out, dilation) -> list[tuple]:
             for tap in itertools.product(*map(range, m))]
 
 
-def im2col(x_pad, m, out, tap_slices):
-    """x_pad (N, k, *n_p) -> phi(X)^T as (N, k * prod(m), prod(o)), `tap_slices` from `taps`."""
-    xp = array_module(x_pad)
-    n, k = x_pad.shape[:2]
-    col = xp.empty((n, k, *m, *out), dtype=x_pad.dtype)
+def channels_first(x, padding):
+    """x (N, k, *n) -> X_pad held channels first (k, N, *n_p), zero-padded (before, after) per
+    axis; a view of x where there is no padding."""
+    if not any(padding):
+        return x.swapaxes(0, 1)
+    xp = array_module(x)
+    pads = pairs(padding)
+    padded = xp.zeros((x.shape[1], x.shape[0], *(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads))),
+                      dtype=x.dtype)
+    padded[ALL + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], pads))] = x.swapaxes(0, 1)
+    return padded
+
+
+def im2col(x_pad_t, m, out, tap_slices):
+    """X_pad channels first (k, N, *n_p) -> phi(X)^T as (k * prod(m), N * prod(o)), `tap_slices`
+    from `taps`; a view of the input for a 1x1 filter at stride 1 without padding."""
+    xp = array_module(x_pad_t)
+    k, n = x_pad_t.shape[:2]
+    if math.prod(m) == 1 and tuple(x_pad_t.shape[2:]) == tuple(out):
+        return xp.ascontiguousarray(x_pad_t).reshape(k, n * math.prod(out))
+    col = xp.empty((k, *m, n, *out), dtype=x_pad_t.dtype)
     for tap, at in tap_slices:
-        col[tap] = x_pad[at]                                              # (N, k, *o)
-    return col.reshape(n, k * math.prod(m), math.prod(out))
+        col[(slice(None),) + tap[2:]] = x_pad_t[at]                     # (k, N, *o)
+    return col.reshape(k * math.prod(m), n * math.prod(out))
 
 
 def col2im(dphi_t, padded_shape, m, out, tap_slices):
-    """(dL/dphi)^T (N, k * prod(m), prod(o)) -> dL/dX_pad (N, k, *n_p), overlapping taps summed."""
+    """(dL/dphi)^T (k * prod(m), N * prod(o)) -> dL/dX_pad channels first (k, N, *n_p), overlapping
+    taps summed."""
     xp = array_module(dphi_t)
-    n, k = padded_shape[:2]
-    col = dphi_t.reshape(n, k, *m, *out)
+    k, n = padded_shape[:2]
+    col = dphi_t.reshape(k, *m, n, *out)
     dx_pad = xp.zeros(padded_shape, dtype=dphi_t.dtype)
     for tap, at in tap_slices:
-        dx_pad[at] += col[tap]
+        dx_pad[at] += col[(slice(None),) + tap[2:]]
     return dx_pad
 
 
 def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
     """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o); 2-D: (N, k, H, W).
-    transposed: w (k, p / groups, *m) and Y = col2im(F_f^T X), the plain layer's dL/dX path."""
+    transposed: w (k, p / groups, *m) and Y = col2im(F_f^T X), the plain layer's dL/dX path.
+    y is a view of the (p, N, *o) product, as BLAS wrote it."""
     xp = array_module(x)
     dilation = dilation or ones(x)
     if transposed:
@@ -63,13 +84,13 @@ def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=Fal
     else:
         p, m = w.shape[0], w.shape[2:]
         out = out_size(x, w, stride, padding, dilation)
-        x_pad = pad(x, padding)
-        o_f_t = xp.empty((x.shape[0], p, math.prod(out)), dtype=x.dtype)
+        x_pad_t = channels_first(x, padding)
+        y_t = xp.empty((p, x.shape[0] * math.prod(out)), dtype=x.dtype)
         tap_slices = taps(m, stride, out, dilation)
         for channels, filters in group_slices(x.shape[1], p, groups):
-            phi_t = im2col(x_pad[:, channels], m, out, tap_slices)              # (N, k' prod(m), prod(o))
-            o_f_t[:, filters] = w[filters].reshape(p // groups, -1) @ phi_t     # (N, p', prod(o)) = (phi F_f)^T
-        y = o_f_t.reshape(x.shape[0], p, *out)
+            phi_t = im2col(x_pad_t[channels], m, out, tap_slices)               # (k' prod(m), N prod(o))
+            xp.matmul(w[filters].reshape(p // groups, -1), phi_t, out=y_t[filters])   # (p', N prod(o)) = (phi F_f)^T
+        y = y_t.reshape(p, x.shape[0], *out).swapaxes(0, 1)
     if b is not None:
         y += b.reshape(-1, *ones(x))
     return y
@@ -96,27 +117,29 @@ def _input_gradient(dy, w, x_shape, stride, padding, dilation, groups):
     xp = array_module(dy)
     p, m, out = w.shape[0], w.shape[2:], dy.shape[2:]
     pads = pairs(padding)
-    padded = (*x_shape[:2], *(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads)))
-    dx_pad = xp.empty(padded, dtype=dy.dtype)
+    padded = (x_shape[1], x_shape[0], *(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads)))   # channels first
+    dx_pad_t = xp.empty(padded, dtype=dy.dtype)
+    dy_t = dy.swapaxes(0, 1)                                                     # (p, N, *o)
     tap_slices = taps(m, stride, out, dilation)
     for channels, filters in group_slices(x_shape[1], p, groups):
-        do_f_t = dy[:, filters].reshape(dy.shape[0], p // groups, -1)            # (N, p', prod(o)) = (dL/dO_f)^T
-        dphi_t = w[filters].reshape(p // groups, -1).T @ do_f_t                  # (N, k' prod(m), prod(o))
-        dx_pad[:, channels] = col2im(dphi_t, (padded[0], channels.stop - channels.start, *padded[2:]), m, out,
-                                     tap_slices)
+        do_f_t = dy_t[filters].reshape(p // groups, -1)                          # (p', N prod(o)) = (dL/dO_f)^T
+        dphi_t = w[filters].reshape(p // groups, -1).T @ do_f_t                  # (k' prod(m), N prod(o))
+        dx_pad_t[channels] = col2im(dphi_t, (channels.stop - channels.start, *padded[1:]), m, out, tap_slices)
     crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))
-    return xp.ascontiguousarray(dx_pad[(slice(None), slice(None)) + crop])
+    return xp.ascontiguousarray(dx_pad_t[ALL + crop].swapaxes(0, 1))
 
 
 def _filter_gradient(dy, x, w_shape, stride, padding, dilation, groups):
-    """dL/dF (p, k / groups, *m) of a plain layer: phi(X)^T dL/dO_f per group, summed over the batch."""
+    """dL/dF (p, k / groups, *m) of a plain layer: dL/dO_f^T phi(X) per group, every sample's
+    positions in the one product (the sum over the batch)."""
     xp = array_module(dy)
     p, m, out = w_shape[0], w_shape[2:], dy.shape[2:]
-    x_pad = pad(x, padding)
+    x_pad_t = channels_first(x, padding)
+    dy_t = dy.swapaxes(0, 1)
     dw = xp.empty(w_shape, dtype=dy.dtype)
     tap_slices = taps(m, stride, out, dilation)
     for channels, filters in group_slices(x.shape[1], p, groups):
-        phi_t = im2col(x_pad[:, channels], m, out, tap_slices)                   # (N, k' prod(m), prod(o))
-        do_f_t = dy[:, filters].reshape(dy.shape[0], p // groups, -1)
-        dw[filters] = (do_f_t @ phi_t.transpose(0, 2, 1)).sum(axis=0).reshape(dw[filters].shape)
+        phi_t = im2col(x_pad_t[channels], m, out, tap_slices)                   # (k' prod(m), N prod(o))
+        do_f_t = dy_t[filters].reshape(p // groups, -1)                          # (p', N prod(o))
+        dw[filters] = (do_f_t @ phi_t.T).reshape(dw[filters].shape)
     return dw

@@ -37,7 +37,7 @@ def run(pb, analytic: dict, tol, rng, deadline: float, pinned=None, directions=N
         directions = directions or PROJECTIONS[0]
     tensors = [t for t in ("x", "w") if t in analytic]
     shapes = {"x": pb.x.shape, "w": pb.wc.shape}                # the filters in the canonical layout
-    directions = directions or directions_within(pb.x.size, pb.w.size, pb.seconds, deadline - time.perf_counter())
+    directions = directions or directions_within(pb.seconds, deadline - time.perf_counter())
     found = numerical.projections(pb, tensors, rng, directions)
     checks = bias(pb, analytic, tol)
     per_set = set_forwards(shapes, pb.dilation, pb.stride, pb.transposed)

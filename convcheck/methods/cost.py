@@ -19,9 +19,9 @@ from .fast import DIRECTIONS as FAST_DIRECTIONS
 PROJECTIONS = (16, 64)
 """Fewest and most random directions `channels` adds for errors in the channels it does not
 cover exactly; each costs one forward for dL/dX and one for dL/dF. Between the two it spends
-PROJECTION_SHARE of the budget, with u (d, *shape) kept under PROJECTION_BYTES."""
+PROJECTION_SHARE of the budget (the directions are drawn a chunk at a time, never all held).
+"""
 PROJECTION_SHARE = 0.1
-PROJECTION_BYTES = 2**27
 MINIMUM_SETS = 2
 """Sets `channels` always covers exactly: the first and the last."""
 
@@ -133,13 +133,11 @@ def _no_dearer_than_full(geom, forward_seconds: float, choice: Choice) -> Choice
     return whole if choice.sets >= choice.of_sets or choice.forwards >= whole.forwards else choice
 
 
-def directions_within(x_size: int, w_size: int, forward_seconds: float, seconds: float) -> int:
+def directions_within(forward_seconds: float, seconds: float) -> int:
     """Random directions for `channels`: PROJECTION_SHARE of `seconds` (two forwards a
-    direction), within PROJECTIONS and the memory PROJECTION_BYTES allows (x and w sizes)."""
+    direction), within PROJECTIONS."""
     fewest, most = PROJECTIONS
-    share = int(PROJECTION_SHARE * seconds / (2 * max(forward_seconds, 1e-9)))
-    memory = PROJECTION_BYTES // (8 * max(x_size, w_size))
-    return max(fewest, min(share, most, memory))
+    return max(fewest, min(int(PROJECTION_SHARE * seconds / (2 * max(forward_seconds, 1e-9))), most))
 
 
 def choose(geom, forward_seconds: float, budget: float, sets: int | None = None,
@@ -153,7 +151,7 @@ def choose(geom, forward_seconds: float, budget: float, sets: int | None = None,
         return whole if sets >= k_w else channels(geom, forward_seconds, sets, projections or PROJECTIONS[0])
     if whole.seconds <= budget:
         return whole
-    d = projections or directions_within(math.prod(geom.shapes["x"]), math.prod(geom.filters), forward_seconds, budget)
+    d = projections or directions_within(forward_seconds, budget)
     base = channels(geom, forward_seconds, 0, d)
     fits = int(max(budget - base.seconds, 0) / max(per_set(geom) * forward_seconds, 1e-12))
     return _no_dearer_than_full(geom, forward_seconds, channels(geom, forward_seconds, max(fits, min(MINIMUM_SETS,
