@@ -107,6 +107,8 @@ def _differences(result: SpecResult, layer, analytic: dict, tol, *, samples, bud
         failure = f"not checked: finite differences need a working forward, and {e}"
         return {"d" + t: TensorCheck("d" + t, geom.shapes[t], tuple(value.shape), unchecked=True, message=failure)
                 for t, value in analytic.items()}
+    finally:
+        im2col.release()                                   # the built-in forward's scratch ends with the check
 
 
 def _diagnose(result: SpecResult, layer, y, analytic: dict, grads, y_data: dict) -> None:
@@ -227,6 +229,7 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     planned.full = cost.full(layer.geom, seconds)
     planned.auto = cost.choose(layer.geom, seconds, budget, channels, projections)
     planned.minimum = cost.minimum(layer.geom, seconds)
+    im2col.release()
     planned.seconds = time.perf_counter() - started
     return planned
 

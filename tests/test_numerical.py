@@ -5,7 +5,7 @@ import pytest
 from conftest import reach_loop, reach_matrix
 
 from convcheck import colouring, numerical
-from convcheck.impls import direct, reference
+from convcheck.impls import direct, im2col, reference
 from convcheck.methods import cost
 from convcheck.options import FORWARD_CHECKS
 
@@ -154,6 +154,39 @@ def test_small_batches_give_the_same_values(monkeypatch):
         np.testing.assert_allclose(one_by_one[name], whole[name], rtol=1e-9, atol=1e-10)  # rounding only
     shapes = {"x": pb.x.shape, "w": pb.w.shape, "b": pb.b.shape}
     assert len(calls) == cost.full_forwards(shapes) - 1 - FORWARD_CHECKS and calls[-1][0] == pb.forwards
+
+
+@pytest.mark.parametrize("kwargs", GEOMETRIES)
+def test_the_builtin_forward_never_writes_into_its_inputs(kwargs):
+    """What `Problem(trusted=True)` relies on to reuse its batches of perturbed copies: im2col's
+    forward on read-only x, w and b (NumPy raises on any write), the transposed layer's too, and
+    twice in a row (its scratch reused) with the same answer as the loop reference."""
+    pb = _problem(**kwargs)
+    for a in (pb.x, pb.w, pb.b):
+        if a is not None:
+            a.flags.writeable = False
+    for _ in range(2):
+        y = im2col.forward(pb.x, pb.w, pb.b, stride=pb.stride, padding=pb.padding, **pb.conv)
+        np.testing.assert_allclose(y, pb.y0, rtol=1e-12, atol=1e-12)
+    wt = np.ascontiguousarray(pb.w.swapaxes(0, 1)) if pb.groups == 1 else None
+    if wt is not None:
+        wt.flags.writeable = False
+        y = im2col.forward(pb.x, wt, None, stride=pb.stride, padding=pb.padding, transposed=True, **pb.conv)
+        np.testing.assert_allclose(y, reference.forward(pb.x, wt, None, stride=pb.stride, padding=pb.padding,
+                                                        transposed=True, **pb.conv), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", GEOMETRIES[:4])
+def test_reused_copies_give_the_values_fresh_copies_give(kwargs, monkeypatch):
+    """trusted: batches made once and restored between forwards; else made afresh every call.
+    Small batches (several per engine, the last one shorter) so that restoring is exercised."""
+    monkeypatch.setattr(numerical, "BATCH_BYTES", 20000)          # 2 copies, or 9 banks then 3
+    fresh = _every(_problem(forward=im2col.forward, **kwargs))
+    trusted = _problem(forward=im2col.forward, **kwargs)
+    trusted.trusted = True
+    reused = _every(trusted)
+    for name in fresh:
+        np.testing.assert_array_equal(reused[name], fresh[name])
 
 
 def test_a_failing_forward_is_a_numerical_error():
