@@ -46,25 +46,39 @@ def compare(name: str, actual, reference, rtol: float, atol: float, flat: np.nda
     ref = xp.asarray(reference, dtype=xp.float64).ravel()
     if flat is not None:
         a = a[flat]
-    else:
-        flat = np.arange(a.size)
     check = TensorCheck(name, tuple(actual.shape), tuple(actual.shape), checked=int(a.size),
                         total=int(np.prod(actual.shape)))
     if a.size == 0:
         check.passed = True
         return check
     err = xp.abs(a - ref)
-    excess = _ratio(err, atol + rtol * xp.abs(ref))
+    scale = xp.abs(ref)                         # in place from here on: a large tensor's comparison
+    excess = scale * rtol                       # holds three copies of it (err, |ref|, the ratio)
+    excess += atol                              # atol + rtol |ref|, then err over it (`_ratio`)
+    positive = excess > 0
+    excess[~positive] = 1.0
+    xp.divide(err, excess, out=excess)
+    excess[~positive] = xp.inf
+    excess[err == 0] = 0.0
+    del positive
     worst = int(xp.argmax(excess))
     check.max_abs = float(err.max())
     check.tolerance_ratio = float(excess[worst])
-    governed = xp.abs(ref) >= (atol / rtol if rtol > 0 else xp.inf)
-    check.max_rel = float((err[governed] / xp.abs(ref[governed])).max()) if bool(governed.any()) else None
-    if check.max_abs > 0:                                   # no error anywhere: no worst element to name
-        check.worst_index = tuple(int(i) for i in np.unravel_index(flat[worst], actual.shape))
     check.passed = bool(excess[worst] <= 1.0)
+    bad = 0 if check.passed else int((excess > 1.0).sum())
+    del excess
+    governed = scale >= (atol / rtol if rtol > 0 else xp.inf)  # where rtol, not atol, sets the tolerance
+    if bool(governed.any()):
+        relative = xp.where(governed, scale, 1.0)
+        xp.divide(err, relative, out=relative)
+        relative[~governed] = 0.0
+        check.max_rel = float(relative.max())
+    else:
+        check.max_rel = None
+    if check.max_abs > 0:                                   # no error anywhere: no worst element to name
+        check.worst_index = tuple(int(i) for i in np.unravel_index(worst if flat is None else flat[worst],
+                                                                   actual.shape))
     if not check.passed:
-        bad = int((excess > 1.0).sum())
         check.message = (f"{bad} of {a.size} checked elements off; worst at {check.worst_index}: "
                          f"got {float(a[worst]):.6g}, expected {float(ref[worst]):.6g}")
     return check
@@ -88,8 +102,11 @@ def error_map(actual, reference, flat=None):
 def _ratio(err, allowed):
     """err / allowed, where a zero allowance takes exactness (0 if err is 0, else inf)."""
     xp = array_module(err)
-    ratio = err / xp.where(allowed > 0, allowed, 1.0)
-    return xp.where(err == 0, 0.0, xp.where(allowed > 0, ratio, xp.inf))
+    positive = allowed > 0
+    ratio = err / xp.where(positive, allowed, 1.0)
+    ratio[~positive] = xp.inf
+    ratio[err == 0] = 0.0
+    return ratio
 
 
 Z_PROJECTION = 5.0

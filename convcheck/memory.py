@@ -15,7 +15,9 @@ memory is its own and not counted):
   fewer than one copy of x and its output, and the change map a colour class's pixels are
   gathered from (`colouring.tap_outputs`: m entries a pixel, no n x o matrix); the random
   directions of projections are drawn a chunk at a time inside those batches.
-The largest of the three phases counts once on top of the data. It is an estimate of what
+- comparing a gradient with its differences: the error, |reference| and their ratio, each the
+  size of the larger of x and w.
+The largest of the four phases counts once on top of the data. It is an estimate of what
 convcheck allocates, good to a small factor; what it is for is refusing layers that need many
 times the machine, at once, with the field that makes them so large.
 """
@@ -64,6 +66,7 @@ def estimate(geom) -> Estimate:
     forward = BYTES * (padded + columns + y)
     batches = max(BATCH_BYTES, 2 * BYTES * (x + y + w)) + 2 * BYTES * y    # a copy, its output, the change map
     differences = forward + batches
+    comparing = 3 * BYTES * max(x, w)                              # the error, |reference| and the ratio
     parts = {"the column matrix of one forward (im2col)": (BYTES * columns, "m", column_text),
              "the padded input of one forward": (BYTES * padded, "padding",
                                                  f"N·k·prod(n + pads) = {n_batch}·{k}·{_product(geom.padded)}"),
@@ -73,7 +76,7 @@ def estimate(geom) -> Estimate:
     part, (part_bytes, field, formula) = max(parts.items(), key=lambda item: item[1][0])
     if field == "padding" and any(d > 1 for d in s.dilation) and s.padding in ("same", "full"):
         field = "dilation"                                    # 'same'/'full' padding grows with the dilation
-    return Estimate(data + max(forward, differences), part, part_bytes, field, formula)
+    return Estimate(data + max(forward, differences, comparing), part, part_bytes, field, formula)
 
 
 def _product(values) -> str:

@@ -76,9 +76,9 @@ def spec_of(fields: dict):
     return load_mapping({"name": "layer", "stride": 1, **fields})[0]
 
 
-def forward_rates(walls: dict, peaks: dict) -> list:
+def forward_rates(walls: dict) -> list:
     """Section 1: the rate of the forwards inside full checks, against GEMM; each check's wall
-    time into `walls`, its peak memory (tracemalloc) into `peaks`."""
+    time into `walls`."""
     import convcheck.impls.im2col as im2col
     from convcheck import verify
     original, spent = im2col.forward, {"seconds": 0.0, "flop": 0.0}
@@ -95,12 +95,9 @@ def forward_rates(walls: dict, peaks: dict) -> list:
         for name, fields in RATE_LAYERS.items():
             before = gemm_rate()
             spent.update(seconds=0.0, flop=0.0)
-            tracemalloc.start()
             started = time.perf_counter()
             result = verify(spec_of(fields), "im2col", method="full")
             wall = walls[name] = time.perf_counter() - started
-            peaks[name] = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
             gemm = (before + gemm_rate()) / 2
             rate = spent["flop"] / spent["seconds"] / 1e9
             floor = spent["flop"] / gemm / 1e9
@@ -111,8 +108,9 @@ def forward_rates(walls: dict, peaks: dict) -> list:
     return rows
 
 
-def child_memory(fields: dict) -> dict:
-    """In a fresh process: one forward's peak (inputs included) and the check's, tracemalloc's."""
+def child_memory(fields: dict, method: str = "auto") -> dict:
+    """In a fresh process: one forward's peak (inputs included) and the check's, tracemalloc's
+    (which slows Python down: its times are not the rates of section 1)."""
     from convcheck import verify
     from convcheck.impls import im2col
     from convcheck.options import checked
@@ -130,20 +128,25 @@ def child_memory(fields: dict) -> dict:
     tracemalloc.stop()
     tracemalloc.start()
     started = time.perf_counter()
-    result = verify(spec, "im2col")
+    result = verify(spec, "im2col", method=method)
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     return {"forward": forward, "peak": peak, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "seconds": seconds, "method": result.method, "passed": result.passed}
 
 
+def in_child(fields: dict, method: str = "auto") -> dict:
+    """child_memory in a fresh process."""
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(fields), method], capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def memory() -> tuple[list, dict]:
     """Section 2, each layer in its own process."""
     rows, measured = [], {}
     for name, fields in MEMORY_LAYERS.items():
-        out = subprocess.run([sys.executable, __file__, "--child", json.dumps(fields)], capture_output=True, text=True,
-                             check=True).stdout
-        got = measured[name] = json.loads(out.strip().splitlines()[-1])
+        got = measured[name] = in_child(fields)
         mib = 2**20
         rows.append([name, f"{got['forward'] / mib:.0f} MiB", f"{got['peak'] / mib:.0f} MiB",
                      f"{got['peak'] / got['forward']:.2f}x", f"{got['rss'] / mib:.0f} MiB", got["method"],
@@ -151,9 +154,10 @@ def memory() -> tuple[list, dict]:
     return rows, measured
 
 
-def plans(walls: dict, peaks: dict, measured: dict) -> list:
+def plans(walls: dict, measured: dict) -> list:
     """Section 3: plan's time and memory against what verify measured: `full` on the layers of
-    section 1, the default method on those of section 2 (each in a fresh process)."""
+    section 1 (its time; its peak memory from another full check in a fresh process), the
+    default method on those of section 2."""
     from convcheck.checker import plan
     from convcheck.geometry import geometry
     from convcheck.memory import estimate
@@ -167,7 +171,7 @@ def plans(walls: dict, peaks: dict, measured: dict) -> list:
         estimate_s = planned.estimate(planned.full if method == "full" else planned.auto)
         seconds = walls[name] if method == "full" else measured[name]["seconds"]
         memory = estimate(geometry(checked(spec_of(fields)))).bytes
-        peak = measured[name]["peak"] if name in measured else peaks.get(name)
+        peak = measured[name]["peak"] if name in measured else in_child(fields, "full")["peak"]
         rows.append([name, method, f"{estimate_s:.1f} s", f"{seconds:.1f} s", f"{seconds / estimate_s:.2f}x",
                      f"{memory / 2**20:.0f} MiB", "-" if peak is None else f"{peak / 2**20:.0f} MiB",
                      "-" if peak is None else f"{peak / memory:.2f}x"])
@@ -197,19 +201,19 @@ def resnet() -> list:
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        print(json.dumps(child_memory(json.loads(sys.argv[2]))))
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        print(json.dumps(child_memory(json.loads(sys.argv[2]), sys.argv[3])))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for part in ("rates", "memory", "plan", "resnet"):
         parser.add_argument(f"--skip-{part}", action="store_true")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
-    walls, peaks, measured = {}, {}, {}
+    walls, measured = {}, {}
     if not args.skip_rates:
         print("\n1. forwards inside a --method full check against this machine's float64 GEMM (goal: 60%)")
         print(table(["layer", "GEMM GFLOP/s", "forwards GFLOP/s", "ratio", ">= 60%", "check", "check / floor",
-                     "passed"], forward_rates(walls, peaks)))
+                     "passed"], forward_rates(walls)))
     if not args.skip_memory:
         print("\n2. peak memory of a check (auto, default budget; tracemalloc) against one forward's (goal: < 3x; "
               "n 65536 under 1 GiB resident)")
@@ -218,7 +222,7 @@ def main():
     if not args.skip_plan:
         print("\n3. plan against verify, time and memory (goal: within 1.5x)")
         print(table(["layer", "method", "plan", "verify", "ratio", "plan memory", "verify peak", "ratio"],
-                    plans(walls, peaks, measured)))
+                    plans(walls, measured)))
     if not args.skip_resnet:
         print("\n4. ResNet-50 in full, a whole process, against its floor (goal: at most 1.6x)")
         print(table(["what", "FLOPs", "GEMM", "floor", "measured", "ratio", "<= 1.6x", "verdict"], resnet()))
