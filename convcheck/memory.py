@@ -11,8 +11,9 @@ memory is its own and not counted):
 - one forward: the input padded, N k prod(n + pads) (for a transposed layer, its output's
   full map), and im2col's column matrix, one group at a time: N prod(o) (k / groups) prod(m)
   (transposed: N prod(n) (p / groups) prod(m)), and Y;
-- finite differences: batches of perturbed copies kept under numerical.BATCH_BYTES, never
-  fewer than one copy of x and its output, and the change map a colour class's pixels are
+- finite differences: batches of perturbed copies as the engines make them, as many as
+  numerical.BATCH_BYTES holds and never fewer than one copy of x with its output (or one
+  bank of w), and the change map a colour class's pixels are
   gathered from (`colouring.tap_outputs`: m entries a pixel, no n x o matrix); the random
   directions of projections are drawn a chunk at a time inside those batches.
 - comparing a gradient with its differences: the error, |reference| and their ratio, each the
@@ -64,14 +65,19 @@ def estimate(geom) -> Estimate:
         column_text = (f"N·prod(o)·(k / groups)·prod(m) = {n_batch}·{_product(geom.out)}·{k // groups}·"
                        f"{_product(s.m)}")
     forward = BYTES * (padded + columns + y)
-    batches = max(BATCH_BYTES, 2 * BYTES * (x + y + w)) + 2 * BYTES * y    # a copy, its output, the change map
-    differences = forward + batches
+    per_copy = BYTES * (2 * (x + y) + padded + columns)    # a perturbed copy of x, its output and its forward
+    copies = max(1, BATCH_BYTES // per_copy)               # as many as numerical.BATCH_BYTES holds, at least one
+    per_bank = 2 * BYTES * (y + w)                         # a perturbed bank of w and its output
+    banks = max(1, BATCH_BYTES // per_bank)
+    batches = copies * 2 * BYTES * (x + y)                 # what the copies add beyond their forwards
+    differences = max(copies * per_copy, banks * per_bank + forward) + 2 * BYTES * y   # and the change map
     comparing = 3 * BYTES * max(x, w)                              # the error, |reference| and the ratio
     parts = {"the column matrix of one forward (im2col)": (BYTES * columns, "m", column_text),
              "the padded input of one forward": (BYTES * padded, "padding",
                                                  f"N·k·prod(n + pads) = {n_batch}·{k}·{_product(geom.padded)}"),
-             "the finite differences' batches of perturbed copies": (batches, "n", f"a copy of x {shapes['x']} "
-                                                                              f"and of Y {shapes['y']}, twice"),
+             "the finite differences' batches of perturbed copies": (
+                 batches, "n", f"{copies} cop{'y' if copies == 1 else 'ies'} of x {shapes['x']} and of Y "
+                               f"{shapes['y']}, twice"),
              "the layer's arrays": (data, "n", f"x {shapes['x']}, w {shapes['w']}, Y {shapes['y']}")}
     part, (part_bytes, field, formula) = max(parts.items(), key=lambda item: item[1][0])
     if field == "padding" and any(d > 1 for d in s.dilation) and s.padding in ("same", "full"):

@@ -124,6 +124,7 @@ def child_memory(fields: dict, method: str = "auto") -> dict:
     base = tracemalloc.get_traced_memory()[0]
     im2col.forward(x, w, b, **layer.kwargs)
     forward = tracemalloc.get_traced_memory()[1] - base + inputs
+    im2col.release()                                 # its scratch, or the check would reuse it untraced
     del layer, x, w, b
     tracemalloc.stop()
     tracemalloc.start()
