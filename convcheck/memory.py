@@ -6,8 +6,9 @@ estimate beside the time. Counted in float64 (8 bytes a number), at the batch N 
 at, for the forward finite differences go through (the built-in im2col's; the plug-in's own
 memory is its own and not counted):
 
-- data: x, w, b and G (= dL/dY), each also in the spec's dtype, x, w, b again for the forward
-  check's second draw, and the gradients being filled (x- and w-sized);
+- data: x, w, b and G (= dL/dY), the plug-in's gradients and the differences being filled
+  (x- and w-sized), Y and the unperturbed output, and copies in the spec's dtype where it is
+  not float64 (the forward check's second draw is let go once it is checked);
 - one forward: the input padded, N k prod(n + pads) (for a transposed layer, its output's
   full map), and im2col's column matrix, one group at a time: N prod(o) (k / groups) prod(m)
   (transposed: N prod(n) (p / groups) prod(m)), and Y;
@@ -54,7 +55,8 @@ def estimate(geom) -> Estimate:
     x, w, y = (math.prod(shapes[t]) for t in ("x", "w", "y"))
     taps = math.prod(s.m)
     out = math.prod(geom.out)
-    data = BYTES * (4 * x + 4 * w + 2 * y + 2 * p)
+    cast = {"float32": 4, "float16": 2}.get(s.dtype, 0)      # the plug-in's copies in its dtype (float64: none)
+    data = BYTES * (3 * x + 3 * w + 3 * y + 2 * p) + cast * (x + w + y)
     if s.transposed:
         padded = n_batch * p * math.prod(geom.padded)
         columns = n_batch * math.prod(s.n) * (p // groups) * taps
@@ -65,11 +67,11 @@ def estimate(geom) -> Estimate:
         column_text = (f"N·prod(o)·(k / groups)·prod(m) = {n_batch}·{_product(geom.out)}·{k // groups}·"
                        f"{_product(s.m)}")
     forward = BYTES * (padded + columns + y)
-    per_copy = BYTES * (2 * (x + y) + padded + columns)    # a perturbed copy of x, its output and its forward
-    copies = max(1, BATCH_BYTES // per_copy)               # as many as numerical.BATCH_BYTES holds, at least one
-    per_bank = 2 * BYTES * (y + w)                         # a perturbed bank of w and its output
-    banks = max(1, BATCH_BYTES // per_bank)
-    batches = copies * 2 * BYTES * (x + y)                 # what the copies add beyond their forwards
+    copies = max(1, BATCH_BYTES // (2 * BYTES * (x + y + columns)))    # as numerical.input_channels and
+    banks = max(1, BATCH_BYTES // (2 * BYTES * (y + w)))               # filter_channels fill their batches
+    per_copy = BYTES * (x + 2 * y + padded + columns)      # a perturbed copy of x, its output, the difference
+    per_bank = BYTES * (w + 2 * y)                         # a perturbed bank of w, its output, the difference
+    batches = copies * BYTES * (x + 2 * y)                 # what the copies add beyond their forwards
     differences = max(copies * per_copy, banks * per_bank + forward) + 2 * BYTES * y   # and the change map
     comparing = 3 * BYTES * max(x, w)                              # the error, |reference| and the ratio
     parts = {"the column matrix of one forward (im2col)": (BYTES * columns, "m", column_text),

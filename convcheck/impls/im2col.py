@@ -150,8 +150,10 @@ def _input_gradient(dy, w, x_shape, stride, padding, dilation, groups):
     tap_slices = taps(m, stride, out, dilation)
     for channels, filters in group_slices(x_shape[1], p, groups):
         do_f_t = dy_t[filters].reshape(p // groups, -1)                          # (p', N prod(o)) = (dL/dO_f)^T
-        dphi_t = w[filters].reshape(p // groups, -1).T @ do_f_t                  # (k' prod(m), N prod(o))
-        dx_pad_t[channels] = col2im(dphi_t, (channels.stop - channels.start, *padded[1:]), m, out, tap_slices)
+        k_group = channels.stop - channels.start
+        dphi_t = _scratch(("col",), (k_group, *m, x_shape[0], *out), dy.dtype, xp).reshape(k_group * math.prod(m), -1)
+        xp.matmul(w[filters].reshape(p // groups, -1).T, do_f_t, out=dphi_t)    # (k' prod(m), N prod(o)), in the
+        dx_pad_t[channels] = col2im(dphi_t, (k_group, *padded[1:]), m, out, tap_slices)   # forward's scratch
     crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))
     return xp.ascontiguousarray(dx_pad_t[ALL + crop].swapaxes(0, 1))
 

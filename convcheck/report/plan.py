@@ -12,7 +12,7 @@ from ..geometry import spec_dict
 from ..memory import human
 from .text import inert
 
-NOTHING_CHECKED = "convcheck plan checks nothing: it timed one forward per layer and estimates from it"
+NOTHING_CHECKED = "convcheck plan checks nothing: it timed each layer's forward and estimates from it"
 
 
 def summary(plans, shard_count: int, target: float) -> dict:
