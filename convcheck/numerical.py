@@ -130,7 +130,7 @@ class Problem:
     def _run(self, x, w, b, padding, expected):
         own = [a.copy() if a is not None and not self.trusted and any(a is t for t in (self.x, self.w, self.b))
                else a for a in (x, w, b)]
-        try:  # the shared point is copied, so a forward that writes into its inputs cannot corrupt it
+        try:  # the shared point is copied (unless trusted): a forward that writes into its inputs cannot corrupt it
             y = self.forward(*own, stride=self.stride, padding=padding, **self.conv)
         except (Exception, SystemExit) as e:
             raise NumericalError(f"forward raised {self.describe(e)}") from None
