@@ -54,13 +54,8 @@ def compare(name: str, actual, reference, rtol: float, atol: float, flat: np.nda
     err = xp.abs(a - ref)
     scale = xp.abs(ref)                         # in place from here on: a large tensor's comparison
     excess = scale * rtol                       # holds three copies of it (err, |ref|, the ratio)
-    excess += atol                              # atol + rtol |ref|, then err over it (`_ratio`)
-    positive = excess > 0
-    excess[~positive] = 1.0
-    xp.divide(err, excess, out=excess)
-    excess[~positive] = xp.inf
-    excess[err == 0] = 0.0
-    del positive
+    excess += atol                              # atol + rtol |ref|
+    excess = _ratio(err, excess)
     worst = int(xp.argmax(excess))
     check.max_abs = float(err.max())
     check.tolerance_ratio = float(excess[worst])
@@ -100,10 +95,12 @@ def error_map(actual, reference, flat=None):
 
 
 def _ratio(err, allowed):
-    """err / allowed, where a zero allowance takes exactness (0 if err is 0, else inf)."""
+    """err / allowed, written over `allowed` (no copy of a large tensor), where a zero allowance
+    takes exactness (0 if err is 0, else inf)."""
     xp = array_module(err)
     positive = allowed > 0
-    ratio = err / xp.where(positive, allowed, 1.0)
+    allowed[~positive] = 1.0
+    ratio = xp.divide(err, allowed, out=allowed)
     ratio[~positive] = xp.inf
     ratio[err == 0] = 0.0
     return ratio
@@ -140,7 +137,7 @@ def compare_projections(name: str, actual, u, numeric,
     allowed = Z_PROJECTION * xp.sqrt(spread)
     err = xp.abs(projected - numeric)
     check = TensorCheck(name, tuple(a.shape), tuple(a.shape), total=int(a.size), passed=True)
-    ratio = _ratio(err, allowed)
+    ratio = _ratio(err, allowed.copy())                    # allowed is quoted below
     check.max_abs = float(err.max())
     check.tolerance_ratio = float(ratio.max())
     j, f = (int(i) for i in np.unravel_index(int(xp.argmax(ratio)), err.shape))
