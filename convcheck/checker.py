@@ -28,7 +28,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
            samples: int = DEFAULT_SAMPLES, budget: float = DEFAULT_BUDGET_S, rtol: float | None = None,
            atol: float | None = None, seed: int | None = None, progress=None, backend="numpy",
            layout: str | None = None, channels: int | None = None, projections: int | None = None,
-           notify=None, through: str = "builtin") -> SpecResult:
+           notify=None, through: str = "builtin", shrink: bool = True, provisional=None) -> SpecResult:
     """Check `impl`'s forward against the loop reference (at two draws of x, w, b) and its
     backward against finite differences of L = sum(G * Y), on seeded random x, w, b and G of the
     spec's shapes, at batch options.CHECK_BATCH when the spec sets none. Finite differences go
@@ -43,6 +43,11 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     When the budget decides (auto and channels, unpinned), `notify(line)`, if given, is told
     before finite differences start that even the minimum `channels` keeps (cost.minimum) will
     not fit, with the numbers; `result.budget` says afterwards what was spent.
+
+    shrink: a failing layer is shrunk to the smallest layer that fails the same way
+    (`result.smallest`, shrink.py), which also says what each failing tensor computed
+    (operands.py); `provisional(result)`, if given, is handed the result before shrinking starts
+    (a worker sends it to the parent, which keeps it if shrinking never ends).
 
     rtol/atol/seed override the spec's, which override the dtype's defaults.
     `progress(done, total)` is told the forwards computed while finite differences run.
@@ -73,9 +78,44 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     checks.update(_differences(result, layer, analytic, (rtol, atol), samples=samples, budget=budget,
                                pinned=channels, projections=projections, progress=progress, notify=notify))
     result.checks.extend(checks[name] for name in ("dx", "dw", "db"))
-    _diagnose(result, layer, y, analytic, grads, y_data)
+    outputs = _diagnose(result, layer, y, analytic, grads, y_data)
     result.seconds = time.perf_counter() - started
+    if shrink and not result.passed:
+        again = {"budget": budget, "samples": samples, "rtol": rtol, "atol": atol, "seed": seed, "backend": backend,
+                 "layout": layout, "through": through}
+        _shrink(result, layer, impl, outputs, again, provisional)
+        result.seconds = time.perf_counter() - started
     return result
+
+
+def _shrink(result: SpecResult, layer, impl, outputs: dict, options: dict, provisional) -> None:
+    """result.smallest: the smallest layer failing as this one does; a failing tensor with no
+    known mistake takes the operand found there where it holds on this layer too (operands.carry)."""
+    from .operands import carry
+    from .shrink import limit_for, smallest
+    if provisional is not None:
+        provisional(result)
+    try:
+        result.smallest = smallest(result, impl, options, limit_for(result.seconds))
+    except Exception as e:  # noqa: BLE001  (a plug-in's object that breaks the search: the verdict stands)
+        from .result import Smallest
+        from .shrink import failure
+        result.smallest = Smallest({}, [list(f) for f in failure(result)], stopped="no smallest layer: shrinking "
+                                   f"could not follow this failure ({type(e).__name__}: {e})")
+        return
+    if result.smallest is None:
+        return
+    for check in result.checks:
+        found = result.smallest.diagnoses.get(check.name)
+        if found is None or found.mistake is None or check.passed or check.skipped or check.unchecked:
+            continue
+        if check.diagnosis is None or check.diagnosis.mistake is None:
+            value = outputs.get(check.name)
+            if found.rule is None:                     # found from the layer's behaviour (shrink.py): it holds here
+                check.diagnosis = found
+            elif value is not None and not isinstance(value, Raised):
+                check.diagnosis = carry(found, check.name, value, layer.data, layer.geom, layer.kwargs, result.rtol,
+                                        result.atol) or check.diagnosis
 
 
 def _differences(result: SpecResult, layer, analytic: dict, tol, *, samples, budget, pinned, projections,
@@ -114,8 +154,9 @@ def _differences(result: SpecResult, layer, analytic: dict, tol, *, samples, bud
 
 def _diagnose(result: SpecResult, layer, y, analytic: dict, grads, y_data: dict) -> None:
     """Name the known mistake each failing tensor matches and, beside a failing forward, say
-    whether each gradient is that forward's."""
-    outputs = {"y": y, **dict(zip(("dx", "dw", "db"), grads if isinstance(grads, (tuple, list)) else ()))}
+    whether each gradient is that forward's; the plug-in's outputs ({y, dx, dw, db}: arrays, or
+    what it raised)."""
+    outputs = {"y": y, **dict(zip(("dx", "dw", "db"), grads if isinstance(grads, (tuple, list)) else (grads,) * 3))}
     data = {"x": layer.data["x"], "w": layer.data["w"], "b": layer.data["b"], "g": layer.data["y"]}
     for check in result.checks:
         if not check.passed and not check.skipped and not check.unchecked:
@@ -124,6 +165,7 @@ def _diagnose(result: SpecResult, layer, y, analytic: dict, grads, y_data: dict)
     if not result.check("y").passed:
         _own_forward(result, layer.impl, y, data, analytic, (result.rtol, result.atol), layer.kwargs, layer.conv,
                      layer.seed)
+    return outputs
 
 
 def _through(spec: ConvSpec, forward_passed: bool, wanted: str) -> str:
@@ -237,11 +279,13 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
 
 
 def _diagnosis(name, value, data, geom, rtol, atol):
-    """What `diagnose` names for a failing tensor; None where there is no array to compare (the
-    plug-in raised or returned something else: its message says so already)."""
-    if isinstance(value, Raised) or not hasattr(value, "shape") or not hasattr(value, "dtype"):
+    """What `diagnose` names for a failing tensor, or for what the plug-in raised (diagnose.raised);
+    None where there is no array to compare (it returned something else: its message says so)."""
+    from .diagnose import diagnose, raised
+    if isinstance(value, Raised):
+        return raised(value)
+    if not hasattr(value, "shape") or not hasattr(value, "dtype"):
         return None
-    from .diagnose import diagnose
     try:
         return diagnose(name, value, data, geom, rtol, atol)
     except Exception as e:  # an array a mistake's arithmetic cannot take (a wrong dtype, odd strides)

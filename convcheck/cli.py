@@ -195,6 +195,7 @@ def verify(
     timeout: TYPED.timeout = DEFAULT.timeout,
     backend: TYPED.backend = DEFAULT.backend,
     layout: TYPED.layout = DEFAULT.layout,
+    shrink: TYPED.shrink = DEFAULT.shrink,
     through: TYPED.through = DEFAULT.through,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG heatmap of |analytic − numerical| of each "
                                                       "failing tensor into this folder (pip install "

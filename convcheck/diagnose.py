@@ -20,8 +20,17 @@ from .spec import LABELS
 
 MISTAKES = ("filter-not-rotated", "filter-gradient-rotated", "stride-ignored", "padding-crop", "height-width-swapped",
             "kernel-transposed", "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient",
-            "scaled", "forward-flipped", "crop-side", "output-padding-side", "output-padding-ignored")
-"""The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`)."""
+            "scaled", "forward-flipped", "crop-side", "output-padding-side", "output-padding-ignored",
+            "wrong-operand", "loop-bounds", "padding-hard-coded", "python2-division")
+"""The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`). The last four say what
+the code did rather than which formula it got wrong: the right formula on another operand
+(operands.py, with `operand`, `relation` and `expression`), loops over the wrong range (from
+the array or an IndexError), a padding that holds at one value only (shrink.py), and a size
+computed with Python 2's `/` (from the error)."""
+
+FLOAT_SIZE = ("object cannot be interpreted as an integer", "slice indices must be integers",
+              "only integers, slices", "'float' object cannot be", "must be an integer, not float")
+"""What Python and NumPy say when a float is used as a size or an index."""
 
 
 def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Diagnosis:
@@ -53,6 +62,24 @@ def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Di
                                    "factor (a 1/N, 1/p, 2 or a step size too many or too few)")
     return Diagnosis(None, f"{_label(name)} matches none of the known mistakes ({', '.join(MISTAKES)}); compare "
                            "its worst index with `convcheck shapes --explain`")
+
+
+def raised(error) -> Diagnosis | None:
+    """The mistake an exception names (`error`: calls.Raised, whose key is (type, message)):
+    a float used as a size or index (Python 2's `/`) and an index past an array's end (a loop
+    over the wrong range); None for any other."""
+    kind, message = error.key if error.key is not None else ("", str(error))
+    if kind == "TypeError" and any(words in message for words in FLOAT_SIZE):
+        return Diagnosis("python2-division", "a size or an index is a float: in Python 3, / always gives one "
+                                             "(range(H / stride), x[i / 2]); Python 2 code relied on / of two ints "
+                                             "flooring: use // for sizes and indices, e.g. H_out = 1 + (H + 2 * pad "
+                                             "- HH) // stride")
+    if kind == "IndexError" and "out of bounds" in message:
+        return Diagnosis("loop-bounds", f"a loop ran past the end of an array ({message}): its bound is another "
+                                        "array's size, or leaves out the stride; loop over the output's positions "
+                                        "(o = (n + before + after − d(m − 1) − 1) // s + 1 per axis) and read the "
+                                        "input at r·s + a")
+    return None
 
 
 def _truth(name: str, data: dict, conv: dict):

@@ -88,6 +88,9 @@ OPTIONS: tuple[Option, ...] = (
            "'convcheck[cupy]').", choices=("numpy", "cupy")),
     Option("layout", str, None, "The implementation's array layout, overriding the specs': nchw, or nhwc (x (N, H, "
            "W, k), w (m_h, m_w, k, p)).", choices=("nchw", "nhwc")),
+    Option("shrink", bool, True, "Shrink a failing layer to the smallest layer that fails the same way and say what "
+           "each failing tensor computed there (--no-shrink: report the layer as checked, nothing more).",
+           commands=("verify",)),
     Option("through", str, "builtin", "The forward finite differences go through: builtin (im2col, a forward known "
            "to be the layer; yours is checked at two draws and called twice whatever the method) or implementation "
            "(yours, once it passed its check: hundreds of its calls).", choices=THROUGH),

@@ -18,6 +18,9 @@ from .errors import ConvcheckError, ImplError
 from .worker import IDLE, IMPORT, NUMERICAL, PHASES, failed, last_lines, work
 
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+SHRINK_GRACE_S = 10.0
+"""Seconds a shrinking layer may run past twice its own limit (one candidate's check started
+just before it) before its worker is stopped and the layer's verdict kept without it."""
 
 
 class Worker:
@@ -38,7 +41,9 @@ class Worker:
         child.close()
         self.ready = False
         self.tasks = deque()          # (index, spec): the first is being checked
-        self.since = time.monotonic() # when its import or its current layer began
+        self.since = time.monotonic() # when its import or its current layer (or its shrinking) began
+        self.provisional = None       # the current layer's failing result, sent before it shrinks
+        self.limit = None             # seconds its shrinking may take before it is stopped (None: the timeout)
 
     @property
     def task(self):
@@ -143,6 +148,9 @@ class Pool:
                 self.progress.notice(message[1])
             else:
                 print(f"convcheck: {message[1]}", file=sys.stderr)
+        elif kind == "checked":                       # a failing layer's verdict, before shrinking
+            worker.provisional, worker.since = message[2], time.monotonic()
+            worker.limit = 2 * message[3] + SHRINK_GRACE_S
         elif kind == "result":
             self._finish(worker, message[2])
 
@@ -153,6 +161,7 @@ class Pool:
         """Record the result of the worker's current layer; the next in its pipe starts now."""
         index, _ = worker.tasks.popleft()
         self.results[index], worker.since = result, time.monotonic()
+        worker.provisional = worker.limit = None
         if self.progress:
             self.progress.stop(index)
             self.progress.layers(sum(r is not None for r in self.results), len(self.results))
@@ -163,10 +172,18 @@ class Pool:
     def _overdue(self, worker: Worker) -> bool:
         """Past the timeout: its layer fails (its import, if it had not finished: ImplError)."""
         idle = worker.ready and not worker.tasks
-        if idle or not self.timeout or time.monotonic() - worker.since <= self.timeout:
+        limit = self._limit(worker)
+        if idle or not limit or time.monotonic() - worker.since <= limit:
             return False
-        self._lost(worker, f"timed out after {self.timeout:g} s")
+        self._lost(worker, f"timed out after {limit:g} s")
         return True
+
+    def _limit(self, worker: Worker) -> float:
+        """Seconds the worker's current step may take (0: no limit): the timeout, or while a
+        layer shrinks, less when its own limit is lower."""
+        if worker.limit is None:
+            return self.timeout
+        return min(self.timeout, worker.limit) if self.timeout else worker.limit
 
     def _lost(self, worker: Worker, what: str) -> None:
         """The worker is gone (`what` happened in its current phase): fail its layer."""
@@ -176,6 +193,10 @@ class Pool:
             raise ImplError(f"--impl {self.impl}: the worker importing it {how}; a plug-in must import "
                             "without crashing, exiting or hanging")
         if worker.task is None:                          # died between layers: nothing lost
+            return
+        if worker.provisional is not None:               # while shrinking: the verdict stands
+            self._finish(worker, _unshrunk(worker.provisional, f"the plug-in's {PHASES[phase]} {what} while the "
+                                                               "layer shrank"))
             return
         index, spec = worker.task
         words = f"{PHASES[phase]} {what}"
@@ -192,25 +213,30 @@ class Pool:
         self._finish(worker, result)
 
     def finished(self) -> list:
-        """The results in, in spec order, after an interruption: those already read, and those a
-        worker sent that were still waiting in its pipe."""
+        """The results in, in spec order, after an interruption: those already read, those a
+        worker sent that were still waiting in its pipe, and a shrinking layer's verdict."""
         for worker in self.workers:
             try:
                 while worker.tasks and worker.conn.poll():
                     message = worker.conn.recv()
-                    if message[0] == "result":
+                    if message[0] == "checked":
+                        worker.provisional = message[2]
+                    elif message[0] == "result":
                         index, _ = worker.tasks.popleft()
-                        self.results[index] = message[2]
+                        self.results[index], worker.provisional = message[2], None
             except (EOFError, OSError):
                 pass
+            if worker.tasks and worker.provisional is not None:
+                self.results[worker.task[0]] = _unshrunk(worker.provisional, "the run was stopped while the layer "
+                                                                             "shrank")
         return [r for r in self.results if r is not None]
 
     def _until_deadline(self) -> float | None:
         """Seconds until the first import or layer in progress is due, None for no limit."""
-        watched = [w.since for w in self.workers if w.task or not w.ready]
-        if not self.timeout or not watched:
+        watched = [w.since + self._limit(w) for w in self.workers if (w.task or not w.ready) and self._limit(w)]
+        if not watched:
             return None
-        return max(0.0, min(watched) + self.timeout - time.monotonic()) + 0.01
+        return max(0.0, min(watched) - time.monotonic()) + 0.01
 
     def close(self) -> None:
         for worker in self.workers:     # the command line waits for them at exit: the kernel tears them
@@ -219,6 +245,14 @@ class Pool:
         _remove(self.folder)
         if self.progress:
             self.progress.close()
+
+
+def _unshrunk(result, why: str):
+    """A failing layer's verdict whose shrinking did not end: `why`, in place of its smallest layer."""
+    from .result import Smallest
+    from .shrink import failure
+    result.smallest = Smallest({}, [list(f) for f in failure(result)], stopped="no smallest layer: " + why)
+    return result
 
 
 def _died(phase: int, exitcode: int) -> str:

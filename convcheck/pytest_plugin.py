@@ -32,6 +32,10 @@ def pytest_addoption(parser):
                     help="check this implementation (what `convcheck verify --impl` takes) on every layer of the "
                          "YAML spec files under the given paths; without it no YAML file is collected")
     for option in OPTIONS:                     # default None: verify's own default unless given
+        if option.type is bool:                # on by default: --convcheck-no-NAME turns it off
+            group.addoption(f"--convcheck-no-{option.name}", dest=f"convcheck_{option.name}", action="store_const",
+                            const=False, default=None, help=_help(option))
+            continue
         group.addoption(f"--convcheck-{option.name}", default=None, help=_help(option),
                         **(dict(choices=option.choices) if option.choices else dict(type=option.type)))
     parser.addini("convcheck_impl", "as --convcheck-impl, for every run", default=None)
@@ -156,14 +160,15 @@ _WORKERS = pytest.StashKey()
 
 def _options(config) -> dict:
     return {option.name: value for option in OPTIONS
-            if (value := config.getoption(f"--convcheck-{option.name}")) is not None}
+            if (value := config.getoption(f"convcheck_{option.name}")) is not None}
 
 
 def _help(option) -> str:
     """The command line's help for the option, its flags as pytest's (--budget: --convcheck-budget),
     with verify's default."""
     flags = "|".join(o.name for o in OPTIONS)
-    text = re.sub(rf"--({flags})\b", r"--convcheck-\1", option.help).replace("%", "%%")       # argparse's % format
+    text = re.sub(rf"--((?:no-)?(?:{flags}))\b", r"--convcheck-\1", option.help)
+    text = text.replace("%", "%%")                                                   # argparse's % format
     return text if option.default is None else f"{text} [default: {option.default}]"
 
 

@@ -76,9 +76,43 @@ def ranges_text(values, most: int = 12) -> str:
 class Diagnosis:
     mistake: str | None
     explanation: str
+    operand: str | None = None     # wrong-operand and its kin: 'w', 'x' or 'g', the operand the backward used wrongly
+    relation: str | None = None    # how that operand relates to the right one: 'permuted', 'shifted', ...
+    expression: str | None = None  # the NumPy expression that makes it from the right one, where one does
+    rule: dict | None = field(default=None, repr=False)  # operands.py's relation, to try on another layer
 
     def as_dict(self) -> dict:
-        return {"mistake": self.mistake, "explanation": self.explanation}
+        return {"mistake": self.mistake, "explanation": self.explanation, "operand": self.operand,
+                "relation": self.relation, "expression": self.expression}
+
+
+@dataclass
+class Smallest:
+    """The smallest layer found that fails as the checked one does (shrink.py): its fields as a
+    spec file holds them, what it fails with, what made it pass when shrunk further, and the
+    failing tensors side by side where they are small enough to read."""
+
+    fields: dict                   # the small layer's spec fields (`yaml` gives them to paste)
+    failure: list                  # [[tensor, how]]: how it fails, the same as the checked layer
+    further: list = field(default_factory=list)  # {field, value, outcome, text}: one step smaller
+    arrays: dict = field(default_factory=dict)   # tensor -> {shape, yours, right} (nested lists)
+    diagnoses: dict = field(default_factory=dict)  # tensor -> Diagnosis on the small layer
+    tried: int = 0                 # layers checked while shrinking
+    seconds: float = 0.0
+    stopped: str = ""              # why shrinking ended early ('': it finished)
+
+    @property
+    def yaml(self) -> str:
+        """The small layer as YAML the user can paste into a spec file."""
+        import yaml
+        return yaml.safe_dump(self.fields, sort_keys=False, default_flow_style=None).strip()
+
+    def as_dict(self) -> dict:
+        """The JSON `smallest` object."""
+        return {"spec": self.fields, "yaml": self.yaml, "failure": [list(f) for f in self.failure],
+                "shrunk_further": self.further, "arrays": self.arrays,
+                "diagnoses": {name: d.as_dict() for name, d in self.diagnoses.items()}, "tried": self.tried,
+                "seconds": round(self.seconds, 4), "stopped": self.stopped or None}
 
 
 @dataclass
@@ -142,6 +176,7 @@ class SpecResult:
     budget: dict | None = None     # where the budget decided: budget_seconds, finite_differences_seconds, over_seconds
     output: str = ""               # the last lines the plug-in printed while this layer was checked (workers only)
     output_lines: int = 0          # how many lines it printed
+    smallest: Smallest | None = None  # a failing layer: the smallest layer that fails the same way (shrink.py)
 
     @property
     def partial(self) -> bool:

@@ -55,24 +55,40 @@ def work(conn, impl_name: str | None, phase, output: str | None, parent: int | N
         except (EOFError, OSError):
             return
         tracked.forwards = 0
+        sent = []                                       # the provisional result, once sent
         try:
             if action == "plan":
                 result = plan(spec, wrapped, **options)
             else:
                 progress = _Progress(conn)
-                result = verify(spec, wrapped, progress=progress, notify=progress.notice, **options)
+                result = verify(spec, wrapped, progress=progress, notify=progress.notice,
+                                provisional=lambda checked: sent.append(_provisional(conn, index, checked, captured)),
+                                **options)
         except ConvcheckError as e:
             conn.send(("fatal", str(e)))
             return
         except BaseException as e:   # a plug-in's KeyboardInterrupt, a returned object that broke the check
-            result = failed(action, spec, impl.name, options, f"the check could not finish: {impl.describe(e)}")
+            result = sent[0] if sent else failed(action, spec, impl.name, options,
+                                                 f"the check could not finish: {impl.describe(e)}")
         phase.value = IDLE
-        result.output, result.output_lines = collect(captured)
+        printed = collect(captured)
+        if not sent:                                    # else: printed while it shrank, not the layer's check
+            result.output, result.output_lines = printed
         try:
             conn.send(("result", index, result))
         except Exception as e:                          # e.g. a returned object that cannot be pickled
             conn.send(("result", index, failed(action, spec, impl.name, options,
                                                 f"the result could not be sent: {e}")))
+
+
+def _provisional(conn, index: int, result, captured: int) -> None:
+    """Send the parent a failing layer's result before shrinking it (shrink.py), with what the
+    plug-in printed while the layer was checked and the seconds shrinking may take: a plug-in
+    that hangs or crashes while the layer shrinks leaves the parent this verdict."""
+    from .shrink import limit_for
+    result.output, result.output_lines = collect(captured)
+    conn.send(("checked", index, result, limit_for(result.seconds)))
+    return result
 
 
 def failed(action: str, spec, impl_name: str, options: dict, error: str, seconds: float = 0.0):

@@ -149,9 +149,13 @@ def test_a_wrong_forward_and_a_batch_mistake_are_judged_and_named_on_the_device_
         dx, _, db = direct.backward(dy, x, w, b, stride=stride, padding=padding)
         return dx, direct.backward(dy, one, w, b, stride=stride, padding=padding)[1], db
     before = strict_backend.CONVERSIONS
-    result = verify(LAYERS[1], Implementation("wrong", forward, backward), method="full", backend=strict_backend)
+    impl = Implementation("wrong", forward, backward)
+    result = verify(LAYERS[1], impl, method="full", backend=strict_backend, shrink=False)
     maps = sum(c.error_map is not None for c in result.checks)
     assert maps and strict_backend.CONVERSIONS == before + maps
     assert result.through == "builtin" and result.check("y").verdict == "FAIL"
     assert result.check("dx").passed and result.check("dx").own_forward.consistent is False
     assert result.check("dw").diagnosis.mistake == "batch-partial"
+    shrunk = verify(LAYERS[1], impl, method="full", backend=strict_backend)   # candidates on the device, the
+    small = shrunk.smallest                                                   # tiny layer's solve on the host
+    assert small.fields and not small.stopped and small.failure == [["y", "wrong values"], ["dw", "batch-partial"]]

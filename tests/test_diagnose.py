@@ -2,6 +2,7 @@
 and the JSON, and no correct implementation is ever diagnosed."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,10 @@ from wrong import WRONG
 from convcheck import geometry, verify
 from convcheck.diagnose import MISTAKES, diagnose
 from convcheck.impls import Implementation, direct, im2col, reference
+from convcheck.operands import search
+from convcheck.prepare import prepare
+
+COURSE = Path(__file__).parent / "course" / "mistakes"
 
 
 def with_backward(change):
@@ -41,7 +46,14 @@ CASES = {  # mistake id -> (implementation, spec fields, tensor that must be dia
     "filters-averaged": (with_backward(lambda dx, dw, db, w, **_: (dx / w.shape[0], dw, db)), {"p": 4}, "dx"),
     "zero-gradient": (with_backward(lambda dx, dw, db, **_: (dx, np.zeros_like(dw), db)), {}, "dw"),
     "scaled": (with_backward(lambda dx, dw, db, **_: (dx * 0.3, dw, db)), {}, "dx"),
+    # what the code did (operands.py, shrink.py, the error): course-style plug-ins, tests/course/mistakes
+    "wrong-operand": (f"cs231n:{COURSE}/scrambled_filter.py", {"p": 4}, "dx"),
+    "loop-bounds": (f"cs231n:{COURSE}/early_stop.py", {"padding": 2}, "dx"),
+    "padding-hard-coded": (f"cs231n:{COURSE}/hardcoded_padding.py", {"padding": 2}, "dw"),
+    "python2-division": (f"cs231n:{COURSE}/python2_division.py", {}, "y"),
 }
+DID = ("wrong-operand", "loop-bounds", "padding-hard-coded", "python2-division")
+"""Ids that say what the code did: their explanations give the code's fix, not a derivation step."""
 
 
 def test_every_mistake_id_has_a_case():
@@ -58,7 +70,7 @@ def test_each_mistake_is_named_in_the_table_and_the_json(mistake):
     check = result.check(tensor)
     assert not check.passed and check.diagnosis.mistake == mistake, check.diagnosis
     assert "`convcheck shapes --explain`" in check.diagnosis.explanation or mistake in (
-        "height-width-swapped", "zero-gradient", "scaled")
+        "height-width-swapped", "zero-gradient", "scaled", *DID)
     from convcheck.report.json_report import result_dict
     data = json.loads(json.dumps(result_dict(result)))
     assert data["tensors"][tensor]["diagnosis"]["mistake"] == mistake
@@ -107,6 +119,12 @@ def test_correct_implementations_are_never_diagnosed(spec):
         for name, value in zip(("dx", "dw", "db"), impl.backward(data["g"], data["x"], data["w"], data["b"], **kwargs)):
             if value is not None:
                 assert diagnose(name, value, data, geom, rtol, atol).mistake is None, (impl, name, spec)
+    layer = prepare(spec, "direct", "numpy", None, None)           # and no operand is named for a right array
+    drawn = layer.data
+    right = dict(zip(("dx", "dw"), im2col.backward(drawn["y"], drawn["x"], drawn["w"], drawn["b"], **layer.kwargs)))
+    right["y"] = reference.forward(drawn["x"], drawn["w"], drawn["b"], **layer.kwargs)
+    for name, value in right.items():
+        assert search(name, value, layer, drawn, rtol, atol) is None, (name, spec)
 
 
 def test_the_terminal_heatmap_shows_where_the_error_is():

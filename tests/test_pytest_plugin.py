@@ -141,6 +141,8 @@ def test_the_command_line_the_plugin_and_the_api_take_the_tables_options():
             assert getattr(param.default, "value", param.default) == option.default, name
             if option.choices:
                 assert tuple(getattr(c, "value", c) for c in param.type.choices) == option.choices, name
+            elif option.type is bool:                                        # on by default: --no-NAME
+                assert param.is_flag and param.secondary_opts == [f"--no-{name}"], name
             else:
                 assert param.type.name.split()[0] == option.type.__name__, name
                 assert getattr(param.type, "min", None) == option.minimum, name
@@ -158,14 +160,20 @@ def test_the_command_line_the_plugin_and_the_api_take_the_tables_options():
             pass
     parser = Parser()
     pytest_addoption(parser)
-    assert list(parser.added) == ["--convcheck-impl", *(f"--convcheck-{name}" for name in names)]
-    for option in OPTIONS:
-        settings = parser.added[f"--convcheck-{option.name}"]
+    flags = [f"--convcheck-{'no-' * (OPTION[name].type is bool)}{name}" for name in names]
+    assert list(parser.added) == ["--convcheck-impl", *flags]
+    for option, flag in zip(OPTIONS, flags):
+        settings = parser.added[flag]
         assert settings["default"] is None
+        if option.type is bool:                          # off when given: verify's default (on) otherwise
+            assert settings["action"] == "store_const" and settings["const"] is False
+            assert settings["dest"] == f"convcheck_{option.name}"
+            continue
         assert settings.get("choices", ()) == option.choices and settings.get("type", str) is option.type
 
     assert testing.OPTIONS == tuple(names)
-    keywords = set(inspect.signature(checker.verify).parameters) - {"spec", "impl", "progress", "notify"}
+    keywords = set(inspect.signature(checker.verify).parameters) - {"spec", "impl", "progress", "notify",
+                                                                      "provisional"}
     assert keywords == {option.name for option in OPTIONS if not option.worker}
     assert [option.name for option in OPTIONS if option.worker] == ["timeout"]
     assert "timeout" in inspect.signature(Session).parameters                     # the workers', not verify's

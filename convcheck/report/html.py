@@ -17,7 +17,7 @@ import importlib.util
 from .. import __version__
 from ..spec import LABELS
 from .table import JUDGED, budget_line, caption_text, coverage_lines, index_text, pooled, shown_output, summary_text
-from .text import inert, shape_text
+from .text import inert, shape_text, smallest_lines
 
 STYLE = """
 .convcheck { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; font-size: 14px; color: #1f2328; }
@@ -109,6 +109,9 @@ def layer(result, images: str = "auto", show_output: bool = False, anchor: str |
         parts.extend(_failure(result, check, images, _sharing(result, check)) for check in result.checks)
         if any(c.own_forward is not None for c in result.checks):
             parts.append(f"<p><b>{_text(JUDGED)}</b></p>")
+        smallest = smallest_lines(result)
+        if smallest:
+            parts.append(f'<pre class="smallest">{_text(chr(10).join(smallest))}</pre>')
         output = shown_output(result, show_output)
         if output:
             parts.append(f"<pre class=\"output\">{_text(chr(10).join(output))}</pre>")

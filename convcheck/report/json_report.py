@@ -24,6 +24,7 @@ def result_dict(result, show_output: bool = False) -> dict:
         "finite_differences_through": result.through, "default_batch": result.default_batch,
         "rerun": result.rerun, "rerun_flags": rerun_flags(result),
         "budget": result.budget,
+        "smallest": None if result.smallest is None else result.smallest.as_dict(),
         "tensors": {c.name: {
             "expected_shape": _list(c.expected_shape), "actual_shape": _list(c.actual_shape),
             "max_abs_err": c.max_abs, "max_rel_err": c.max_rel, "tolerance_ratio": _finite(c.tolerance_ratio),

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..spec import LABELS
-from .text import inert, rerun_flags, shape_text
+from .text import inert, rerun_flags, shape_text, smallest_lines
 
 
 def make_console() -> Console:
@@ -120,6 +120,8 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
                           soft_wrap=True)
         if check.name == "y" and judged:
             console.print(f"  [bold]{escape(JUDGED)}[/]", highlight=False, soft_wrap=True)
+    for line in smallest_lines(result):
+        console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
     for line in shown_output(result, show_output):
         console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
 

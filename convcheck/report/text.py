@@ -55,3 +55,51 @@ def rerun_flags(result) -> str:
     if not result.rerun:
         return ""
     return " ".join(f"--{key} {value}" for key, value in result.rerun.items())
+
+
+def smallest_lines(result) -> list[str]:
+    """The smallest failing layer under a failing one (result.smallest), as plain lines (inert):
+    a heading, the layer as YAML to paste, what made it pass one step smaller, what each
+    failing tensor computed there where that says more than the layer's own diagnosis, and the
+    tensors side by side. [] when there is none."""
+    small = result.smallest
+    if small is None:
+        return []
+    if not small.fields:
+        return [f"smallest failing layer: {inert(small.stopped)}"]
+    how = "; ".join(f"{LABELS.get(tensor, tensor)} {inert(what)}" for tensor, what in small.failure)
+    stopped = f"; {inert(small.stopped)}" if small.stopped else ""
+    lines = [f"smallest failing layer ({small.tried} layers tried, {small.seconds:.2f} s{stopped}): fails the same "
+             f"way ({how}):"]
+    lines += ["  " + inert(line) for line in small.yaml.splitlines()]
+    lines += [inert(item["text"]) for item in small.further]
+    for name, diagnosis in small.diagnoses.items():
+        own = next((c.diagnosis for c in result.checks if c.name == name), None)
+        if diagnosis.mistake and (own is None or own.mistake != diagnosis.mistake):
+            lines.append(f"there, {LABELS[name]}: {diagnosis.mistake}: {inert(diagnosis.explanation)}")
+    for name, arrays in small.arrays.items():
+        lines += side_by_side(LABELS[name], arrays["yours"], arrays["right"])
+    return lines
+
+
+def side_by_side(label: str, yours, right) -> list[str]:
+    """A small tensor (nested lists, (N, C, *spatial)) as rows of yours | right | yours − right,
+    one block per sample and channel (and depth, in 3-D)."""
+    lines = [f"side by side, {label} there, per [sample, channel]: yours | right | yours − right"]
+    for lead, block_yours, block_right in _blocks(yours, right, ()):
+        rows_yours = block_yours if isinstance(block_yours[0], list) else [block_yours]
+        rows_right = block_right if isinstance(block_right[0], list) else [block_right]
+        lines.append(f"  {list(lead)}")
+        for a, b in zip(rows_yours, rows_right):
+            cells = [" ".join(f"{v:8.4g}" for v in row) for row in (a, b, [p - q for p, q in zip(a, b)])]
+            lines.append("    " + "  |  ".join(cells))
+    return lines
+
+
+def _blocks(yours, right, lead):
+    """(index, 2-D (or 1-D) block of yours, the same of right) down to the last two axes."""
+    if not isinstance(yours[0], list) or not isinstance(yours[0][0], list):
+        yield lead, yours, right
+        return
+    for i, (a, b) in enumerate(zip(yours, right)):
+        yield from _blocks(a, b, lead + (i,))
