@@ -11,7 +11,9 @@ The flow, one direction (docs/architecture.md has every module):
               pixels share a forward)
     methods   full, channels, sample, fast: what a check covers, its guarantee and its cost
     compare   the comparison; diagnose: the known mistake a failing tensor matches
-    checker   verify(spec, impl): forward check -> backward -> method -> diagnose -> result
+    operands  what a wrong tensor computed: the operand that makes the right formula give it
+    checker   verify(spec, impl): forward check -> backward -> method -> diagnose -> shrink -> result
+    shrink    the smallest layer that fails the same way
     runner    verify_all(specs, impl): every layer in worker processes (pool, worker)
     result    the verdicts as plain data; report renders them (table, html, json, junit, ...)
     options   one table of verify's options, read by cli, pytest_plugin and testing

@@ -21,12 +21,16 @@ from .spec import LABELS
 MISTAKES = ("filter-not-rotated", "filter-gradient-rotated", "stride-ignored", "padding-crop", "height-width-swapped",
             "kernel-transposed", "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient",
             "scaled", "forward-flipped", "crop-side", "output-padding-side", "output-padding-ignored",
-            "wrong-operand", "loop-bounds", "padding-hard-coded", "python2-division")
-"""The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`). The last four say what
-the code did rather than which formula it got wrong: the right formula on another operand
-(operands.py, with `operand`, `relation` and `expression`), loops over the wrong range (from
+            "wrong-operand", "rearranged", "loop-bounds", "padding-hard-coded", "python2-division")
+"""The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`). The last five say what
+the code did rather than which formula it got wrong: the right formula on another operand, or
+the right values in the wrong places (operands.py, with `operand`, `relation` and
+`expression`), loops over the wrong range (from
 the array or an IndexError), a padding that holds at one value only (shrink.py), and a size
 computed with Python 2's `/` (from the error)."""
+
+COMPUTED = 16
+"""The first COMPUTED ids are the mistakes `diagnose` recomputes and compares."""
 
 FLOAT_SIZE = ("object cannot be interpreted as an integer", "slice indices must be integers",
               "only integers, slices", "'float' object cannot be", "must be an integer, not float")
@@ -60,8 +64,8 @@ def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Di
     if abs(factor - 1) > rtol and _close(value, factor * truth, rtol, atol):
         return Diagnosis("scaled", f"{_label(name)} is the right one times {factor:.6g}: right up to a constant "
                                    "factor (a 1/N, 1/p, 2 or a step size too many or too few)")
-    return Diagnosis(None, f"{_label(name)} matches none of the known mistakes ({', '.join(MISTAKES)}); compare "
-                           "its worst index with `convcheck shapes --explain`")
+    return Diagnosis(None, f"{_label(name)} matches none of the known mistakes ({', '.join(MISTAKES[:COMPUTED])}); "
+                           "compare its worst index with `convcheck shapes --explain`")
 
 
 def raised(error) -> Diagnosis | None:

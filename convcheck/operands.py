@@ -29,12 +29,15 @@ UNKNOWNS = 256
 """Largest operand solved for (its entries are the system's unknowns)."""
 DRAWS = 8
 """Most draws of the other operand (the plug-in is called once per draw)."""
-SOLVED = {"dx": (("w", "g"), ("g", "w")), "dw": (("x", "g"), ("g", "x")), "y": (("w", "x"), ("x", "w"))}
-"""Per tensor: (the operand solved for, the operand drawn again), most telling first."""
-SYMBOL = {"w": "w", "x": "x", "g": "dy"}
-KEY = {"w": "w", "x": "x", "g": "y"}
-"""Each operand's key in the layer's data (G is drawn as `y`, dL/dY's shape)."""
-NAMES = {"w": "filter", "x": "input", "g": "upstream gradient"}
+SOLVED = {"dx": (("w", "g"), ("g", "w")), "dw": (("x", "g"), ("xpad", "g"), ("g", "x")),
+          "y": (("w", "x"), ("x", "w"), ("xpad", "w"))}
+"""Per tensor: (the operand solved for, the operand drawn again), most telling first. `xpad`
+is the padded input X_pad (the formula then pads nothing): an input padded by other amounts
+than the layer's, on one side only or not at all, is X_pad shifted."""
+SYMBOL = {"w": "w", "x": "x", "g": "dy", "xpad": "x_pad"}
+KEY = {"w": "w", "x": "x", "g": "y", "xpad": "x"}
+"""Each operand's key in the layer's data (G is drawn as `y`, dL/dY's shape; X_pad is X)."""
+NAMES = {"w": "filter", "x": "input", "g": "upstream gradient", "xpad": "input"}
 LINEAR = {"dx": "dL/dX = Σ_j rot180(F_j) ∗ pad(dL/dY^(j))", "dw": "dL/dF_j^(i) = X^(i) ⋆ dL/dY^(j)",
           "y": "Y = X_pad ⋆_s F + b"}
 
@@ -42,7 +45,7 @@ LINEAR = {"dx": "dL/dX = Σ_j rot180(F_j) ∗ pad(dL/dY^(j))", "dw": "dL/dF_j^(i
 def axis_names(operand: str, dims: int, transposed: bool) -> tuple:
     """Each axis of an operand in words: ('sample', 'channel', 'H', 'W') for x."""
     spatial = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[dims]
-    lead = {"x": ("sample", "channel"), "g": ("sample", "filter"),
+    lead = {"x": ("sample", "channel"), "xpad": ("sample", "channel"), "g": ("sample", "filter"),
             "w": ("channel", "filter") if transposed else ("filter", "channel")}[operand]
     return lead + spatial
 
@@ -117,11 +120,44 @@ def search(name: str, value, layer, data: dict, rtol: float, atol: float) -> Dia
     Diagnosis naming it; None where no operand makes the right formula give it."""
     if name not in SOLVED:
         return None
+    right = _right(name, data, layer.kwargs)
+    if right is None or right.shape != value.shape or _close(value, right, rtol, atol):
+        return None
+    other = None
     for unknown, drawn in SOLVED[name]:
         found = _solve(name, unknown, drawn, value, layer, data, rtol, atol)
-        if found is not None:
+        if found is not None and found.relation != "other":
             return found
-    return None
+        other = other or found
+    fitting = [relation for relation in relations(value, right, _tolerance(right, rtol, atol), layer.geom.spec.n)
+               if relation["kind"] != "scaled" and _fits(apply(relation, right, layer.geom.spec.n), value, rtol, atol)]
+    return _rearranged(name, fitting, layer.geom) if fitting else other
+
+
+def _fits(made, value, rtol, atol) -> bool:
+    return made is not None and made.shape == value.shape and _close(value, made, rtol, atol)
+
+
+def _rearranged(name: str, fitting: list, geom) -> Diagnosis:
+    """The Diagnosis of a tensor that holds the right values, rearranged as `fitting[0]` says."""
+    relation, spec = fitting[0], geom.spec
+    sym, label = name, LABELS[name]
+    names = axis_names("x" if name == "dx" else "w" if name == "dw" else "g", spec.dims, spec.transposed)
+    expression, words, _ = _words(relation, sym, names, geom.shapes[{"dx": "x", "dw": "w", "y": "y"}[name]], None,
+                                  geom)
+    kind = relation["kind"] if relation["kind"] != "axes" else _axes_kind(relation["axes"])
+    how = words.removeprefix(f"equal to {sym} ").removeprefix(f"whose entries are {sym}'s, ")
+    how = how if how.startswith("reordered") else "with " + how.removeprefix("with ")
+    why = {"shifted": "written at an offset: cropped from the padded gradient at the wrong place, or indexed "
+                      "with a padding that is not the layer's",
+           "flipped": "read or written backwards along an axis",
+           "zeroed": "some never written: loops that stop early"}.get(kind, "a reshape where a transpose belongs, "
+                                                                     "or axes or indices exchanged where the result "
+                                                                     "is written")
+    return Diagnosis("rearranged", f"{label} holds the right values in the wrong places: the right {label} {how}"
+                                   + (f", {expression} of it" if expression else "") + f" ({why})",
+                     operand=None, relation=kind, expression=expression,
+                     rule={"tensor": name, "operand": None, "relations": fitting})
 
 
 def _draws(name, unknown, drawn, value, layer, data):
@@ -153,8 +189,20 @@ def _device(layer, a):
     return to_device(layer.xp, a).astype(layer.cast["x"].dtype)
 
 
+def operand(unknown: str, ops: dict, geom, kwargs: dict) -> tuple:
+    """(the right operand `unknown` on a layer, the formula's keyword arguments for it): X padded
+    by the layer's padding and no padding left to the formula for `xpad`; None for a
+    transposed layer's xpad (its padding is cut from the output)."""
+    if unknown != "xpad":
+        return ops[KEY[unknown]], kwargs
+    if geom.spec.transposed:
+        return None, kwargs
+    from .impls.common import pad
+    return pad(ops["x"], geom.padding), {**kwargs, "padding": (0,) * len(geom.padding)}
+
+
 def _solve(name, unknown, drawn, value, layer, data, rtol, atol) -> Diagnosis | None:
-    true = data[KEY[unknown]]
+    true, kwargs = operand(unknown, data, layer.geom, layer.kwargs)
     if true is None or true.size > UNKNOWNS:
         return None
     draws = _draws(name, unknown, drawn, value, layer, data)
@@ -167,7 +215,7 @@ def _solve(name, unknown, drawn, value, layer, data, rtol, atol) -> Diagnosis | 
     for i in range(true.size):
         unit[i] = 1.0
         columns[:, i] = np.concatenate([_linear(name, {**ops, KEY[unknown]: unit.reshape(true.shape)},
-                                                layer.kwargs).ravel() for ops, _ in draws])
+                                                kwargs).ravel() for ops, _ in draws])
         unit[i] = 0.0
     target = np.concatenate([t.ravel() for t in targets])
     right = columns @ true.ravel()
@@ -250,17 +298,22 @@ def relations(solution, true, tolerance: float, n: tuple):
 
 
 def _matched(solution, true, tolerance):
-    """Each entry of `solution` as the flat index of the entry of `true` it equals, -1 where it
-    is zero (and no entry equals it); None when some entry is neither."""
+    """Each entry of `solution` as the flat index of the nonzero entry of `true` it equals (the
+    draws are random: each value is there once), -1 where it is zero; None when some entry is
+    neither. Zeros of `true` (a padded input's border) are never matched: zero is -1."""
     flat = true.ravel()
-    order = np.argsort(flat)
+    order = np.flatnonzero(np.abs(flat) > tolerance)
+    order = order[np.argsort(flat[order])]
     ranked = flat[order]
     wanted = solution.ravel()
-    at = np.clip(np.searchsorted(ranked, wanted), 1, len(ranked) - 1) if len(ranked) > 1 else np.zeros(len(wanted),
-                                                                                                        dtype=int)
+    if len(ranked) == 0:
+        return None
+    at = np.clip(np.searchsorted(ranked, wanted), 1, max(1, len(ranked) - 1)) if len(ranked) > 1 else \
+        np.zeros(len(wanted), dtype=int)
     nearest = np.where(np.abs(ranked[at - 1] - wanted) < np.abs(ranked[at] - wanted), at - 1, at) \
         if len(ranked) > 1 else at
-    index = np.where(np.abs(ranked[nearest] - wanted) <= tolerance, order[nearest], -1)
+    close = (np.abs(ranked[nearest] - wanted) <= tolerance) & (np.abs(wanted) > tolerance)
+    index = np.where(close, order[nearest], -1)
     if np.any((index < 0) & (np.abs(wanted) > tolerance)):
         return None
     return index.reshape(true.shape)
@@ -414,14 +467,21 @@ def _diagnosis(name: str, operand: str, fitting: list, geom) -> Diagnosis:
     spec = geom.spec
     names = axis_names(operand, spec.dims, spec.transposed)
     sym, what, label = SYMBOL[operand], NAMES[operand], LABELS[name]
-    shape = geom.shapes["y" if operand == "g" else operand]
+    shape = geom.shapes["y" if operand == "g" else "x" if operand == "xpad" else operand]
+    if operand == "xpad":
+        shape = shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], geom.pads))
     expression, words, mistake = _words(relation, sym, names, shape, operand, geom)
     kind = relation["kind"] if relation["kind"] != "axes" else _axes_kind(relation["axes"])
+    if operand == "xpad" and kind == "shifted":
+        kind = "padded"
     text = (f"{label} is the right formula, {LINEAR[name]}, applied to {'an' if what[0] in 'aeiou' else 'a'} {what} "
             f"{words}"
             + (f", {expression}" if expression else "") + f": {_consequence(name, operand, mistake, geom)}")
-    return Diagnosis(mistake, text, operand=operand, relation=kind, expression=expression,
-                     rule={"tensor": name, "operand": operand, "relations": fitting})
+    rule = {"tensor": name, "operand": operand, "relations": fitting}
+    if operand == "xpad" and relation["kind"] == "axes":        # where X starts in X_pad, on the axes that show it
+        rule["before"] = sorted({lo + how[1] for (lo, _), how in zip(geom.pads, relation["axes"][2:])
+                                 if how[0] == "shifted"})
+    return Diagnosis(mistake, text, operand=operand, relation=kind, expression=expression, rule=rule)
 
 
 def _axes_kind(axes) -> str:
@@ -460,6 +520,9 @@ def _words(relation, sym, names, shape, operand, geom):
     if kind == "reordered":
         return (f"{sym}.ravel()[{relation['index']}].reshape({sym}.shape)",
                 f"whose entries are {sym}'s in another order", "wrong-operand")
+    if operand == "xpad" and all(how[0] in ("same", "shifted") for how in relation["axes"]) and \
+            all(how[0] == "same" for how in relation["axes"][:2]):
+        return _padded(relation, geom)
     parts, index, mistake = [], [], "wrong-operand"
     for a, how in enumerate(relation["axes"]):
         if how[0] == "same":
@@ -471,7 +534,8 @@ def _words(relation, sym, names, shape, operand, geom):
             parts.append(f"{names[a]} {how[1]}'s entries for every {names[a]}")
             index.append(f"[{how[1]}] * {shape[a]}")
         elif how[0] == "from":
-            parts.append(f"its {names[a]} and {names[how[1]]} axes exchanged")
+            if a < how[1]:
+                parts.append(f"its {names[a]} and {names[how[1]]} axes exchanged")
             index.append(":")
         elif how[0] == "moved":
             parts.append(f"its {names[a]} entries reordered to {how[1]}")
@@ -487,13 +551,23 @@ def _words(relation, sym, names, shape, operand, geom):
         mistake = "padding-hard-coded"
     swapped = [(a, how[1]) for a, how in enumerate(relation["axes"]) if how[0] == "from" and a < how[1]]
     expression = None
-    if not shifts:
-        expression = f"{sym}[{', '.join(index)}]"
-        if any("*" in i or i.startswith("[") for i in index):
-            expression = None
+    if not shifts and not any("*" in i or i.startswith("[") for i in index):
+        expression = sym if all(i == ":" for i in index) else f"{sym}[{', '.join(index)}]"
         for a, b in swapped:
-            expression = (expression or sym) + f".swapaxes({a}, {b})"
+            expression += f".swapaxes({a}, {b})"
     return expression, "equal to " + sym + " " + ", ".join(parts), mistake
+
+
+def _padded(relation, geom):
+    """(expression, words, mistake) of X_pad shifted: X padded by other amounts than the layer's."""
+    shifts = [how[1] if how[0] == "shifted" else 0 for how in relation["axes"][2:]]
+    pads = [(lo + d, hi - d) for (lo, hi), d in zip(geom.pads, shifts)]
+    widths = ", ".join(["(0, 0)"] * 2 + [f"({max(lo, 0)}, {max(hi, 0)})" for lo, hi in pads])
+    expression = f"np.pad(x, ({widths}))" if all(lo >= 0 and hi >= 0 for lo, hi in pads) else None
+    said = " × ".join(f"({lo}, {hi})" for lo, hi in pads)
+    right = " × ".join(f"({lo}, {hi})" for lo, hi in geom.pads)
+    return expression, (f"padded by (before, after) = {said} per axis where the layer pads {right} (a negative "
+                        "amount crops)"), "wrong-operand"
 
 
 def _consequence(name, operand, mistake, geom) -> str:
@@ -511,6 +585,9 @@ def _consequence(name, operand, mistake, geom) -> str:
                 + " is not the layer's filter: use w as given, shape (p, k, m_h, m_w)")
     if operand == "x":
         return "the input your backward reads is not the layer's X (as cached or padded)"
+    if operand == "xpad":
+        return ("pad X by the layer's own (before, after) on each axis, in the forward and the backward alike "
+                "(np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) in 2-D)")
     return "the dL/dY your backward uses is not the one it was given"
 
 
@@ -521,11 +598,50 @@ def carry(diagnosis: Diagnosis, name: str, value, data: dict, geom, kwargs: dict
     if rule is None or rule["tensor"] != name:
         return None
     ops = {t: _host(data[t]) for t in ("x", "w", "b", "y")}
-    operand = KEY[rule["operand"]]
     value = _host(value).astype(np.float64)
-    for relation in rule["relations"]:
-        made = apply(relation, ops[operand], geom.spec.n)
-        right = None if made is None else _right(name, {**ops, operand: made}, kwargs)
-        if right is not None and right.shape == value.shape and _close(value, right, rtol, atol):
-            return _diagnosis(name, rule["operand"], [relation], geom)
+    n = geom.spec.n
+    found_on = rule["operand"]
+    for other, relation in [*((found_on, r) for r in rule["relations"]), *_widened(name, found_on, rule["relations"],
+                                                                                    len(n)),
+                            *_placed(rule, geom)]:
+        if other is None:                                 # the tensor itself, rearranged
+            if _fits(apply(relation, _right(name, ops, kwargs), n), value, rtol, atol):
+                return _rearranged(name, [relation], geom)
+            continue
+        true, formula = operand(other, ops, geom, kwargs)
+        made = None if true is None else apply(relation, true, n)
+        if _fits(None if made is None else _right(name, {**ops, KEY[other]: made}, formula), value, rtol, atol):
+            return _diagnosis(name, other, [relation], geom)
     return None
+
+
+def _placed(rule: dict, geom) -> list:
+    """X padded by other amounts (found on the smallest layer, where X started at the same index
+    `before` on every axis that showed it) on this layer: X starting at `before` on every axis."""
+    if len(rule.get("before", ())) != 1:
+        return []
+    before = rule["before"][0]
+    shifts = [["shifted", before - lo] for lo, _ in geom.pads]
+    return [("xpad", {"kind": "axes", "axes": [["same"], ["same"]] + shifts})]
+
+
+def _widened(name: str, operand, found: list, dims: int) -> list:
+    """(operand, relation) pairs to try beyond those found on the smallest layer, whose small
+    axes may hide a shift's true form: a shift along some spatial axes on every spatial axis,
+    and the same shift read the other way, on the other operand (dL/dF from X shifted by d is
+    dL/dF from dL/dY shifted by −d inside the layer; the smallest layer may show either)."""
+    out = []
+    partner = {pair[0]: pair[1] for pair in SOLVED.get(name, ())}.get(operand)
+    for relation in found:
+        if relation["kind"] != "axes":
+            continue
+        axes = relation["axes"]
+        shifts = {how[1] for how in axes[-dims:] if how[0] == "shifted"}
+        if len(shifts) != 1 or not all(how[0] in ("same", "shifted") for how in axes):
+            continue
+        d = shifts.pop()
+        every = {"kind": "axes", "axes": axes[:-dims] + [["shifted", d]] * dims}
+        out.append((operand, every))
+        if partner is not None:
+            out.append((partner, {"kind": "axes", "axes": axes[:-dims] + [["shifted", -d]] * dims}))
+    return out

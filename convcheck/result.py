@@ -105,7 +105,9 @@ class Smallest:
     def yaml(self) -> str:
         """The small layer as YAML the user can paste into a spec file."""
         import yaml
-        return yaml.safe_dump(self.fields, sort_keys=False, default_flow_style=None).strip()
+        return "\n".join(yaml.safe_dump({key: value}, default_flow_style=None if isinstance(value, list) else False)
+                         .strip()
+                         for key, value in self.fields.items())             # a field a line, lists as [1, 2]
 
     def as_dict(self) -> dict:
         """The JSON `smallest` object."""

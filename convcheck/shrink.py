@@ -111,7 +111,8 @@ def smallest(result, impl, options: dict, limit: float) -> Smallest | None:
                      stopped=stopped)
     if not stopped:
         _describe(found, small, impl, options)
-        unnamed = any(d is None or d.mistake is None for name, d in found.diagnoses.items()) or \
+        unnamed = any(d.mistake is None or "shifted" in (d.relation or "") or d.relation == "padded"
+                      for d in found.diagnoses.values()) or \
             any(how.startswith("raised") or how == "wrong values" for _, how in target)
         only = search.only_padding(fields) if unnamed else None
         if only is not None:
@@ -249,7 +250,8 @@ def _padding_found(found: Smallest, small, only: int, padding: list) -> None:
         if check.passed or check.skipped or check.unchecked:
             continue
         named = found.diagnoses.get(check.name)
-        if named is None or named.mistake is None:
+        if named is None or named.mistake is None or "shifted" in (named.relation or "") or \
+                named.relation == "padded":                # a shift is what a fixed padding does
             found.diagnoses[check.name] = Diagnosis(
                 "padding-hard-coded", f"the layer passes at padding {only} and at no other of 0 to {PADDINGS - 1} "
                                       f"(the smallest failing layer, padding {_sides(padding)}, tried at each): the "

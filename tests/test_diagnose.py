@@ -47,12 +47,14 @@ CASES = {  # mistake id -> (implementation, spec fields, tensor that must be dia
     "zero-gradient": (with_backward(lambda dx, dw, db, **_: (dx, np.zeros_like(dw), db)), {}, "dw"),
     "scaled": (with_backward(lambda dx, dw, db, **_: (dx * 0.3, dw, db)), {}, "dx"),
     # what the code did (operands.py, shrink.py, the error): course-style plug-ins, tests/course/mistakes
+    "rearranged": (with_backward(lambda dx, dw, db, **_: (dx, dw.transpose(1, 0, 2, 3).reshape(dw.shape), db)),
+                   {"k": 3, "p": 3}, "dw"),
     "wrong-operand": (f"cs231n:{COURSE}/scrambled_filter.py", {"p": 4}, "dx"),
     "loop-bounds": (f"cs231n:{COURSE}/early_stop.py", {"padding": 2}, "dx"),
     "padding-hard-coded": (f"cs231n:{COURSE}/hardcoded_padding.py", {"padding": 2}, "dw"),
     "python2-division": (f"cs231n:{COURSE}/python2_division.py", {}, "y"),
 }
-DID = ("wrong-operand", "loop-bounds", "padding-hard-coded", "python2-division")
+DID = ("wrong-operand", "rearranged", "loop-bounds", "padding-hard-coded", "python2-division")
 """Ids that say what the code did: their explanations give the code's fix, not a derivation step."""
 
 

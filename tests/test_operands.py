@@ -86,3 +86,34 @@ def test_a_mistake_no_operand_explains_names_none():
     result = verify(make_spec(n=(8, 8), m=(3, 3)), Implementation("spot", direct.forward, backward), method="full")
     assert result.check("dx").diagnosis.mistake is None
     assert all(d.mistake is None for d in result.smallest.diagnoses.values())
+
+
+@pytest.mark.parametrize("key", ["dw_unpadded", "padding_crop"])
+def test_an_input_padded_by_other_amounts_is_said_with_its_padding(key):
+    """dL/dF from X padded (0, top + bottom) where the layer pads (top, bottom): the padded input
+    X_pad solved for, X found placed at 0 instead of at `top`."""
+    from wrong import WRONG
+    wrong, fields, _ = WRONG[key]
+    impl = Implementation(key, wrong.forward, wrong.backward)
+    spec = make_spec(**{"n": (8, 8), "m": (3, 3), "k": 3, "p": 3, "batch": 2, "padding": (1, 1, 1, 1), **fields})
+    result = verify(spec, impl, method="full")
+    diagnosis = result.check("dw").diagnosis
+    assert (diagnosis.mistake, diagnosis.operand, diagnosis.relation) == ("wrong-operand", "xpad", "padded")
+    layer = prepare(result.spec, impl, "numpy", None, None)
+    data = layer.data
+    padded = eval(diagnosis.expression, {"np": np, "x": data["x"]})
+    top, bottom, left, right = spec.padding
+    assert padded.shape[2:] == (8 + top + bottom, 8 + left + right)
+    expected = direct.backward(data["y"], padded, data["w"], data["b"], stride=spec.stride, padding=(0, 0, 0, 0))[1]
+    np.testing.assert_allclose(wrong.backward(data["y"], data["x"], data["w"], data["b"], stride=spec.stride,
+                                              padding=spec.padding)[1], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_right_values_in_the_wrong_places_are_rearranged():
+    def backward(dy, x, w, b, **kwargs):
+        dx, dw, db = direct.backward(dy, x, w, b, **kwargs)
+        return dx, dw.transpose(1, 0, 2, 3).reshape(dw.shape), db
+    impl = Implementation("rearranged", direct.forward, backward)
+    diagnosis = verify(make_spec(n=(7, 7), m=(3, 3), k=2, p=3), impl, method="full").check("dw").diagnosis
+    assert diagnosis.mistake == "rearranged" and diagnosis.relation == "reshaped"
+    assert diagnosis.expression == "dw.transpose(1, 0, 2, 3).reshape(dw.shape)"
