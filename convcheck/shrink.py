@@ -176,14 +176,19 @@ class _Search:
 
     def lower(self, fields, name, slot):
         """`fields` with field `name` at `slot` (indices into its list, None for an int) as low as
-        it goes while the layer fails the same way: its least value, else a binary search."""
+        it goes while the layer fails the same way: values from its least up, doubling the step
+        (a candidate that is no valid layer costs nothing), then a binary search between the
+        last that did not fail the same way and the first that did."""
         value = _get(fields, name, slot)
         least = LEAST[name]
         if value is None or value <= least:
             return fields
-        if self.fails(_set(fields, name, slot, least)):
-            return _set(fields, name, slot, least)
-        low, high = least, value                        # low does not fail the same way; high does
+        low, high, step = least - 1, value, 0           # low does not fail the same way; high does
+        while least + step < value:                     # least, least + 1, + 2, + 4, ...: mistakes show on
+            if self.fails(_set(fields, name, slot, least + step)):  # small layers, which are cheap to check
+                high = least + step
+                break
+            low, step = least + step, max(1, 2 * step)
         while high - low > 1:
             middle = (low + high) // 2
             if self.fails(_set(fields, name, slot, middle)):
@@ -253,9 +258,9 @@ def _padding_found(found: Smallest, small, only: int, padding: list) -> None:
         if named is None or named.mistake is None or "shifted" in (named.relation or "") or \
                 named.relation == "padded":                # a shift is what a fixed padding does
             found.diagnoses[check.name] = Diagnosis(
-                "padding-hard-coded", f"the layer passes at padding {only} and at no other of 0 to {PADDINGS - 1} "
-                                      f"(the smallest failing layer, padding {_sides(padding)}, tried at each): the "
-                                      f"code pads by {only} whatever the layer's padding is (np.pad(x, {only}), "
+                "padding-hard-coded", f"the smallest failing layer (padding {_sides(padding)}) passes at padding "
+                                      f"{only} and fails at every other of 0 to {PADDINGS - 1}: the code pads by "
+                                      f"{only} whatever the layer's padding is (np.pad(x, {only}), "
                                       f"x_pad[{only}:-{only}]): take the padding from the layer (conv_param['pad'], "
                                       "padding=) everywhere it is used")
 

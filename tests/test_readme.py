@@ -135,3 +135,17 @@ def test_readme_notebook_lines_are_the_tested_ones():
     tested = _block("docs/python.md", "In a notebook").splitlines()
     shown = _block("README.md", "For course code and learners").strip().splitlines()
     assert shown and all(line in tested for line in shown if line), [line for line in shown if line not in tested]
+
+
+def test_readme_smallest_layer_example_is_what_verify_prints():
+    """The README's example of a wrong operand and the smallest failing layer: its diagnosis, its
+    YAML and its 'passes with' lines are what checking the planted course plug-in prints."""
+    text = section("README.md", "Check your own code")
+    block = next(b for b in re.findall(r"```\n(.*?)```", text, re.S) if "smallest failing layer" in b)
+    plugin = ROOT / "tests" / "course" / "mistakes" / "scrambled_filter.py"
+    result = verify(load_specs(ROOT / "configs" / "valid_square.yaml")[0], f"cs231n:{plugin}")
+    diagnosis = result.check("dx").diagnosis
+    assert f"diagnosis: {diagnosis.mistake}: {diagnosis.explanation}" in block
+    lines = [line.strip() for line in block.splitlines()]
+    assert all(line.strip() in lines for line in result.smallest.yaml.splitlines())
+    assert all(item["text"] in lines for item in result.smallest.further)
