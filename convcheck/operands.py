@@ -71,7 +71,10 @@ def look(result, impl, options: dict, most: int) -> tuple[dict, dict]:
         diagnosis = check.diagnosis
         if (diagnosis is None or diagnosis.mistake is None) and value is not None and right is not None \
                 and value.shape == right.shape:
-            diagnosis = search(check.name, value, layer, data, rtol, atol) or diagnosis
+            try:
+                diagnosis = search(check.name, value, layer, data, rtol, atol) or diagnosis
+            except (np.linalg.LinAlgError, ValueError, FloatingPointError):    # NaN or inf in the arrays
+                pass
         if diagnosis is not None:
             diagnoses[check.name] = diagnosis
     return arrays, diagnoses
@@ -551,7 +554,11 @@ def _words(relation, sym, names, shape, operand, geom):
         mistake = "padding-hard-coded"
     swapped = [(a, how[1]) for a, how in enumerate(relation["axes"]) if how[0] == "from" and a < how[1]]
     expression = None
-    if not shifts and not any("*" in i or i.startswith("[") for i in index):
+    fixed = [(a, how[1]) for a, how in enumerate(relation["axes"]) if how[0] == "one"]
+    if len(fixed) == 1 and len(parts) == 1:                       # one index for every index of one axis
+        a, j = fixed[0]
+        expression = f"np.repeat({sym}[{', '.join([':'] * a + [f'{j}:{j + 1}'])}], {shape[a]}, axis={a})"
+    elif not shifts and not any("*" in i or i.startswith("[") for i in index):
         expression = sym if all(i == ":" for i in index) else f"{sym}[{', '.join(index)}]"
         for a, b in swapped:
             expression += f".swapaxes({a}, {b})"

@@ -33,6 +33,8 @@ CASES = {  # name -> (tensor, operand, change, relation, spec fields)
     "filter's last row zeroed": ("dx", "w", lambda w: np.concatenate([w[:, :, :-1], 0 * w[:, :, -1:]], axis=2),
                                  "zeroed", {}),
     "dL/dY transposed": ("dx", "g", lambda g: g.swapaxes(2, 3), "axes-exchanged", {}),
+    "filter 0 for every filter": ("dx", "w", lambda w: np.repeat(w[:1], w.shape[0], axis=0), "one-index",
+                                  {"p": 3}),
     "X transposed": ("dw", "x", lambda x: x.swapaxes(2, 3), "axes-exchanged", {}),
     "X shifted by one row": ("dw", "x", lambda x: np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 0)))[:, :, :-1], "shifted",
                              {}),
