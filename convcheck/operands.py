@@ -588,7 +588,8 @@ def _consequence(name, operand, mistake, geom) -> str:
                 f"amount than the layer's padding {list(geom.padding)} (a padding hard-coded, or taken from another "
                 "layer): pad and crop by the layer's own padding")
     if operand == "w":
-        return ("the filter your " + ("forward caches" if name != "y" else "forward uses")
+        return ("the filter your " + ("backward uses (or your forward caches for it)" if name != "y" else
+                                      "forward uses")
                 + " is not the layer's filter: use w as given, shape (p, k, m_h, m_w)")
     if operand == "x":
         return "the input your backward reads is not the layer's X (as cached or padded)"

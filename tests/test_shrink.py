@@ -125,6 +125,8 @@ def test_the_command_line_json_and_html_carry_the_smallest_layer(tmp_path):
     runner.invoke(app, ["verify", str(spec), "--impl", cs231n("early_stop"), "--format", "html", "--output",
                         str(html)])
     assert 'class="smallest"' in html.read_text()
+    junit = runner.invoke(app, ["verify", str(spec), "--impl", cs231n("early_stop"), "--format", "junit"]).stdout
+    assert "smallest failing layer" in junit and "name: course-smallest" in junit and "diagnosis: loop-bounds" in junit
     off = json.loads(runner.invoke(app, ["verify", str(spec), "--impl", cs231n("early_stop"), "--format", "json",
                                          "--no-shrink"]).stdout)
     assert off["specs"][0]["smallest"] is None and off["specs"][0]["passed"] is False

@@ -1,15 +1,16 @@
 """`verify --format junit`: JUnit XML as GitHub Actions, GitLab and Jenkins read it.
 
-One <testcase> per layer (classname: the spec file, name: the layer); failing tensors and
-their numbers in <failure>; a check that could not finish (a plug-in that crashed, exited or
-timed out) as <error>; the coverage, and what the plug-in printed on a failing layer, in <system-out>.
+One <testcase> per layer (classname: the spec file, name: the layer); failing tensors, their
+numbers, their diagnoses and the smallest failing layer in <failure>; a check that could not
+finish (a plug-in that crashed, exited or timed out) as <error>; the coverage, and what the
+plug-in printed on a failing layer, in <system-out>.
 """
 
 import xml.etree.ElementTree as ET
 
 from ..spec import LABELS
 from .table import budget_line, coverage_lines, shown_output
-from .text import failures, inert
+from .text import failures, inert, smallest_lines
 
 
 def render(results, seconds: float, show_output: bool = False, stopped: str | None = None) -> str:
@@ -32,9 +33,13 @@ def render(results, seconds: float, show_output: bool = False, stopped: str | No
         elif result.error:
             ET.SubElement(case, "error", message=inert(result.error), type="PluginCrash").text = "\n".join(lines)
         elif lines:
+            failing = [c for c in result.checks if not c.passed and not c.skipped]
             details = [f"{LABELS[c.name]}: max abs err {c.max_abs}, tolerance ratio {c.tolerance_ratio}, worst index "
-                       f"{c.worst_index}" for c in result.checks if not c.passed and not c.skipped]
-            ET.SubElement(case, "failure", message=lines[0], type="GradientMismatch").text = "\n".join(lines + details)
+                       f"{c.worst_index}" for c in failing]
+            said = [f"{LABELS[c.name]}: diagnosis: {c.diagnosis.mistake or 'no known mistake'}: "
+                    f"{inert(c.diagnosis.explanation)}" for c in failing if c.diagnosis is not None]
+            ET.SubElement(case, "failure", message=lines[0], type="GradientMismatch").text = "\n".join(
+                lines + details + said + smallest_lines(result))
         ET.SubElement(case, "system-out").text = (f"impl {inert(result.impl)}, {spec.dtype}, method {result.method}: "
                                                   + ("; ".join(coverage_lines(result)) or "not checked")
                                                   + "".join("\n" + line for line in [budget_line(result)] if line)
