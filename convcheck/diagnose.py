@@ -10,6 +10,7 @@ its explanation gives the right formula (docs/derivations.md) with the layer's n
 
 import itertools
 import math
+import re
 
 from .backend import array_module
 from .geometry import transposed_size_text
@@ -21,13 +22,13 @@ from .spec import LABELS
 MISTAKES = ("filter-not-rotated", "filter-gradient-rotated", "stride-ignored", "padding-crop", "height-width-swapped",
             "kernel-transposed", "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient",
             "scaled", "forward-flipped", "crop-side", "output-padding-side", "output-padding-ignored",
-            "wrong-operand", "rearranged", "loop-bounds", "padding-hard-coded", "python2-division")
-"""The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`). The last five say what
+            "wrong-operand", "rearranged", "loop-bounds", "padding-hard-coded", "python2-division", "python2-builtin")
+"""The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`). The last six say what
 the code did rather than which formula it got wrong: the right formula on another operand, or
 the right values in the wrong places (operands.py, with `operand`, `relation` and
 `expression`), loops over the wrong range (from
-the array or an IndexError), a padding that holds at one value only (shrink.py), and a size
-computed with Python 2's `/` (from the error)."""
+the array or an IndexError), a padding that holds at one value only (shrink.py), a size
+computed with Python 2's `/` and a Python 2 built-in such as `xrange` (from the error)."""
 
 COMPUTED = 16
 """The first COMPUTED ids are the mistakes `diagnose` recomputes and compares."""
@@ -35,6 +36,10 @@ COMPUTED = 16
 FLOAT_SIZE = ("object cannot be interpreted as an integer", "slice indices must be integers",
               "only integers, slices", "'float' object cannot be", "must be an integer, not float")
 """What Python and NumPy say when a float is used as a size or an index."""
+PYTHON2 = {"xrange": "range", "raw_input": "input", "unicode": "str", "basestring": "str", "long": "int",
+           "unichr": "chr", "reduce": "functools.reduce", "iteritems": "items", "itervalues": "values",
+           "iterkeys": "keys", "has_key": "the in operator", "izip": "zip", "cPickle": "pickle"}
+"""Python 2's names gone from Python 3, and what Python 3 has instead."""
 
 
 def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Diagnosis:
@@ -78,6 +83,12 @@ def raised(error) -> Diagnosis | None:
                                              "(range(H / stride), x[i / 2]); Python 2 code relied on / of two ints "
                                              "flooring: use // for sizes and indices, e.g. H_out = 1 + (H + 2 * pad "
                                              "- HH) // stride")
+    gone = re.search(r"name '(\w+)' is not defined|has no attribute '(\w+)'|No module named '(\w+)'", message)
+    name = gone and next(group for group in gone.groups() if group)
+    if kind in ("NameError", "AttributeError", "ModuleNotFoundError") and name in PYTHON2:
+        return Diagnosis("python2-builtin", f"`{name}` is Python 2's and gone from Python 3 ({message}): use "
+                                            f"{PYTHON2[name]} (Python 2 code: its `/` of two ints floors too, where "
+                                            "Python 3 needs //)")
     if kind == "IndexError" and "out of bounds" in message:
         return Diagnosis("loop-bounds", f"a loop ran past the end of an array ({message}): its bound is another "
                                         "array's size, or leaves out the stride; loop over the output's positions "

@@ -53,8 +53,9 @@ CASES = {  # mistake id -> (implementation, spec fields, tensor that must be dia
     "loop-bounds": (f"cs231n:{COURSE}/early_stop.py", {"padding": 2}, "dx"),
     "padding-hard-coded": (f"cs231n:{COURSE}/hardcoded_padding.py", {"padding": 2}, "dw"),
     "python2-division": (f"cs231n:{COURSE}/python2_division.py", {}, "y"),
+    "python2-builtin": (f"cs231n:{COURSE}/python2_xrange.py", {}, "dx"),
 }
-DID = ("wrong-operand", "rearranged", "loop-bounds", "padding-hard-coded", "python2-division")
+DID = ("wrong-operand", "rearranged", "loop-bounds", "padding-hard-coded", "python2-division", "python2-builtin")
 """Ids that say what the code did: their explanations give the code's fix, not a derivation step."""
 
 

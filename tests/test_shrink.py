@@ -28,6 +28,8 @@ PLANTED = {  # plug-in -> (layer, the mistake named on it, a field the smallest 
                                                                                   "dw": "loop-bounds"}, "padding"),
     "python2_division": ({"n": 7, "m": 3, "k": 3, "p": 4, "padding": 1, "stride": 2}, {"y": "python2-division"},
                          None),
+    "python2_xrange": ({"n": 7, "m": 3, "k": 3, "p": 4, "padding": 1, "stride": 2},
+                       {"dx": "python2-builtin", "dw": "python2-builtin"}, None),
 }
 
 

@@ -104,12 +104,16 @@ def render_result(result, console: Console, show_output: bool = False) -> None:
     if result.error:
         console.print(f"  [bold red]error[/]: {escape(inert(result.error))}", highlight=False, soft_wrap=True)
     judged = any(c.own_forward is not None for c in result.checks)
+    failing = [c for c in result.checks if not c.passed and not c.skipped]
     for check in result.checks:
         if not check.passed and not check.skipped:
             style = "yellow" if check.unchecked else "bold red"
             console.print(f"  [{style}]{LABELS[check.name]}[/]: {escape(inert(check.message))}",
                           highlight=False, soft_wrap=True)
-            if check.diagnosis is not None:
+            following = failing[failing.index(check) + 1:]
+            same = following and check.diagnosis is not None and following[0].diagnosis == check.diagnosis and \
+                following[0].message == check.message and check.error_map is None
+            if check.diagnosis is not None and not same:        # said once under the last tensor it explains
                 console.print(f"    [bold yellow]diagnosis: {check.diagnosis.mistake or 'no known mistake'}[/]: "
                               f"{escape(inert(check.diagnosis.explanation))}", highlight=False, soft_wrap=True)
             if check.error_map is not None:
