@@ -78,6 +78,8 @@ class Pool:
         self.workers: list[Worker] = []
         self.results: list = []
         self.folder = _output_folder()                                 # one captured-output file per worker
+        self.blocked = False          # waiting for workers: a signal may stop the run here (runner)
+        self.pending = None           # the exception a signal asked for while the pool was reading
 
     def _worker(self) -> "Worker":
         return Worker(self.context, self.impl, _output_file(self.folder))
@@ -94,7 +96,7 @@ class Pool:
         raised, crashed, exited or ran past the timeout)."""
         self.start()
         while not all(w.ready for w in self.workers):
-            wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers], self._until_deadline())
+            self._wait()
             for worker in self.workers:
                 if not self._read(worker) or self._overdue(worker):
                     raise ImplError(f"--impl {self.impl}: the worker importing it stopped; a plug-in must import "
@@ -111,14 +113,32 @@ class Pool:
                     worker.give(index, specs[index], self.action, self.options)
                     if self.progress and len(worker.tasks) == 1:
                         self.progress.start(index, self._label(specs[index]))
-            wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers], self._until_deadline())
+            self._wait()
             for number, worker in enumerate(self.workers):
                 if not self._read(worker) or self._overdue(worker):
                     worker.kill()
                     pending.extend(index for index, _ in reversed(list(worker.tasks)))  # waiting: checked next
                     self.workers[number] = self._worker() if pending else None
             self.workers = [w for w in self.workers if w is not None]
+        self._stop_if_asked()
         return self.results
+
+    def _wait(self) -> None:
+        """Block until a worker sends something, dies or is due. Only here does a signal stop the
+        run at once (runner._catch_signals); one that comes while a message is being read is
+        raised once it has been handled (`_stop_if_asked`), so that no verdict read from a
+        pipe is lost with the exception."""
+        self._stop_if_asked()
+        self.blocked = True
+        try:
+            wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers], self._until_deadline())
+        finally:
+            self.blocked = False
+
+    def _stop_if_asked(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            raise pending
 
     def _read(self, worker: Worker) -> bool:
         """Handle every message waiting from `worker`; False once it has died (its layer failed)."""

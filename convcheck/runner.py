@@ -76,7 +76,7 @@ def _run_all(action: str, specs, impl, jobs: int, timeout: float, progress, opti
     if not specs:
         return []
     pool = Pool(action, impl, min(jobs, len(specs)), timeout if math.isfinite(timeout) else 0, options, progress)
-    previous = _catch_signals()
+    previous = _catch_signals(pool)
     try:
         return pool.run(list(specs))
     except KeyboardInterrupt:
@@ -117,7 +117,7 @@ class Session:
         pool = self.pool
         saved = pool.options
         pool.options = {**saved, **options}
-        previous = _catch_signals()
+        previous = _catch_signals(pool)
         try:
             return pool.run([spec])[0]
         except KeyboardInterrupt:
@@ -141,18 +141,23 @@ class _Terminated(BaseException):
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _catch_signals() -> dict | None:
-    """While a run lasts (main thread only): the first SIGINT or SIGTERM raises where the parent
-    waits (KeyboardInterrupt, _Terminated: the run stops and keeps what it has); any later one
-    is ignored, so that stopping the workers, removing their files and the report are never
-    cut short. The previous handlers, or None off the main thread (signals left alone)."""
+def _catch_signals(pool) -> dict | None:
+    """While a run of `pool` lasts (main thread only): the first SIGINT or SIGTERM stops it
+    (KeyboardInterrupt, _Terminated: the run stops and keeps what it has), at once where the
+    pool waits, else once the message it is reading is handled (Pool.pending); any later one is
+    ignored, so that stopping the workers, removing their files and the report are never cut
+    short. The previous handlers, or None off the main thread (signals left alone)."""
     raised = []
 
     def handler(signum, frame):
         if raised:
             return
         raised.append(signum)
-        raise KeyboardInterrupt() if signum == signal.SIGINT else _Terminated()
+        stop = KeyboardInterrupt() if signum == signal.SIGINT else _Terminated()
+        if not pool.blocked:                 # reading a worker's message: lose none of it
+            pool.pending = stop
+            return
+        raise stop
     try:
         return {signum: signal.signal(signum, handler) for signum in SIGNALS}
     except ValueError:

@@ -91,7 +91,7 @@ def smallest(result, impl, options: dict, limit: float) -> Smallest | None:
     if not target or target == (("layer", "error"),):
         return None
     started = time.perf_counter()
-    search = _Search(target, impl, options, started + limit)
+    search = _Search(target, impl, options, started, limit)
     fields = _fields(result.spec)
     search.memo[_key(fields)] = (target, result)
     stopped = ""
@@ -141,8 +141,8 @@ def _memo(impl, options: dict) -> dict:
 class _Search:
     """The candidates tried, by their fields (memo: key -> (failure or None when invalid, result))."""
 
-    def __init__(self, target, impl, options, deadline):
-        self.target, self.impl, self.deadline = target, impl, deadline
+    def __init__(self, target, impl, options, started: float, limit: float):
+        self.target, self.impl, self.limit, self.deadline = target, impl, limit, started + limit
         self.options = {**options, "shrink": False}
         self.memo, self.tried = _memo(impl, self.options), 0
 
@@ -151,7 +151,7 @@ class _Search:
         key = _key(fields)
         if key not in self.memo:
             if time.perf_counter() > self.deadline:
-                raise _Stop(f"stopped after {self.tried} layers: shrinking may take {self.deadline:.0f} s")
+                raise _Stop(f"stopped after {self.tried} layers: shrinking may take {self.limit:.3g} s")
             self.memo[key] = self._check(fields)
         return self.memo[key]
 

@@ -4,6 +4,11 @@ a plug-in that hangs, crashes or raises while the layer shrinks."""
 
 import json
 import math
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +182,38 @@ def test_shrinking_stops_at_its_time_limit_and_keeps_what_it_found(monkeypatch):
     small = result.smallest
     assert small.stopped.startswith("stopped after") and small.fields        # the layer as far as it got
     assert not result.passed and result.check("dx").diagnosis.mistake == "filter-not-rotated"
+
+
+HANGS_SMALL = '''import pathlib, time
+from convcheck.impls import direct
+forward = direct.forward
+
+def backward(dy, x, w, b, **kwargs):
+    if x.shape[2] <= 3:                          # reached only while the layer shrinks
+        pathlib.Path({marker!r}).write_text("shrinking")
+        time.sleep(600)
+    dx, dw, db = direct.backward(dy, x, w, b, **kwargs)
+    return dx * 2, dw, db
+'''
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_run_stopped_while_a_layer_shrinks_reports_that_layers_verdict(tmp_path):
+    marker = tmp_path / "marker.txt"
+    plugin = tmp_path / "hangs_small.py"
+    plugin.write_text(HANGS_SMALL.format(marker=str(marker)))
+    spec = tmp_path / "layer.yaml"
+    spec.write_text("name: a\nn: 8\nm: 3\nk: 1\np: 1\npadding: valid\nstride: 1\n")
+    process = subprocess.Popen([shutil.which("convcheck"), "verify", str(spec), "--impl", str(plugin), "--format",
+                                "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the plug-in never hung while shrinking"
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 143, err
+    layer = json.loads(out)["specs"][0]
+    assert layer["name"] == "a" and layer["passed"] is False
+    assert layer["tensors"]["dx"]["diagnosis"]["mistake"] == "scaled"
+    assert "stopped while the layer shrank" in layer["smallest"]["stopped"]

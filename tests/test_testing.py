@@ -42,6 +42,7 @@ def test_raises_for_a_wrong_implementation_with_the_plain_table():
     rows = {line.split()[0]: line.split()[-1] for line in message.splitlines() if line.startswith("  ")
             and line.split()[0] in ("Y", "dL/dX", "dL/dF", "dL/db")}
     assert rows == {"Y": "pass", "dL/dX": "FAIL", "dL/dF": "pass", "dL/db": "pass"}
+    assert "smallest failing layer" in message and "passes with" in message
     assert "diagnosis: filter-not-rotated" in message
     assert "|analytic − numerical| of dL/dX" in message            # where the error is
     assert "every coordinate" in message                           # coverage
@@ -174,6 +175,7 @@ def test_a_result_renders_as_a_notebook_shows_it():
         ("dL/db", "(3,)", "pass")]
     text = " ".join(page.text)
     assert "diagnosis: filter-not-rotated" in text and "every coordinate" in text
+    assert "smallest failing layer" in text and result.smallest.yaml.splitlines()[0] in text
     assert [tag for tag, _ in page.images] in (["img"], ["svg"])                 # the heatmap, inline
     plain = repr(result)                                                       # what a terminal shows
     assert "dL/dX" in plain and "FAIL" in plain and "\x1b[" not in plain
