@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 from ..spec import LABELS
 from .table import budget_line, coverage_lines, shown_output
-from .text import failures, inert, smallest_lines
+from .text import diagnosis_lines, failures, inert, smallest_lines
 
 
 def render(results, seconds: float, show_output: bool = False, stopped: str | None = None) -> str:
@@ -36,10 +36,8 @@ def render(results, seconds: float, show_output: bool = False, stopped: str | No
             failing = [c for c in result.checks if not c.passed and not c.skipped]
             details = [f"{LABELS[c.name]}: max abs err {c.max_abs}, tolerance ratio {c.tolerance_ratio}, worst index "
                        f"{c.worst_index}" for c in failing]
-            said = [f"{LABELS[c.name]}: diagnosis: {c.diagnosis.mistake or 'no known mistake'}: "
-                    f"{inert(c.diagnosis.explanation)}" for c in failing if c.diagnosis is not None]
             ET.SubElement(case, "failure", message=lines[0], type="GradientMismatch").text = "\n".join(
-                lines + details + said + smallest_lines(result))
+                lines + details + diagnosis_lines(result) + smallest_lines(result))
         ET.SubElement(case, "system-out").text = (f"impl {inert(result.impl)}, {spec.dtype}, method {result.method}: "
                                                   + ("; ".join(coverage_lines(result)) or "not checked")
                                                   + "".join("\n" + line for line in [budget_line(result)] if line)

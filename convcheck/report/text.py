@@ -57,6 +57,13 @@ def rerun_flags(result) -> str:
     return " ".join(f"--{key} {value}" for key, value in result.rerun.items())
 
 
+def diagnosis_lines(result) -> list[str]:
+    """'dL/dX: diagnosis: <id>: <explanation>' for each failing tensor with a diagnosis (inert)."""
+    return [f"{LABELS[c.name]}: diagnosis: {c.diagnosis.mistake or 'no known mistake'}: "
+            f"{inert(c.diagnosis.explanation)}" for c in result.checks
+            if not c.passed and not c.skipped and c.diagnosis is not None]
+
+
 def smallest_lines(result) -> list[str]:
     """The smallest failing layer under a failing one (result.smallest), as plain lines (inert):
     a heading, the layer as YAML to paste, what made it pass one step smaller, what each
