@@ -15,6 +15,7 @@ import numpy as np
 
 from . import methods, numerical
 from .compare import compare, validate
+from .dtypes import HALF
 from .impls import Implementation, im2col, reference
 from .impls.calls import Raised, call
 from .methods import cost
@@ -177,7 +178,7 @@ def _through(spec: ConvSpec, forward_passed: bool, wanted: str) -> str:
     asked for (`wanted`) and it passed its check at both draws (`plan`, which checks nothing,
     assumes it will); never for float16, whose forward rounds Y to 1e-3 and whose differences
     would drown any gradient error."""
-    if wanted == "implementation" and forward_passed and spec.dtype != "float16":
+    if wanted == "implementation" and forward_passed and spec.dtype not in HALF:
         return "implementation"
     return "builtin"
 
@@ -187,7 +188,8 @@ def _forward_checks(layer, shape, dtype, rtol, atol) -> tuple:
     figures are from): the second draw first, then the seeded point. The check is the seeded
     point's, unless that passed and the second draw did not."""
     impl, kwargs, second = layer.impl, layer.kwargs, layer.second
-    y2 = call(impl, "forward", {t: None if second[t] is None else second[t].astype(dtype, copy=False)
+    cast = layer.cast["x"].dtype
+    y2 = call(impl, "forward", {t: None if second[t] is None else second[t].astype(cast, copy=False)
                                 for t in ("x", "w", "b")},
                kwargs)
     y = call(impl, "forward", {t: layer.cast[t] for t in ("x", "w", "b")}, kwargs)

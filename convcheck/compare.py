@@ -12,6 +12,7 @@ failure because of near-zero elements (None when there are none).
 import numpy as np
 
 from .backend import array_module
+from .dtypes import numpy_dtype
 from .result import TensorCheck
 
 
@@ -26,7 +27,7 @@ def validate(name: str, value, expected_shape: tuple, dtype: str) -> TensorCheck
     if tuple(shape) != tuple(expected_shape):
         fail.message = f"shape {tuple(shape)}, but the spec gives {tuple(expected_shape)}"
         return fail
-    if value.dtype != np.dtype(dtype):
+    if value.dtype != numpy_dtype(dtype):
         fail.message = f"dtype {value.dtype}, expected {dtype} (the spec's dtype)"
         return fail
     finite = array_module(value).isfinite(value)

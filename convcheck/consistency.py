@@ -16,6 +16,7 @@ import numpy as np
 from . import numerical
 from .backend import array_module
 from .compare import compare, compare_projections
+from .dtypes import HALF
 from .methods import fast
 from .result import OwnForward
 from .spec import LABELS
@@ -56,8 +57,8 @@ def _cannot_ask(y, raised: bool, shape: tuple, dtype: str) -> str:
     if getattr(y, "shape", None) != shape:
         what = f"shape {tuple(y.shape)}" if hasattr(y, "shape") else type(y).__name__
         return f"your forward returns {what}, not Y {shape}: it has no gradient to compare with"
-    if dtype == "float16":
-        return "not asked in float16: a float16 forward rounds too coarsely for finite differences of its own"
+    if dtype in HALF:
+        return f"not asked in {dtype}: a {dtype} forward rounds too coarsely for finite differences of its own"
     if getattr(getattr(y, "dtype", None), "kind", None) not in ("f", "c"):
         return (f"your forward returns dtype {getattr(y, 'dtype', None)}, not numbers: it has no gradient to "
                 "compare with")

@@ -70,7 +70,29 @@ def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Di
         return Diagnosis("scaled", f"{_label(name)} is the right one times {factor:.6g}: right up to a constant "
                                    "factor (a 1/N, 1/p, 2 or a step size too many or too few)")
     return Diagnosis(None, f"{_label(name)} matches none of the known mistakes ({', '.join(MISTAKES[:COMPUTED])}); "
-                           "compare its worst index with `convcheck shapes --explain`")
+                           "compare its worst index with `convcheck shapes --explain`"
+                           + _rounding(name, value, truth, s.dtype))
+
+
+ROUNDING = 0.1
+"""In half precision, a failing tensor off by at most this fraction of its largest value may be
+rounding, not a mistake: summing in the dtype instead of float32 leaves errors of this size."""
+
+
+def _rounding(name: str, value, truth, dtype: str) -> str:
+    """For a half-precision tensor whose errors are all small against its size, what summing in
+    that dtype would leave and what to do; '' otherwise."""
+    from .dtypes import HALF
+    xp = array_module(truth)
+    size = float(xp.max(xp.abs(truth))) if truth.size else 0.0
+    if dtype not in HALF or size == 0:
+        return ""
+    off = float(xp.max(xp.abs(value - truth))) / size
+    if off > ROUNDING:
+        return ""
+    return (f"; its errors are at most {off:.1%} of its largest value, the size of what summing in {dtype} leaves "
+            f"(gradients that accumulate in float32 and round once, as {dtype} kernels do, stay within the defaults): "
+            f"if your code sums in {dtype}, accumulate in float32 (a.astype(np.float32)) and round the result once")
 
 
 def raised(error) -> Diagnosis | None:

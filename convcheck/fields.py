@@ -46,7 +46,8 @@ FIELDS = {
     "name": Field("name", "the layer's name in reports (default: the file's name)"),
     "batch": Field("int", "batch size N (default: shapes use 1, verify checks 2, which shows batch mistakes)", least=1),
     "bias": Field("bool", "whether the layer has a bias b (default true)"),
-    "dtype": Field("dtype", "dtype of the arrays the implementation gets (default float64)"),
+    "dtype": Field("dtype", "dtype of the arrays the implementation gets (default float64); bfloat16 is ml_dtypes' "
+                            "for NumPy plug-ins (pip install 'convcheck[bfloat16]') and torch.bfloat16 for torch ops"),
     "seed": Field("int", "seed of x, w, b and the upstream gradient G (default 0)", least=0),
     "tolerance": Field("tolerance", "{rtol, atol} overriding the dtype's defaults"),
 }

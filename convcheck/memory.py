@@ -28,6 +28,8 @@ import math
 import os
 from dataclasses import dataclass
 
+from .dtypes import BYTES as DTYPE_BYTES
+
 BYTES = 8
 BATCH_BYTES = 16 * 2**20
 """numerical.BATCH_BYTES (that module imports NumPy; this one must not)."""
@@ -55,7 +57,7 @@ def estimate(geom) -> Estimate:
     x, w, y = (math.prod(shapes[t]) for t in ("x", "w", "y"))
     taps = math.prod(s.m)
     out = math.prod(geom.out)
-    cast = {"float32": 4, "float16": 2}.get(s.dtype, 0)      # the plug-in's copies in its dtype (float64: none)
+    cast = 0 if s.dtype == "float64" else DTYPE_BYTES[s.dtype]  # the plug-in's copies in its dtype (float64: none)
     data = BYTES * (3 * x + 3 * w + 3 * y + 2 * p) + cast * (x + w + y)
     if s.transposed:
         padded = n_batch * p * math.prod(geom.padded)

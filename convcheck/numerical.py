@@ -44,7 +44,7 @@ from .backend import array_module, sliding_window_view, synchronize
 from .colouring import classes, colours, tap_outputs
 from .geometry import effective_size, pairs, reach, reached_outputs
 
-STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0, np.dtype("float16"): 1.0}
+STEP = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1.0}
 """h per dtype the forward computes in: rounding error ~ eps * |Y| / h is ~1e-13 at 1e-3 in
 float64; a forward that rounds to float32 (eps 6e-8) needs the largest step, and an affine L
 loses nothing by it."""

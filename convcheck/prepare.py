@@ -8,7 +8,7 @@ import numpy as np
 from numpy.random import default_rng
 
 from .backend import load_backend, to_device
-from .errors import ConvcheckError
+from .errors import ConvcheckError, SpecError
 from .geometry import geometry
 from .impls import Implementation, load_impl
 from .impls.layout import channels_last
@@ -51,13 +51,14 @@ def prepare(spec: ConvSpec, impl, backend, layout, seed) -> Layer:
         raise ConvcheckError(f"--layout {layout}: unknown; valid: nchw, nhwc")
     geom = geometry(spec)
     reason = impl.expressible(spec, geom) if impl.expressible else None
+    dtype = _dtype(spec, xp)
     seed = spec.seed if seed is None else seed
     rng, again = default_rng(seed), default_rng([seed, SECOND_DRAW])
-    data = {} if reason else {name: to_device(xp, draw(rng, geom.shapes[name], spec.dtype))
+    data = {} if reason else {name: to_device(xp, draw(rng, geom.shapes[name], dtype))
                               for name in ("x", "w", "b", "y")}
-    second = {} if reason else {name: to_device(xp, draw(again, geom.shapes[name], spec.dtype))
+    second = {} if reason else {name: to_device(xp, draw(again, geom.shapes[name], dtype))
                                 for name in ("x", "w", "b")}
-    cast = {k: None if v is None else v.astype(spec.dtype, copy=False) for k, v in data.items()}   # calls copy
+    cast = {k: None if v is None else v.astype(dtype, copy=False) for k, v in data.items()}   # calls copy
     conv = {**({"dilation": spec.dilation} if any(d != 1 for d in spec.dilation) else {}),
             **({"groups": spec.groups} if spec.groups != 1 else {}),
             **({"transposed": True} if spec.transposed else {}),
@@ -66,10 +67,25 @@ def prepare(spec: ConvSpec, impl, backend, layout, seed) -> Layer:
     return Layer(impl, geom, xp, rng, data, cast, second, seed, conv, kwargs, reason or "")
 
 
-def draw(rng, shape, dtype: str):
-    """Standard normal values drawn in float32 (rounded to float16 for a float16 layer), so
-    exactly representable in the layer's dtype, held in float64 (None if no shape)."""
+def draw(rng, shape, dtype):
+    """Standard normal values drawn in float32 (rounded to float16 or bfloat16 for such a
+    layer: `dtype`, a NumPy dtype), so exactly representable in the layer's dtype, held in
+    float64 (None if no shape)."""
     if shape is None:
         return None
     values = rng.standard_normal(shape, dtype=np.float32)
-    return (values.astype(np.float16) if dtype == "float16" else values).astype(np.float64)
+    return (values.astype(dtype) if dtype.itemsize < 4 else values).astype(np.float64)
+
+
+def _dtype(spec, xp):
+    """The layer's NumPy dtype; SpecError on the spec's dtype field where it cannot be had
+    (bfloat16 without ml_dtypes, or on CuPy, which has no bfloat16 arrays)."""
+    from .dtypes import numpy_dtype
+    where = {"file": spec.source, "line": spec.line, "layer": spec.name, "field": "dtype"}
+    if spec.dtype == "bfloat16" and xp.__name__ != "numpy" and not hasattr(xp, "bfloat16"):
+        raise SpecError(f"bfloat16 on --backend {xp.__name__}: it has no bfloat16 arrays; check this layer with "
+                        "--backend numpy (a torch: op then gets torch.bfloat16 tensors)", **where)
+    try:
+        return numpy_dtype(spec.dtype)
+    except ConvcheckError as e:
+        raise SpecError(str(e), **where) from None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 PADDING_NAMES = ("valid", "same", "full")
 LAYOUTS = ("nchw", "nhwc")
-DTYPES = ("float64", "float32", "float16")
+DTYPES = ("float64", "float32", "float16", "bfloat16")
 LABELS = {"x": "X", "w": "F", "b": "b", "y": "Y", "dy": "dL/dY", "dx": "dL/dX", "dw": "dL/dF", "db": "dL/db"}
 """The derivations' notation for each tensor key (F is the filter bank w)."""
 

@@ -44,7 +44,7 @@ BAD_SPECS = {  # file -> what its one line must say (after 'convcheck: error: <f
     "bad_padding_list.yaml": "field 'padding': got [1, 2, 3]; valid:",
     "bad_stride_list.yaml": "field 'stride': must be an integer or a list of 2 (dims = 2, the default), got a list "
                             "of 3",
-    "bad_dtype.yaml": "field 'dtype': must be one of float64, float32, float16, got 'int8'",
+    "bad_dtype.yaml": "field 'dtype': must be one of float64, float32, float16, bfloat16, got 'int8'",
     "list_of_scalars.yaml": "expected a mapping with the layer's fields",
     "layer_not_a_mapping.yaml": "layer #1 must be a mapping of fields",
     "missing_field.yaml": "field 'k': missing",

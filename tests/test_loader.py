@@ -93,7 +93,7 @@ def test_typo_gets_did_you_mean_with_file_line_layer_field(tmp_path):
     (("padding: valid", "padding: [1, 2, 3]"), "padding", "[top, bottom, left, right]"),
     (("stride: 1", "stride: 0"), "stride", "integer >= 1"),
     (("m: 3", "m: 12"), "m", "larger than the padded input"),
-    (("p: 4", "p: 4\ndtype: bfloat16"), "dtype", "float64, float32, float16"),
+    (("p: 4", "p: 4\ndtype: float8"), "dtype", "float64, float32, float16, bfloat16"),
     (("p: 4", "p: 4\nbias: maybe"), "bias", "true or false"),
     (("p: 4", "p: 4\ntolerance: 0.1"), "tolerance", "rtol and/or atol"),
 ])

@@ -4,6 +4,25 @@ from ..backend import array_module
 from ..geometry import effective_size, output_size, pairs, transposed_size
 
 
+def in_float32(function):
+    """`function` of arrays (leading positional arguments, None allowed) computed in float32
+    when they are a half precision (float16, bfloat16), its arrays rounded back once: products
+    accumulate in float32, as half-precision kernels (cuDNN's, torch's on the CPU) do. Other
+    dtypes pass through unchanged."""
+    import functools
+
+    @functools.wraps(function)
+    def wide(*arrays, **kwargs):
+        dtype = next(a.dtype for a in arrays if a is not None)
+        if dtype.itemsize >= 4:
+            return function(*arrays, **kwargs)
+        out = function(*(None if a is None else a.astype("float32") for a in arrays), **kwargs)
+        if isinstance(out, tuple):
+            return tuple(None if a is None else a.astype(dtype) for a in out)
+        return out.astype(dtype)
+    return wide
+
+
 def pad(x, padding):
     """Zero-pad the last len(padding) / 2 axes by (before, after) each, axis by axis:
     (..., H, W) -> (..., H + top + bottom, W + left + right) in 2-D."""

@@ -17,7 +17,7 @@ import math
 
 from ..backend import array_module
 from ..geometry import pairs
-from .common import extend, group_slices, ones, pad, plain_size, spatial, transposed_out
+from .common import extend, group_slices, in_float32, ones, pad, plain_size, spatial, transposed_out
 
 ALL = (slice(None), slice(None))
 """The batch (or filter) and channel axes, whole: prefix of an index into the spatial axes."""
@@ -64,6 +64,7 @@ def dilate(a, step):
     return out
 
 
+@in_float32
 def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
     """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o); 2-D: (N, k, H, W).
     transposed: w (k, p / groups, *m), y the dL/dX formula applied to x (`_transposed`)."""
@@ -79,6 +80,7 @@ def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=Fal
     return y
 
 
+@in_float32
 def backward(dy, x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
     """dy (N, p, *o) -> dx (N, k, *n), dw (p, k / groups, *m), db (p,) or None (a transposed
     layer's dw is (k, p / groups, *m)).

@@ -21,7 +21,7 @@ import math
 
 from ..backend import array_module
 from ..geometry import pairs
-from .common import extend, group_slices, ones, out_size, plain_size, spatial, transposed_out
+from .common import extend, group_slices, in_float32, ones, out_size, plain_size, spatial, transposed_out
 
 ALL = (slice(None), slice(None))
 
@@ -98,6 +98,7 @@ def col2im(dphi_t, padded_shape, m, out, tap_slices):
     return dx_pad
 
 
+@in_float32
 def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
     """x (N, k, *n), w (p, k / groups, *m), b (p,) or None -> y (N, p, *o); 2-D: (N, k, H, W).
     transposed: w (k, p / groups, *m) and Y = col2im(F_f^T X), the plain layer's dL/dX path.
@@ -123,6 +124,7 @@ def forward(x, w, b, *, stride, padding, dilation=None, groups=1, transposed=Fal
     return y
 
 
+@in_float32
 def backward(dy, x, w, b, *, stride, padding, dilation=None, groups=1, transposed=False, output_padding=None):
     """dy (N, p, *o) -> dx (N, k, *n), dw (p, k / groups, *m), db (p,) or None. transposed: dw
     (k, p / groups, *m), dL/dX the plain forward of dL/dY, dL/dF the plain layer's with X and

@@ -108,18 +108,28 @@ def _one(values: tuple):
 
 
 def _tensor(torch, a, grad=False):
-    """A tensor with a's values (a copy: the op may write into it), on a's device."""
+    """A tensor with a's values (a copy: the op may write into it), on a's device; a NumPy
+    bfloat16 array (ml_dtypes) becomes a torch.bfloat16 tensor of the same bits."""
     if a is None:
         return None
     module = type(a).__module__.split(".")[0]
-    tensor = torch.from_numpy(a.copy()) if module == "numpy" else torch.from_dlpack(a.copy())
+    if module == "numpy" and a.dtype.name == "bfloat16":
+        tensor = torch.from_numpy(a.view("int16").copy()).view(torch.bfloat16)
+    else:
+        tensor = torch.from_numpy(a.copy()) if module == "numpy" else torch.from_dlpack(a.copy())
     return tensor.requires_grad_(grad)
 
 
 def _array(tensor, like):
-    """Back to the backend of `like` (NumPy, or CuPy through DLPack)."""
+    """Back to the backend of `like` (NumPy, or CuPy through DLPack); a torch.bfloat16 tensor
+    to NumPy's bfloat16 (ml_dtypes), bit for bit."""
     tensor = tensor.detach()
     if type(like).__module__.split(".")[0] == "numpy":
+        import torch
+
+        from ..dtypes import numpy_dtype
+        if tensor.dtype == torch.bfloat16:
+            return tensor.cpu().view(torch.int16).numpy().view(numpy_dtype("bfloat16"))
         return tensor.cpu().numpy()
     from ..backend import array_module
     return array_module(like).from_dlpack(tensor)
