@@ -6,8 +6,9 @@ stray `np.` call on one of its arrays raises (`__array_function__`, `__array_ufu
 so does any implicit conversion to NumPy (`np.asarray(a)`, `__array__`): a hidden
 device-to-host copy in the shared code fails the test. What CuPy allows stays allowed:
 scalars out of 0-d arrays (`float(a)`, `int(a)`, `bool(a)`, `a.item()`), NumPy arrays as
-indices and as values assigned into a device array (host to device), and `asnumpy(a)`, the
-explicit copy to the host. A NumPy array as an operand of arithmetic is refused, as CuPy's
+indices and as values assigned into a device array (host to device), `asnumpy(a)`, the
+explicit copy to the host, and DLPack (`torch.from_dlpack(a)`, `from_dlpack(tensor)`), the
+zero-copy exchange with another library on the same device. A NumPy array as an operand of arithmetic is refused, as CuPy's
 ufuncs refuse it.
 """
 
@@ -39,6 +40,12 @@ class StrictArray:
 
     def __repr__(self):
         return f"StrictArray(shape={self._a.shape}, dtype={self._a.dtype})"
+
+    def __dlpack__(self, **kwargs):             # zero-copy exchange on the array's own device, as CuPy's:
+        return self._a.__dlpack__(**kwargs)     # torch.from_dlpack(a), and xp.from_dlpack(tensor) back
+
+    def __dlpack_device__(self):
+        return self._a.__dlpack_device__()
 
     def __getitem__(self, key):
         return _wrap(self._a[_unwrap(key)])

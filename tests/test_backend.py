@@ -159,3 +159,18 @@ def test_a_wrong_forward_and_a_batch_mistake_are_judged_and_named_on_the_device_
     shrunk = verify(LAYERS[1], impl, method="full", backend=strict_backend)   # candidates on the device, the
     small = shrunk.smallest                                                   # tiny layer's solve on the host
     assert small.fields and not small.stopped and small.failure == [["y", "wrong values"], ["dw", "batch-partial"]]
+
+
+def test_a_torch_op_gets_device_tensors_through_dlpack():
+    """--backend cupy with a torch: op: the arrays go to torch and back by DLPack, never through
+    the host; a right op passes, a wrong one fails and is named, all on the device."""
+    pytest.importorskip("torch")
+    from pathlib import Path
+    ops = Path(__file__).parent / "course" / "torch_ops.py"
+    spec = make_spec(n=(7, 7), m=(3, 3), k=2, p=3, stride=(2, 2), padding=(1, 1, 1, 1), batch=2)
+    before = strict_backend.CONVERSIONS
+    right = verify(spec, f"torch:{ops}:Conv2dOp", method="full", backend=strict_backend)
+    assert right.passed and right.backend == "strict_backend" and strict_backend.CONVERSIONS == before
+    wrong = verify(spec, f"torch:{ops}:UnrotatedOp", method="full", backend=strict_backend, shrink=False)
+    assert wrong.check("dx").diagnosis.mistake == "filter-not-rotated"
+    assert strict_backend.CONVERSIONS == before + 1                       # dL/dX's error map, for the report
