@@ -8,8 +8,8 @@ device-to-host copy in the shared code fails the test. What CuPy allows stays al
 scalars out of 0-d arrays (`float(a)`, `int(a)`, `bool(a)`, `a.item()`), NumPy arrays as
 indices and as values assigned into a device array (host to device), `asnumpy(a)`, the
 explicit copy to the host, and DLPack (`torch.from_dlpack(a)`, `from_dlpack(tensor)`), the
-zero-copy exchange with another library on the same device. A NumPy array as an operand of arithmetic is refused, as CuPy's
-ufuncs refuse it.
+zero-copy exchange with another library on the same device. A NumPy array as an operand of
+arithmetic is refused, as CuPy's ufuncs refuse it.
 """
 
 import numpy as np
