@@ -92,11 +92,14 @@ def smallest_lines(result) -> list[str]:
 def side_by_side(label: str, yours, right) -> list[str]:
     """A small tensor (nested lists, (N, C, *spatial)) as rows of yours | right | yours − right,
     one block per sample and channel (and depth, in 3-D)."""
-    lines = [f"side by side, {label} there, per [sample, channel]: yours | right | yours − right"]
-    for lead, block_yours, block_right in _blocks(yours, right, ()):
+    blocks = list(_blocks(yours, right, ()))
+    per = ", per [sample, channel]" if blocks and blocks[0][0] else ""            # dL/db: one row, no index
+    lines = [f"side by side, {label} there{per}: yours | right | yours − right"]
+    for lead, block_yours, block_right in blocks:
         rows_yours = block_yours if isinstance(block_yours[0], list) else [block_yours]
         rows_right = block_right if isinstance(block_right[0], list) else [block_right]
-        lines.append(f"  {list(lead)}")
+        if lead:
+            lines.append(f"  {list(lead)}")
         for a, b in zip(rows_yours, rows_right):
             cells = [" ".join(f"{v:8.4g}" for v in row) for row in (a, b, [p - q for p, q in zip(a, b)])]
             lines.append("    " + "  |  ".join(cells))
