@@ -158,7 +158,8 @@ def _rearranged(name: str, fitting: list, geom) -> Diagnosis:
                                                                      "or axes or indices exchanged where the result "
                                                                      "is written")
     return Diagnosis("rearranged", f"{label} holds the right values in the wrong places: the right {label} {how}"
-                                   + (f", {expression} of it" if expression else "") + f" ({why})",
+                                   + (f", {expression} of it" if expression else "") + _in_nchw(spec, expression)
+                                   + f" ({why})",
                      operand=None, relation=kind, expression=expression,
                      rule={"tensor": name, "operand": None, "relations": fitting})
 
@@ -479,12 +480,21 @@ def _diagnosis(name: str, operand: str, fitting: list, geom) -> Diagnosis:
         kind = "padded"
     text = (f"{label} is the right formula, {LINEAR[name]}, applied to {'an' if what[0] in 'aeiou' else 'a'} {what} "
             f"{words}"
-            + (f", {expression}" if expression else "") + f": {_consequence(name, operand, mistake, geom)}")
+            + (f", {expression}" if expression else "") + _in_nchw(spec, expression)
+            + f": {_consequence(name, operand, mistake, geom)}")
     rule = {"tensor": name, "operand": operand, "relations": fitting}
     if operand == "xpad" and relation["kind"] == "axes":        # where X starts in X_pad, on the axes that show it
         rule["before"] = sorted({lo + how[1] for (lo, _), how in zip(geom.pads, relation["axes"][2:])
                                  if how[0] == "shifted"})
     return Diagnosis(mistake, text, operand=operand, relation=kind, expression=expression, rule=rule)
+
+
+def _in_nchw(spec, expression) -> str:
+    """For a channels-last layer: the expression indexes the arrays as convcheck holds them."""
+    if spec.layout != "nhwc" or not expression:
+        return ""
+    return (" (in NCHW order, x (N, k, H, W) and w (p, k, m_h, m_w), as convcheck holds them; your layer's are "
+            "channels-last)")
 
 
 def _axes_kind(axes) -> str:
