@@ -130,7 +130,13 @@ KEPT = 4096
 
 
 def _memo(impl, options: dict) -> dict:
-    """The memo of layers tried with `impl` and `options` (only the latest pair is kept)."""
+    """The memo of layers tried with `impl` and `options` (only the latest pair is kept). A
+    plug-in named by its file is known by the functions loaded from it: a file edited since
+    (the learner's loop reloads it) starts a new memo."""
+    if isinstance(impl, str):
+        from .impls import load_impl
+        loaded = load_impl(impl)
+        impl = (impl, loaded.forward, loaded.backward)
     context = (impl, tuple(sorted((key, repr(value)) for key, value in options.items())))
     if context not in _TRIED or len(_TRIED[context]) > KEPT:
         _TRIED.clear()

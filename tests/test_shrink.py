@@ -217,3 +217,18 @@ def test_a_run_stopped_while_a_layer_shrinks_reports_that_layers_verdict(tmp_pat
     assert layer["name"] == "a" and layer["passed"] is False
     assert layer["tensors"]["dx"]["diagnosis"]["mistake"] == "scaled"
     assert "stopped while the layer shrank" in layer["smallest"]["stopped"]
+
+
+def test_an_edited_plugin_file_is_shrunk_afresh(tmp_path):
+    """The learner's loop: verify reloads a plug-in file that changed, and so does shrinking,
+    not the outcomes it remembered of the file before the edit."""
+    plugin = tmp_path / "conv.py"
+    spec = make_spec(n=(8, 8), m=(3, 3), k=2, p=3, stride=(2, 2))
+    source = ("from convcheck.impls import direct\nforward = direct.forward\n\ndef backward(dy, x, w, b, **k):\n"
+              "    dx, dw, db = direct.backward(dy, x, w, b, **k)\n    return dx * {factor}, dw, db\n")
+    plugin.write_text(source.format(factor="(2 if w.shape[0] > 1 else 1)"))       # wrong with two filters or more
+    first = verify(spec, str(plugin))
+    assert first.smallest.fields["p"] == 2
+    plugin.write_text(source.format(factor="(2 if w.shape[0] > 2 else 1)"))       # now with three or more
+    again = verify(spec, str(plugin))
+    assert again.smallest.fields["p"] == 3 and not again.smallest.stopped
