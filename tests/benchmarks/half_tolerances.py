@@ -99,7 +99,8 @@ def main():
     for name in [*impls, *naive]:
         print(f"{name:8} {worst_abs[name]:>26.3g} {worst_rel[name]:>34.3g} {failing[name]:>26}")
     print("direct and im2col accumulate in float32 and round once, as half-precision kernels do; the last row "
-          "rounds every intermediate sum to the dtype (NumPy code written in it), which no default covers")
+          "rounds every intermediate sum to the dtype, as NumPy code written in it does (not what the defaults "
+          "are set from)")
 
 
 if __name__ == "__main__":
