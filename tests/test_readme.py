@@ -149,3 +149,14 @@ def test_readme_smallest_layer_example_is_what_verify_prints():
     lines = [line.strip() for line in block.splitlines()]
     assert all(line.strip() in lines for line in result.smallest.yaml.splitlines())
     assert all(item["text"] in lines for item in result.smallest.further)
+
+
+def test_every_diagnosis_id_is_in_the_readme_table_and_the_failures_page():
+    """The ids are a contract (JSON diagnosis.mistake): each has its row in both tables."""
+    from convcheck.diagnose import MISTAKES
+    readme = section("README.md", "Check your own code")
+    failures = section("docs/failures.md", "Diagnosis: the known mistakes")
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    for mistake in MISTAKES:
+        assert any(f"`{mistake}`" in row.split("|")[1] for row in rows), mistake
+        assert f"| `{mistake}` |" in failures, mistake
