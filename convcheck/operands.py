@@ -380,7 +380,7 @@ def _axes(index, shape):
         if found is None:
             return None
         b, mapping = found
-        out.append(_axis_map(a, b, mapping, size, valid, grid))
+        out.append(_axis_map(a, b, mapping, size))
         if out[-1] is None:
             return None
     if not np.all(valid) and not any(m[0] == "shifted" for m in out):
@@ -388,7 +388,7 @@ def _axes(index, shape):
     return out
 
 
-def _axis_map(a, b, mapping, size, valid, grid):
+def _axis_map(a, b, mapping, size):
     values = [mapping.get(i) for i in range(size)]
     if b != a:
         return ["from", b] if values == list(range(size)) else None

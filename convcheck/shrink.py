@@ -41,8 +41,6 @@ PADDINGS = 4
 FLOOR_S = 2.0
 """Seconds shrinking may take on any layer; a layer whose check took longer may take as long
 again: a failing run costs at most about twice an unshrunk one."""
-WORDS = {"n": "n", "batch": "batch", "groups": "groups", "k": "k", "p": "p", "m": "m", "output_padding":
-         "output_padding", "stride": "stride", "padding": "padding", "dilation": "dilation"}
 NEEDS = {"n": "an input of more than {v}", "batch": "a batch of more than {v}", "groups": "more than {v} groups",
          "k": "more than {v} input channel{s}", "p": "more than {v} filter{s}", "m": "a filter larger than {v}",
          "output_padding": "an output padding above {v}", "stride": "a stride above {v}",
@@ -346,7 +344,7 @@ def _set(fields, name, slot, new) -> dict:
 def _label(name: str, slot, fields) -> str:
     """'p', 'stride', 'n[1]' (one axis of a field that differs per axis)."""
     if slot is None or len(slot) == len(fields[name]):
-        return WORDS[name]
-    return f"{WORDS[name]}[{slot[0]}]"
+        return name
+    return f"{name}[{slot[0]}]"
 
 
