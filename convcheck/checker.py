@@ -16,6 +16,7 @@ import numpy as np
 from . import methods, numerical
 from .compare import compare, validate
 from .dtypes import HALF
+from .errors import ImplError
 from .impls import Implementation, im2col, reference
 from .impls.calls import Raised, call
 from .methods import cost
@@ -29,7 +30,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
            samples: int = DEFAULT_SAMPLES, budget: float = DEFAULT_BUDGET_S, rtol: float | None = None,
            atol: float | None = None, seed: int | None = None, progress=None, backend="numpy",
            layout: str | None = None, channels: int | None = None, projections: int | None = None,
-           notify=None, through: str = "builtin", shrink: bool = True, provisional=None) -> SpecResult:
+           notify=None, through: str = "builtin", shrink: bool = True, provisional=None, order: int = 1) -> SpecResult:
     """Check `impl`'s forward against the loop reference (at two draws of x, w, b) and its
     backward against finite differences of L = sum(G * Y), on seeded random x, w, b and G of the
     spec's shapes, at batch options.CHECK_BATCH when the spec sets none. Finite differences go
@@ -50,6 +51,10 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     (operands.py); `provisional(result)`, if given, is handed the result before shrinking starts
     (a worker sends it to the parent, which keeps it if shrinking never ends).
 
+    order=2: also the gradients of the op's backward (double backward, `impl.second`, torch: ops)
+    against finite differences of that backward (second.py), under `method` ('channels' aside)
+    with a budget of its own: checks d2x, d2w, d2b, d2g after y, dx, dw, db.
+
     rtol/atol/seed override the spec's, which override the dtype's defaults.
     `progress(done, total)` is told the forwards computed while finite differences run.
     layout: 'nchw' or 'nhwc' overrides the spec's (the plug-in's arrays; reports stay NCHW).
@@ -60,12 +65,17 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     """
     started = time.perf_counter()
     check_options(method=method, through=through, seed=seed, rtol=rtol, atol=atol, budget=budget, samples=samples,
-                  channels=channels, projections=projections)
+                  channels=channels, projections=projections, order=order)
     default_batch, spec = spec.batch is None, checked(spec)
     layer = prepare(spec, impl, backend, layout, seed)
+    if order == 2 and layer.impl.second is None:
+        raise ImplError(f"--order 2: {layer.impl.name} has no double backward to check; order 2 checks torch ops, "
+                        "whose backward autograd differentiates (--impl torch:MODULE:NAME, check(MyFunction))"
+                        + ("; and they take NCHW arrays, not --layout nhwc" if (layout or spec.layout) == "nhwc"
+                           else ""))
     rtol, atol = tolerances(spec, rtol, atol)
     result = SpecResult(spec, layer.geom, layer.impl.name, method, rtol, atol, backend=layer.xp.__name__,
-                        default_batch=default_batch)
+                        default_batch=default_batch, order=order)
     if layer.skipped:
         result.skipped = layer.skipped
         return result
@@ -80,10 +90,15 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
                                pinned=channels, projections=projections, progress=progress, notify=notify))
     result.checks.extend(checks[name] for name in ("dx", "dw", "db"))
     outputs = _diagnose(result, layer, y, analytic, grads, y_data)
+    if order == 2:
+        from . import second
+        result.checks.extend(second.run(layer, method, (rtol, atol), samples=samples, budget=budget,
+                                        projections_wanted=projections))
+        result.rerun = {**(result.rerun or {}), "order": 2}
     result.seconds = time.perf_counter() - started
     if shrink and not result.passed:
         again = {"budget": budget, "samples": samples, "rtol": rtol, "atol": atol, "seed": seed, "backend": backend,
-                 "layout": layout, "through": through}
+                 "layout": layout, "through": through, "order": order}
         _shrink(result, layer, impl, outputs, again, provisional)
         result.seconds = time.perf_counter() - started
     return result

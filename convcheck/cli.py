@@ -20,7 +20,7 @@ from . import __version__
 from .errors import ConvcheckError
 from .geometry import geometry
 from .loader import load_specs
-from .options import OPTIONS, Option, check_pins
+from .options import OPTIONS, Option, check_order, check_pins
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode="markdown",   # docstrings as paragraphs; [cupy] is not a style tag
@@ -54,7 +54,8 @@ class Format(str, Enum):
 IMPL_KINDS = {"direct": "built-in: loops over output positions", "im2col": "built-in: one matrix product",
               "cs231n:": "CS231n's conv_forward_naive/conv_backward_naive in PATH", "cs231n-fast:": "CS231n's *_fast",
               "torch:": "MODULE:NAME, a torch.autograd.Function or a function of torch ops",
-              "layer:": "PATH.py:ClassName, a layer class"}
+              "layer:": "PATH.py:ClassName, a layer class",
+              "jax:": "MODULE:NAME, a JAX function (a custom_vjp)"}
 """What shell completion offers for --impl before any path: impls.BUILTINS and impls.ADAPTERS' KIND: prefixes."""
 
 
@@ -81,7 +82,7 @@ Paths = Annotated[list[Path], typer.Argument(help="YAML spec files or directorie
 ImplOption = Annotated[str, typer.Option(autocompletion=_complete_impl,
                                          help="direct, im2col, a path to a .py file, a dotted module, or KIND:TARGET "
                                               "(cs231n:PATH, cs231n-fast:PATH, torch:MODULE:NAME, "
-                                              "layer:PATH.py:ClassName).")]
+                                              "layer:PATH.py:ClassName, jax:MODULE:NAME).")]
 JobsOption = Annotated[int, typer.Option(min=0, help="Worker processes running layers in parallel; 0: one per CPU.")]
 
 CHOICES = {option.name: Enum(option.name.capitalize(), {choice: choice for choice in option.choices}, type=str)
@@ -197,6 +198,7 @@ def verify(
     layout: TYPED.layout = DEFAULT.layout,
     shrink: TYPED.shrink = DEFAULT.shrink,
     through: TYPED.through = DEFAULT.through,
+    order: TYPED.order = DEFAULT.order,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG heatmap of |analytic − numerical| of each "
                                                       "failing tensor into this folder (pip install "
                                                       "'convcheck[plot]').")] = None,
@@ -221,6 +223,7 @@ def verify(
     try:
         options = _options("verify", given)
         _check_options(options["method"], budget, output, channels, projections)
+        check_order(order, options["method"])
         if plot is not None:
             from .report.plot import require_matplotlib
             require_matplotlib()

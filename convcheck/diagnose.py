@@ -22,13 +22,17 @@ from .spec import LABELS
 MISTAKES = ("filter-not-rotated", "filter-gradient-rotated", "stride-ignored", "padding-crop", "height-width-swapped",
             "kernel-transposed", "filters-averaged", "bias-mean", "batch-mean", "batch-partial", "zero-gradient",
             "scaled", "forward-flipped", "crop-side", "output-padding-side", "output-padding-ignored",
-            "wrong-operand", "rearranged", "loop-bounds", "padding-hard-coded", "python2-division", "python2-builtin")
-"""The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`). The last six say what
-the code did rather than which formula it got wrong: the right formula on another operand, or
-the right values in the wrong places (operands.py, with `operand`, `relation` and
-`expression`), loops over the wrong range (from
-the array or an IndexError), a padding that holds at one value only (shrink.py), a size
-computed with Python 2's `/` and a Python 2 built-in such as `xrange` (from the error)."""
+            "wrong-operand", "rearranged", "loop-bounds", "padding-hard-coded", "python2-division", "python2-builtin",
+            "not-twice-differentiable")
+"""The ids a diagnosis can name (a contract: JSON `diagnosis.mistake`). The six after the
+COMPUTED ones say what the code did rather than which formula it got wrong: the right formula
+on another operand, or the right values in the wrong places (operands.py, with `operand`,
+`relation` and `expression`), loops over the wrong range (from the array or an IndexError), a
+padding that holds at one value only (shrink.py), a size computed with Python 2's `/` and a
+Python 2 built-in such as `xrange` (from the error). The last is order 2's (second.py): an op
+whose backward autograd cannot differentiate. Order 2's failing gradients also take
+zero-gradient, scaled, height-width-swapped, kernel-transposed, filter-not-rotated and
+filter-gradient-rotated (second.diagnose)."""
 
 COMPUTED = 16
 """The first COMPUTED ids are the mistakes `diagnose` recomputes and compares."""
@@ -55,18 +59,18 @@ def diagnose(name: str, value, data: dict, geom, rtol: float, atol: float) -> Di
         return _by_shape(name, actual, expected, geom)
     xp = array_module(truth)
     value = xp.asarray(value, dtype=xp.float64)
-    if _close(value, truth, rtol, atol):
+    if close(value, truth, rtol, atol):
         return Diagnosis(None, f"{_label(name)}'s values are right: what failed is the check above (its dtype, "
                                "its finiteness or the forward that finite differences go through)")
     if bool(xp.all(value == 0)) and not bool(xp.all(truth == 0)):
         return Diagnosis("zero-gradient", f"{_label(name)} is all zeros where the right one is not: a stub that "
                                           "returns zeros (np.zeros_like) instead of computing the gradient")
     for mistake, candidate, explanation in _candidates(name, value, truth, data, conv, geom):
-        if candidate is not None and tuple(candidate.shape) == expected and _close(value, candidate, rtol, atol) \
-                and not _close(candidate, truth, rtol, atol):
+        if candidate is not None and tuple(candidate.shape) == expected and close(value, candidate, rtol, atol) \
+                and not close(candidate, truth, rtol, atol):
             return Diagnosis(mistake, explanation)
     factor = float(xp.sum(value * truth) / max(float(xp.sum(truth * truth)), 1e-300))
-    if abs(factor - 1) > rtol and _close(value, factor * truth, rtol, atol):
+    if abs(factor - 1) > rtol and close(value, factor * truth, rtol, atol):
         return Diagnosis("scaled", f"{_label(name)} is the right one times {factor:.6g}: right up to a constant "
                                    "factor (a 1/N, 1/p, 2 or a step size too many or too few)")
     return Diagnosis(None, f"{_label(name)} matches none of the known mistakes ({', '.join(MISTAKES[:COMPUTED])}); "
@@ -326,7 +330,8 @@ def _axis(a: int, dims: int) -> str:
     return (("H", "W"), ("D", "H", "W"))[dims - 2][a]
 
 
-def _close(a, b, rtol, atol) -> bool:
+def close(a, b, rtol, atol) -> bool:
+    """Every element of a within atol + rtol |b| of b's."""
     xp = array_module(a, b)
     return bool(xp.all(xp.abs(a - b) <= atol + rtol * xp.abs(b)))
 

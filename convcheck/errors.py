@@ -22,3 +22,8 @@ class SpecError(ConvcheckError):
 
 class ImplError(ConvcheckError):
     """An implementation (`--impl`) that cannot be imported or lacks forward/backward."""
+
+
+class NotTwiceDifferentiable(Exception):
+    """An op whose backward autograd cannot differentiate (order 2): why, in words. Not the
+    user's input going wrong but the op's verdict: the check reports it, nothing exits."""

@@ -13,6 +13,8 @@ METHODS = ("auto", "full", "channels", "sample", "fast")
 DEFAULT_BUDGET_S = 5.0
 """Seconds `auto` and `channels` may spend on finite differences per layer."""
 DEFAULT_SAMPLES = 64
+ORDERS = (1, 2)
+"""--order: 1 checks the backward; 2 also the gradients of the backward (second.py)."""
 
 TOLERANCES = {"float64": (1e-6, 1e-8), "float32": (1e-3, 1e-3), "float16": (5e-2, 5e-2), "bfloat16": (1e-2, 1e-2)}
 """(rtol, atol) per dtype. float64: finite differences are exact to ~1e-10 for an affine L,
@@ -96,6 +98,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("through", str, "builtin", "The forward finite differences go through: builtin (im2col, a forward known "
            "to be the layer; yours is checked at two draws and called twice whatever the method) or implementation "
            "(yours, once it passed its check: hundreds of its calls).", choices=THROUGH),
+    Option("order", int, 1, "1: the backward against finite differences of the forward; 2: also the gradients "
+           "of the backward itself (double backward, for torch: and jax: ops) against finite differences of the "
+           "backward.",
+           minimum=1, commands=("verify",)),
 )
 """verify's options in the order `convcheck verify --help` shows them (its own options, --format,
 --output, --jobs, --shard, --plot, --quiet, --show-output, are the command line's alone)."""
@@ -146,15 +152,27 @@ def check_values(seed=None, rtol=None, atol=None, budget: float = DEFAULT_BUDGET
 
 def check_options(method: str = "auto", through: str = "builtin", seed=None, rtol=None, atol=None,
                   budget: float = DEFAULT_BUDGET_S, samples: int = DEFAULT_SAMPLES, channels=None,
-                  projections=None) -> None:
+                  projections=None, order: int = 1) -> None:
     """Every option of verify and plan as the command line would take it: ConvcheckError's one
     line naming the option and what is valid."""
     if method not in METHODS:
         raise ConvcheckError(f"--method {method}: unknown; valid: {', '.join(METHODS)}")
+    check_order(order, method)
     check_values(seed, rtol, atol, budget, samples, channels, projections)
     check_pins(method, channels, projections)
     if through not in THROUGH:
         raise ConvcheckError(f"--through {through}: unknown; valid: {', '.join(THROUGH)}")
+
+
+def check_order(order, method: str = "auto") -> None:
+    """--order 1 or 2; order 2 has no `channels` (second.py: every set of its finite differences
+    spans all channels, so covering some channels saves nothing)."""
+    if order not in ORDERS or isinstance(order, bool):
+        raise ConvcheckError(f"--order {order!r}: must be 1 (the backward) or 2 (also its own gradients, double "
+                             "backward) (order= from Python)")
+    if order == 2 and method == "channels":
+        raise ConvcheckError("--method channels: order 2 has no channel sets (each set of its finite differences "
+                             "perturbs every channel at once); valid with --order 2: auto, full, sample, fast")
 
 
 def check_pins(method: str, channels: int | None, projections: int | None) -> None:

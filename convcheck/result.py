@@ -179,6 +179,7 @@ class SpecResult:
     output: str = ""               # the last lines the plug-in printed while this layer was checked (workers only)
     output_lines: int = 0          # how many lines it printed
     smallest: Smallest | None = None  # a failing layer: the smallest layer that fails the same way (shrink.py)
+    order: int = 1                 # 2: the checks include the backward's own gradients, d2x, d2w, d2b, d2g (second.py)
 
     @property
     def partial(self) -> bool:

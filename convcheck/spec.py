@@ -10,8 +10,10 @@ from dataclasses import dataclass
 PADDING_NAMES = ("valid", "same", "full")
 LAYOUTS = ("nchw", "nhwc")
 DTYPES = ("float64", "float32", "float16", "bfloat16")
-LABELS = {"x": "X", "w": "F", "b": "b", "y": "Y", "dy": "dL/dY", "dx": "dL/dX", "dw": "dL/dF", "db": "dL/db"}
-"""The derivations' notation for each tensor key (F is the filter bank w)."""
+LABELS = {"x": "X", "w": "F", "b": "b", "y": "Y", "dy": "dL/dY", "dx": "dL/dX", "dw": "dL/dF", "db": "dL/db",
+          "d2x": "dL2/dX", "d2w": "dL2/dF", "d2b": "dL2/db", "d2g": "dL2/dG"}
+"""The derivations' notation for each tensor key (F is the filter bank w). Order 2 (second.py):
+L2 = <U_X, dL/dX> + <U_F, dL/dF> + <U_b, dL/db>, and G = dL/dY."""
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def work(conn, impl_name: str | None, phase, output: str | None, parent: int | N
         tracked.impl = impl.for_spec(spec)
         return tracked.forward, tracked.backward
     wrapped = Implementation(impl.name, tracked.forward, tracked.backward, impl.folder, impl.expressible,
-                             bind if impl.bind else None)
+                             bind if impl.bind else None, tracked.second if impl.second else None)
     phase.value = IDLE
     conn.send(("ready",))
     while True:
@@ -124,6 +124,13 @@ class _Tracked:
         self.phase.value = BACKWARD
         try:
             return self.impl.backward(*args, **kwargs)
+        finally:
+            self.phase.value = IDLE
+
+    def second(self, *args, **kwargs):
+        self.phase.value = BACKWARD
+        try:
+            return self.impl.second(*args, **kwargs)
         finally:
             self.phase.value = IDLE
 

@@ -174,3 +174,22 @@ def test_a_torch_op_gets_device_tensors_through_dlpack():
     wrong = verify(spec, f"torch:{ops}:UnrotatedOp", method="full", backend=strict_backend, shrink=False)
     assert wrong.check("dx").diagnosis.mistake == "filter-not-rotated"
     assert strict_backend.CONVERSIONS == before + 1                       # dL/dX's error map, for the report
+
+
+def test_order_two_runs_on_the_device():
+    """--order 2 with --backend cupy: U drawn on the host and moved once, the op's backward and
+    double backward on device tensors (DLPack), the sets, samples and projections on the device;
+    a right op passes under every method, the planted one fails and is named."""
+    pytest.importorskip("torch")
+    from pathlib import Path
+    ops = Path(__file__).parent / "course" / "torch_ops.py"
+    spec = make_spec(n=(7, 7), m=(3, 3), k=2, p=3, stride=(2, 2), padding=(1, 1, 1, 1), batch=2)
+    before = strict_backend.CONVERSIONS
+    for method in ("full", "sample", "fast"):
+        right = verify(spec, f"torch:{ops}:TwiceConv2dOp", method=method, order=2, backend=strict_backend)
+        assert right.passed and len(right.checks) == 8, method
+    assert strict_backend.CONVERSIONS == before
+    wrong = verify(spec, f"torch:{ops}:NoFilterTwiceConv2dOp", method="full", order=2, backend=strict_backend,
+                   shrink=False)
+    assert [c.name for c in wrong.checks if not c.passed] == ["d2w"]
+    assert wrong.check("d2w").diagnosis.mistake == "zero-gradient"

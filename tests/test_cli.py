@@ -313,7 +313,7 @@ def test_show_completion_prints_the_named_shells_script_and_completes_impl_and_m
     (tmp_path / "course").mkdir()
     (tmp_path / "notes.txt").write_text("")
     assert _complete("bash", "convcheck verify --impl ", tmp_path) == [
-        "direct", "im2col", "cs231n:", "cs231n-fast:", "torch:", "layer:", "course/", "my_conv.py"]
+        "direct", "im2col", "cs231n:", "cs231n-fast:", "torch:", "layer:", "jax:", "course/", "my_conv.py"]
     assert _complete("bash", "convcheck verify --impl cs231n:c", tmp_path) == ["cs231n:course/"]
     assert _complete("bash", "convcheck verify --method ", tmp_path) == ["auto", "full", "channels", "sample", "fast"]
     assert _complete("bash", "convcheck verify --format h", tmp_path) == ["html"]

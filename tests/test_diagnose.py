@@ -60,9 +60,11 @@ DID = ("wrong-operand", "rearranged", "loop-bounds", "padding-hard-coded", "pyth
 
 
 def test_every_mistake_id_has_a_case():
-    """Here, or among test_transposed's planted mistakes (which need a transposed layer)."""
+    """Here, or among test_transposed's planted mistakes (which need a transposed layer), or
+    test_second's (order 2's)."""
+    from test_second import MISTAKES as SECOND
     from test_transposed import MISTAKES as TRANSPOSED
-    assert sorted({*CASES, *(mistake for _, _, mistake in TRANSPOSED.values())}) == sorted(MISTAKES)
+    assert sorted({*CASES, *(mistake for _, _, mistake in TRANSPOSED.values()), *SECOND}) == sorted(MISTAKES)
 
 
 @pytest.mark.parametrize("mistake", sorted(CASES))

@@ -20,7 +20,7 @@ from ..errors import ImplError
 
 BUILTINS = {"direct": "convcheck.impls.direct", "im2col": "convcheck.impls.im2col"}
 ADAPTERS = {"cs231n": "convcheck.impls.cs231n", "cs231n-fast": "convcheck.impls.cs231n",
-            "torch": "convcheck.impls.torch_op", "layer": "convcheck.impls.layer"}
+            "torch": "convcheck.impls.torch_op", "layer": "convcheck.impls.layer", "jax": "convcheck.impls.jax_op"}
 """`--impl KIND:TARGET`: user code of a known shape, adapted to the contract below."""
 
 
@@ -35,13 +35,15 @@ class Implementation:
     folder: str | None = None
     expressible: Callable | None = None   # adapters: (spec, geometry) -> why a layer cannot be run, or None
     bind: Callable | None = None          # adapters that read the spec: spec -> (forward, backward) for it
+    second: Callable | None = None        # ops autograd differentiates twice (torch:): the double backward,
+                                          # second(dy, x, w, b, u, **kwargs) -> {x, w, b, y} (second.py)
 
     def for_spec(self, spec) -> "Implementation":
         """This implementation for one spec (adapters read its `adapter:` block)."""
         if self.bind is None:
             return self
         forward, backward = self.bind(spec)
-        return Implementation(self.name, forward, backward, self.folder, self.expressible)
+        return Implementation(self.name, forward, backward, self.folder, self.expressible, second=self.second)
 
     def describe(self, error: BaseException, call: bool = True) -> str:
         """What the plug-in raised, in one line (blame.describe): the user's line that raised, or,
@@ -88,7 +90,7 @@ def _adapter_hint(impl: str, module) -> str:
     return ""
 
 
-APIS = ("cs231n", "torch", "layer")
+APIS = ("cs231n", "torch", "layer", "jax")
 """`api=` of the Python API: the shapes of user code it adapts (KIND of `--impl KIND:TARGET`)."""
 
 
@@ -100,7 +102,8 @@ def implementation(impl, backward=None, *, api: str | None = None) -> Implementa
     - forward and backward callables in the plug-in contract, as a pair or given apart;
     - with api='cs231n' (or found by the names conv_forward_naive / conv_forward_fast): CS231n's
       pair of functions; api='torch' (or a torch.autograd.Function subclass): an op of torch;
-      api='layer' (or any other class with forward and backward): a layer class.
+      api='layer' (or any other class with forward and backward): a layer class; api='jax': a
+      JAX function (a custom_vjp) called as impls/jax_op.py says.
     """
     text = impl_text(impl, backward, api)
     if text is not None:
@@ -119,7 +122,7 @@ def implementation(impl, backward=None, *, api: str | None = None) -> Implementa
     if api is None:
         api = _api_of(impl, backward)
     folder = _folder(impl)
-    if api in ("torch", "layer"):
+    if api in ("torch", "layer", "jax"):
         if backward is not None:
             raise ImplError(f"impl: api={api!r} takes one object (the op or the layer class), not a backward too")
         adapter = importlib.import_module(ADAPTERS[api])
@@ -147,6 +150,8 @@ def impl_text(impl, backward=None, api: str | None = None) -> str | None:
 
 def _api_of(forward, backward) -> str | None:
     """The API user objects follow, from their shape: None for the plug-in contract."""
+    if backward is None and type(forward).__module__.split(".")[0] in ("jax", "jaxlib"):   # a custom_vjp, a jit
+        return "jax"
     if backward is None and isinstance(forward, type):
         torch = sys.modules.get("torch")
         return "torch" if torch is not None and issubclass(forward, torch.autograd.Function) else "layer"

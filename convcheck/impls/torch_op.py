@@ -3,7 +3,9 @@ instance a C++/CUDA extension) or a function of (x, w, b) built from torch ops, 
 
 The forward runs it on tensors made from the check's arrays; the backward runs it again with
 inputs that require grad and takes dL/dX, dL/dF, dL/db from autograd, so a custom Function's
-own backward is what gets checked. MODULE is a dotted module or a path to a .py file.
+own backward is what gets checked. MODULE is a dotted module or a path to a .py file. With
+`--order 2`, `second` differentiates that backward once more (autograd through the graph the
+op's backward built, create_graph=True) for second.py to check.
 
     a Function:  NAME.apply(x, w, b, stride, padding[, dilation[, groups]])   as F.conv1d/2d/3d take them;
                  a transposed layer's NAME.apply(x, w, b, stride, padding[, output_padding[, groups[,
@@ -19,13 +21,13 @@ skipped as not expressible. A function of torch ops gets the plug-in contract's 
 (`pip install 'convcheck[torch]'`).
 """
 
-from ..errors import ImplError
+from ..errors import ImplError, NotTwiceDifferentiable
 from ..geometry import pairs
 from .common import call_text, noting_call
 
 
 def load(kind: str, target: str):
-    """(forward, backward, folder, expressible, bind) for `--impl torch:MODULE:NAME`."""
+    """(forward, backward, folder, expressible, bind, second) for `--impl torch:MODULE:NAME`."""
     label = f"{kind}:{target}"
     module_name, _, name = target.rpartition(":")
     if not module_name or not name:
@@ -48,7 +50,7 @@ def _torch(label: str):
 
 
 def adapt(op, folder: str | None, name: str | None = None):
-    """(forward, backward, folder, expressible, bind) for the op itself: a Function subclass or a
+    """(forward, backward, folder, expressible, bind, second) for the op itself: a Function subclass or a
     function of torch ops (`convcheck.check(MyConvFunction)` in a notebook)."""
     name = name or getattr(op, "__name__", "op")
     torch = _torch(name)
@@ -75,6 +77,41 @@ def adapt(op, folder: str | None, name: str | None = None):
         grads = [torch.zeros_like(t) if g is None else g for t, g in zip(wanted, grads)]
         return tuple(_array(g, x) for g in grads) + ((None,) if b is None else ())
 
+    def second(dy, x, w, b, u, *, stride, padding, **conv):
+        """{x, w, b, y: the gradient of L2 = <U_X, dL/dX> + <U_F, dL/dF> + <U_b, dL/db> with respect to
+        X, F, b and G = dy} by autograd through the op's backward; u: {x, w, b: U}. Raises
+        NotTwiceDifferentiable where that backward leaves autograd."""
+        inputs = [_tensor(torch, a, grad=True) for a in (x, w, b)]
+        g = _tensor(torch, dy, grad=True)
+        y = run(*inputs, stride, padding, conv)
+        wanted = [t for t in inputs if t is not None]
+        grads = torch.autograd.grad(y, wanted, grad_outputs=g, create_graph=True, allow_unused=True)
+        left = [label for label, t in zip(("dL/dX", "dL/dF", "dL/db"), grads) if t is not None and not t.requires_grad]
+        if left:
+            raise NotTwiceDifferentiable(
+                f"its backward returns {' and '.join(left)} outside autograd (no grad_fn: computed under no_grad, "
+                "through .detach(), .numpy() or another library), so nothing can differentiate it; write the backward "
+                "with differentiable torch ops, or as a Function of its own with a backward")
+        if any(_delayed_error(t.grad_fn) for t in grads if t is not None):
+            raise NotTwiceDifferentiable(ONCE)
+        terms = [(t * _tensor(torch, u[name]).to(t.dtype)).sum() for name, t in zip("xwb", grads) if t is not None]
+        if not terms:
+            return {name: _array(torch.zeros_like(t), x) for name, t in zip("xwby", (*inputs, g)) if t is not None}
+        try:
+            second = torch.autograd.grad(sum(terms), [*wanted, g], allow_unused=True)
+        except RuntimeError as e:
+            if "once_differentiable" not in str(e) and "differentiate twice" not in str(e):
+                raise
+            raise NotTwiceDifferentiable(ONCE) from None
+        if all(s is None for s in second):
+            raise NotTwiceDifferentiable(
+                "the graph its backward returns reaches none of X, F and G (its values were computed outside "
+                "autograd and attached to a node of their own), so nothing can differentiate it; write the backward "
+                "with differentiable torch ops")
+        second = [torch.zeros_like(t) if s is None else s for t, s in zip([*wanted, g], second)]
+        names = [name for name, t in zip("xwb", inputs) if t is not None] + ["y"]
+        return {name: _array(s, x) for name, s in zip(names, second)}
+
     def expressible(spec, geom):
         if is_function and any(lo != hi for lo, hi in geom.pads):
             sides = "(top, bottom, left, right)" if spec.dims == 2 else "(before, after per axis)"
@@ -83,7 +120,26 @@ def adapt(op, folder: str | None, name: str | None = None):
                     f"of an axis, and a Function is called as {call} is: one padding per axis")
         return None
 
-    return forward, backward, folder, expressible, None
+    return forward, backward, folder, expressible, None, second
+
+
+ONCE = ("its backward is marked @once_differentiable (torch.autograd.function.once_differentiable), which "
+        "forbids differentiating it: drop the decorator and write the backward with differentiable torch ops")
+
+
+def _delayed_error(node, most: int = 10_000) -> bool:
+    """The graph below `node` holds the node @once_differentiable puts over a backward's outputs
+    (autograd's DelayedError, named Error): what differentiating it would raise."""
+    seen, todo = set(), [node]
+    while todo and len(seen) < most:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if node.name().rsplit("::", 1)[-1] in ("Error", "DelayedError"):
+            return True
+        todo.extend(next_node for next_node, _ in node.next_functions)
+    return False
 
 
 def functional_args(stride, padding, conv) -> list:

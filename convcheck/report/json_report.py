@@ -9,12 +9,14 @@ from .text import rerun_flags
 
 
 def result_dict(result, show_output: bool = False) -> dict:
-    """One spec's result; tensor keys are y, dx, dw, db. `output`: what the plug-in printed, for a
+    """One spec's result; tensor keys are y, dx, dw, db (and with order 2 d2x, d2w, d2b, d2g).
+    `output`: what the plug-in printed, for a
     failing layer (for every layer with show_output), else null."""
     spec = result.spec
     return {
         "name": spec.name, "file": spec.source, "line": spec.line, "impl": result.impl,
-        "method": result.method, "backend": result.backend, "dtype": spec.dtype, "rtol": result.rtol,
+        "method": result.method, "order": result.order, "backend": result.backend, "dtype": spec.dtype,
+        "rtol": result.rtol,
         "atol": result.atol,
         "passed": result.passed and not result.skipped, "skipped": result.skipped or None,
         "partial_coverage": result.partial, "forwards": round(result.forwards, 2),

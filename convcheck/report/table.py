@@ -138,9 +138,13 @@ def caption_text(result) -> str:
     on = "" if result.backend == "numpy" else f" · on {result.backend}"
     batch = f" · batch {result.spec.batch} (the spec sets none)" if result.default_batch else ""
     through = f" through {THROUGH_WORDS[result.through]}" if lines else ""
-    return (f"impl {inert(result.impl)} · {result.spec.dtype}{on}{batch} · method {result.method}: {covered}"
+    order = " · order 2 (dL2 rows: differences of your backward)" if result.order == 2 else ""
+    return (f"impl {inert(result.impl)} · {result.spec.dtype}{on}{batch}{order} · method {result.method}: {covered}"
             f"{through} · rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
 
+
+SHAPED = {"d2x": "dx", "d2w": "dw", "d2g": "dy"}
+"""A second-order gradient's error map is laid out as the gradient of the same shape's."""
 
 THROUGH_WORDS = {"builtin": "im2col", "implementation": "your forward"}
 """The forward finite differences went through (SpecResult.through), as the caption says it."""
@@ -217,7 +221,10 @@ def pooled(name: str, error, dims: int, most: tuple[int, int]):
             ("dx", 2): "rows × columns, summed over batch and channels",
             ("dw", 2): "m_h × m_w, summed over filters and channels",
             ("dx", 3): "rows × columns, summed over batch, channels and depth",
-            ("dw", 3): "m_h × m_w, summed over filters, channels and m_d"}[name, dims]
+            ("dw", 3): "m_h × m_w, summed over filters, channels and m_d",
+            ("dy", 1): "output positions, summed over batch and filters",
+            ("dy", 2): "output rows × columns, summed over batch and filters",
+            ("dy", 3): "output rows × columns, summed over batch, filters and depth"}[SHAPED.get(name, name), dims]
     blocked = f", {step_r} × {step_c} blocks" if step_r * step_c > 1 else ""
     return blocks, f"|analytic − numerical| of {LABELS[name]} over {axes} ({rows} × {cols}{blocked}"
 

@@ -2,7 +2,9 @@
 (`NAME.apply(x, w, b, stride, padding[, dilation, groups])`, each an int or an (h, w) pair, as
 `torch.nn.functional.conv2d` takes them): an autograd.Function with a hand-written backward
 (as a C++/CUDA extension would have), one with a mistake, a course-style Function that
-asserts int arguments (unfold/fold im2col), one that prints, and a function of torch ops."""
+asserts int arguments (unfold/fold im2col), one that prints, and a function of torch ops; for
+order 2, ops whose backward is differentiable (right, and with a planted mistake in its double
+backward) and ones whose backward is not (@once_differentiable, computed in NumPy)."""
 
 import torch
 import torch.nn.functional as F
@@ -87,3 +89,68 @@ def conv(x, w, b, *, stride, padding, dilation=(1, 1), groups=1):
     """A function of torch ops, in the plug-in contract: autograd supplies the backward."""
     top, bottom, left, right = padding
     return F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride=stride, dilation=dilation, groups=groups)
+
+
+class _Conv2dInput(torch.autograd.Function):
+    """dL/dX = conv2d_input(G, F) as a Function of its own, with its own backward: how a custom
+    kernel makes its backward differentiable (a CUDA extension's grad-of-grad)."""
+
+    @staticmethod
+    def forward(ctx, dy, w, shape, conv):
+        ctx.save_for_backward(dy, w)
+        ctx.conv = conv
+        return torch.nn.grad.conv2d_input(shape, w, dy, **conv)
+
+    @staticmethod
+    def backward(ctx, ddx):
+        dy, w = ctx.saved_tensors
+        d_dy = F.conv2d(ddx, w, None, **ctx.conv)                             # dL/dX is linear in G
+        d_w = torch.nn.grad.conv2d_weight(ddx, w.shape, dy, **ctx.conv)        # and in F
+        return d_dy, d_w, None, None
+
+
+class _Conv2dInputNoFilter(_Conv2dInput):
+    """The same with a planted mistake: its backward leaves out d/dF ("weights need no second
+    derivative"), so a gradient penalty on dL/dX never reaches the filters."""
+
+    @staticmethod
+    def backward(ctx, ddx):
+        d_dy, _, *rest = _Conv2dInput.backward(ctx, ddx)
+        return (d_dy, None, *rest)
+
+
+class TwiceConv2dOp(Conv2dOp):
+    """Conv2dOp whose backward is differentiable: dL/dX through _Conv2dInput, dL/dF and dL/db
+    with torch ops."""
+
+    inner = _Conv2dInput
+
+    @classmethod
+    def backward(cls, ctx, dy):
+        _, dw, db, *rest = Conv2dOp.backward(ctx, dy)
+        x, w = ctx.saved_tensors
+        return (cls.inner.apply(dy, w, x.shape, ctx.conv), dw, db, *rest)
+
+
+class NoFilterTwiceConv2dOp(TwiceConv2dOp):
+    """TwiceConv2dOp with the planted mistake of _Conv2dInputNoFilter."""
+
+    inner = _Conv2dInputNoFilter
+
+
+class OnceConv2dOp(Conv2dOp):
+    """Conv2dOp with its backward marked @once_differentiable, as C++ extensions' often are."""
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy):
+        return Conv2dOp.backward(ctx, dy)
+
+
+class DetachedConv2dOp(Conv2dOp):
+    """Conv2dOp whose backward computes dL/dF in NumPy, outside autograd."""
+
+    @staticmethod
+    def backward(ctx, dy):
+        dx, dw, *rest = Conv2dOp.backward(ctx, dy)
+        return (dx, torch.from_numpy(dw.detach().numpy().copy()), *rest)
