@@ -101,7 +101,8 @@ class Point:
         if isinstance(grads, Raised):
             raise NumericalError(f"backward {grads} on a perturbed point")
         if not isinstance(grads, (tuple, list)) or len(grads) != 3:
-            raise NumericalError(f"backward on a perturbed point returned {type(grads).__name__}, expected (dx, dw, db)")
+            raise NumericalError(f"backward on a perturbed point returned {type(grads).__name__}, "
+                                 "expected (dx, dw, db)")
         out = []
         for name, value, like in zip(("dx", "dw", "db"), grads, (arrays["x"], arrays["w"], arrays["b"])):
             if like is None:

@@ -173,6 +173,22 @@ def _folder(obj) -> str | None:
     return os.path.dirname(os.path.realpath(filename)) if filename and os.path.isfile(filename) else None
 
 
+def load_named(kind: str, target: str, what: str, needs: Callable) -> tuple:
+    """(the callable NAME names, the folder of MODULE's own files, NAME) for `--impl
+    KIND:MODULE:NAME` (torch:, jax:); `needs(label)` imports the library first (its own `import`
+    inside MODULE would fail less clearly); `what` is what messages call NAME ('op', 'function')."""
+    label = f"{kind}:{target}"
+    module_name, _, name = target.rpartition(":")
+    if not module_name or not name:
+        raise ImplError(f"--impl {label}: expected {kind}:MODULE:NAME (a module or .py path, then the {what}'s name)")
+    needs(label)
+    module, folder = load_module(module_name, label)
+    found = getattr(module, name, None)
+    if not callable(found):
+        raise ImplError(f"--impl {label}: {module_name} defines no {what} named {name!r}")
+    return found, folder, name
+
+
 def load_module(impl: str, label: str | None = None):
     """(module, the folder of its own files) for a path to a .py file or a dotted module name;
     any failure is one ImplError line starting with `--impl LABEL`."""

@@ -26,17 +26,8 @@ NOT_DIFFERENTIABLE = ("do not support JVP", "Differentiation rule for", "not imp
 
 def load(kind: str, target: str):
     """(forward, backward, folder, expressible, bind, second) for `--impl jax:MODULE:NAME`."""
-    label = f"{kind}:{target}"
-    module_name, _, name = target.rpartition(":")
-    if not module_name or not name:
-        raise ImplError(f"--impl {label}: expected jax:MODULE:NAME (a module or .py path, then the function's name)")
-    _jax(label)
-    from . import load_module
-    module, folder = load_module(module_name, label)
-    function = getattr(module, name, None)
-    if not callable(function):
-        raise ImplError(f"--impl {label}: {module_name} defines no function named {name!r}")
-    return adapt(function, folder, name)
+    from . import load_named
+    return adapt(*load_named(kind, target, "function", _jax))
 
 
 def _jax(label: str):

@@ -28,17 +28,8 @@ from .common import call_text, noting_call
 
 def load(kind: str, target: str):
     """(forward, backward, folder, expressible, bind, second) for `--impl torch:MODULE:NAME`."""
-    label = f"{kind}:{target}"
-    module_name, _, name = target.rpartition(":")
-    if not module_name or not name:
-        raise ImplError(f"--impl {label}: expected torch:MODULE:NAME (a module or .py path, then the op's name)")
-    _torch(label)                       # before the module: its own `import torch` fails less clearly
-    from . import load_module
-    module, folder = load_module(module_name, label)
-    op = getattr(module, name, None)
-    if not callable(op):
-        raise ImplError(f"--impl {label}: {module_name} defines no op named {name!r}")
-    return adapt(op, folder, name)
+    from . import load_named
+    return adapt(*load_named(kind, target, "op", _torch))
 
 
 def _torch(label: str):

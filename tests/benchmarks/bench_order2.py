@@ -16,11 +16,12 @@ in-process (after both are imported and warm), with the ratio gradgradcheck / co
 """
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_fixed_cost import run
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "tests" / "course" / "torch_ops.py"
@@ -39,12 +40,8 @@ assert torch.autograd.gradgradcheck(lambda x, w, b: TwiceConv2dOp.apply(x, w, b,
 
 
 def whole(command: list[str]) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return seconds
+    """Seconds of one fresh process (bench_fixed_cost.run), exiting on failure."""
+    return run(command, ROOT)
 
 
 def in_process(batch: int, spec_path: Path) -> tuple[float, float]:
