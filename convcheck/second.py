@@ -35,7 +35,8 @@ gradient) is in autograd's answer and read off no output here, or off another co
 for a random U the two then differ; an op is never passed for it.
 
 `sample`: `samples` coordinates of X, F and G, each perturbed alone with every output read (no
-assumption on the op at all); `fast`: random projections of each tensor; dL2/db at every
+assumption on the op at all), and random projections of the whole tensor (DIRECTIONS, or
+--projections under auto) for what the samples leave; `fast`: the projections alone; dL2/db at every
 coordinate always. `auto`: `full` when its calls, at the seconds one call of the backward takes,
 fit the budget, else `sample`. Order 2 has no `channels`: every set spans all channels.
 """
@@ -43,13 +44,14 @@ fit the budget, else `sample`. Order 2 has no `channels`: every set spans all ch
 import itertools
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 from numpy.random import default_rng
 
 from .backend import array_module
 from .colouring import colours, tap_outputs
-from .compare import compare_projections, validate
+from .compare import compare_projections, merge, validate
 from .diagnose import close
 from .errors import NotTwiceDifferentiable
 from .geometry import pairs
@@ -296,14 +298,17 @@ def _compare(pt: Point, method: str, analytic: dict, tol, geom, rng, samples: in
     for t in ("x", "w", "y"):
         if t not in analytic:
             continue
+        directions, check = wanted or DIRECTIONS, None
         if method == "sample":
             flat = stratified(t, geom, samples, rng) if t != "y" else _places(analytic[t].size, samples, rng)
-            checks[t] = exact(NAMES[t], analytic[t], sampled(pt, t, flat), tol, flat, sampled=len(flat))
-        else:
-            directions = wanted or DIRECTIONS
-            check = compare_projections(NAMES[t], analytic[t], *projections(pt, t, rng, directions), *tol)
-            check.coverage = Coverage(total=check.total, projections=directions)
-            checks[t] = check
+            check = exact(NAMES[t], analytic[t], sampled(pt, t, flat), tol, flat, sampled=len(flat))
+        if check is None or not check.coverage.every:           # projections for what the samples leave
+            projected = compare_projections(NAMES[t], analytic[t], *projections(pt, t, rng, directions), *tol)
+            coverage = Coverage(total=projected.total, projections=directions) if check is None else \
+                replace(check.coverage, projections=directions)
+            check = projected if check is None else merge(check, projected)
+            check.coverage = coverage
+        checks[t] = check
     return checks
 
 

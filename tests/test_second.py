@@ -153,7 +153,7 @@ def test_sample_and_fast_pass_right_ops_and_catch_the_planted_one(method):
     assert right.passed and right.partial
     assert [c.name for c in wrong.checks if not c.passed] == ["d2w"]
     coverage = right.check("d2x").coverage
-    assert (coverage.sampled == 16) if method == "sample" else (coverage.projections == 2)
+    assert coverage.projections == 2 and coverage.sampled == (16 if method == "sample" else 0)
     assert right.check("d2b").coverage.every
 
 
