@@ -293,3 +293,15 @@ def test_a_double_backward_that_raises_fails_its_rows_with_the_line(tmp_path):
     for name in SECOND:
         message = result.check(name).message
         assert message.startswith("double backward raised RuntimeError") and "no double backward" in message
+
+
+def test_the_command_line_refuses_what_order_two_cannot_check_in_one_line(tmp_path):
+    spec = tmp_path / "layer.yaml"
+    spec.write_text("n: 6\nm: 3\nk: 2\np: 3\npadding: 0\nstride: 1\n")
+    for flags, says in ((["--impl", "direct", "--order", "2"], "--order 2: direct has no double backward"),
+                        (["--order", "3"], "--order 3: must be 1"),
+                        (["--order", "2", "--method", "channels"], "--method channels: order 2 has no channel sets")):
+        done = subprocess.run([sys.executable, "-m", "convcheck", "verify", str(spec), *flags], capture_output=True,
+                              text=True)
+        assert done.returncode == 2 and says in done.stderr, (flags, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
