@@ -68,6 +68,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
                   channels=channels, projections=projections, order=order)
     default_batch, spec = spec.batch is None, checked(spec)
     layer = prepare(spec, impl, backend, layout, seed)
+    asked, second_tolerances = {"rtol": rtol, "atol": atol}, tolerances(spec, rtol, atol, order=2)
     if order == 2 and layer.impl.second is None:
         raise ImplError(f"--order 2: {layer.impl.name} has no double backward to check; order 2 checks torch ops, "
                         "whose backward autograd differentiates (--impl torch:MODULE:NAME, check(MyFunction))"
@@ -92,13 +93,14 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     outputs = _diagnose(result, layer, y, analytic, grads, y_data)
     if order == 2:
         from . import second
-        result.checks.extend(second.run(layer, method, (rtol, atol), samples=samples, budget=budget,
+        result.order_tolerances = second_tolerances
+        result.checks.extend(second.run(layer, method, second_tolerances, samples=samples, budget=budget,
                                         projections_wanted=projections))
         result.rerun = {**(result.rerun or {}), "order": 2}
     result.seconds = time.perf_counter() - started
     if shrink and not result.passed:
-        again = {"budget": budget, "samples": samples, "rtol": rtol, "atol": atol, "seed": seed, "backend": backend,
-                 "layout": layout, "through": through, "order": order}
+        again = {"budget": budget, "samples": samples, **asked, "seed": seed, "backend": backend,   # a spec's own
+                 "layout": layout, "through": through, "order": order}                           # are its fields
         _shrink(result, layer, impl, outputs, again, provisional)
         result.seconds = time.perf_counter() - started
     return result

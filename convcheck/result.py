@@ -180,6 +180,7 @@ class SpecResult:
     output_lines: int = 0          # how many lines it printed
     smallest: Smallest | None = None  # a failing layer: the smallest layer that fails the same way (shrink.py)
     order: int = 1                 # 2: the checks include the backward's own gradients, d2x, d2w, d2b, d2g (second.py)
+    order_tolerances: tuple | None = None  # order 2: (rtol, atol) of its rows (options.TOLERANCES_ORDER2)
 
     @property
     def partial(self) -> bool:

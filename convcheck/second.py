@@ -12,7 +12,9 @@ penalty, a Hessian-vector product). `Implementation.second` gives them by autogr
 op's backward (impls/torch_op.py); here they are compared with finite differences of B itself,
 the op's first-order backward called as a black box, one tensor perturbed at a time: B is linear
 in it, so a one-sided difference has no truncation error, only rounding (numerical.STEP, as
-order 1), and each difference is divided by the perturbation the dtype actually made.
+order 1), and each difference is divided by the perturbation the dtype actually made. The
+differences call the op's backward in float64, as order 1's go through a float64 forward,
+whatever the layer's dtype (in that dtype only where the op cannot run in float64).
 
 `full`, every coordinate, by colouring as order 1, with the backward's outputs read instead of
 Y: a perturbed coordinate's difference is sum(U * change) over the outputs that it alone, of
@@ -68,10 +70,13 @@ UPSTREAM_DRAW = 3
 """U is drawn from the seed sequence (seed, UPSTREAM_DRAW) (prepare.SECOND_DRAW is 2)."""
 
 
-def upstream(shapes: dict, seed: int, xp) -> dict:
-    """U = {x, w, b: standard normal, float64, the plug-in's layouts} (b None without bias)."""
+def upstream(shapes: dict, seed: int, xp, dtype=np.dtype("float64")) -> dict:
+    """U = {x, w, b: standard normal, the plug-in's layouts} (b None without bias), drawn as
+    prepare.draw draws x, w, b and G: exactly representable in the layer's `dtype` (the op's
+    double backward is seeded with U in it), held in float64 on `xp`."""
+    from .prepare import draw
     rng = default_rng([seed, UPSTREAM_DRAW])
-    return {t: None if shapes[t] is None else xp.asarray(rng.standard_normal(shapes[t])) for t in ("x", "w", "b")}
+    return {t: None if shapes[t] is None else xp.asarray(draw(rng, shapes[t], dtype)) for t in ("x", "w", "b")}
 
 
 class Point:
@@ -251,7 +256,7 @@ def run(layer, method: str, tol, *, samples: int, budget: float, projections_wan
     shapes = {t: geom.shapes[t] for t in ("x", "w", "b", "y")}
     names = [t for t in ("x", "w", "b", "y") if shapes[t] is not None]
     skipped = {"b": TensorCheck(NAMES["b"], None, skipped=True, message="the spec has bias: false")}
-    u = upstream(shapes, layer.seed, layer.xp)
+    u = upstream(shapes, layer.seed, layer.xp, layer.cast["x"].dtype)
     arrays = {t: layer.cast[t] for t in ("x", "w", "b")}
     try:
         analytic = layer.impl.second(layer.cast["y"], *arrays.values(), u, **layer.kwargs)
@@ -272,7 +277,7 @@ def run(layer, method: str, tol, *, samples: int, budget: float, projections_wan
         else:
             checks[t] = check
     try:
-        pt = Point(layer.impl, {**arrays, "y": layer.cast["y"]}, u, layer.kwargs)
+        pt = _point(layer, u)
         if method == "auto":
             method = "full" if full_calls(shapes, geom) * pt.seconds <= budget else "sample"
         checks.update(_compare(pt, method, valid, tol, geom, layer.rng, samples, projections_wanted))
@@ -281,6 +286,19 @@ def run(layer, method: str, tol, *, samples: int, budget: float, projections_wan
             checks[t] = TensorCheck(NAMES[t], shapes[t], tuple(valid[t].shape), unchecked=True,
                                     message=f"not checked: finite differences need a working backward, and {e}")
     return [checks[t] for t in ("x", "w", "b", "y")]
+
+
+def _point(layer, u: dict) -> Point:
+    """The Point finite differences run at: the op's backward in float64 (the layer's draws as
+    drawn), as order 1's go through a float64 forward, so that a float32, float16 or bfloat16
+    layer's differences are not drowned in the dtype's rounding (bfloat16 differences of a
+    bfloat16 backward are off by 25%); in the layer's dtype where the op cannot run in float64."""
+    try:
+        return Point(layer.impl, {t: layer.data[t] for t in ("x", "w", "b", "y")}, u, layer.kwargs)
+    except NumericalError:
+        if layer.cast["x"].dtype == layer.data["x"].dtype:
+            raise
+        return Point(layer.impl, {t: layer.cast[t] for t in ("x", "w", "b", "y")}, u, layer.kwargs)
 
 
 def _compare(pt: Point, method: str, analytic: dict, tol, geom, rng, samples: int, wanted) -> dict:

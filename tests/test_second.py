@@ -305,3 +305,27 @@ def test_the_command_line_refuses_what_order_two_cannot_check_in_one_line(tmp_pa
                               text=True)
         assert done.returncode == 2 and says in done.stderr, (flags, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+@torch_ops
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_half_precision_double_backwards_pass_and_the_planted_one_fails(dtype):
+    """Differences of the backward run in float64 (a bfloat16 backward differenced in bfloat16 is
+    off by 25%), and order 2's rows take their dtype's measured tolerances."""
+    if dtype == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+    spec = make_spec(2, n=7, m=3, k=3, p=4, padding=1, dtype=dtype)
+    right = verify(spec, f"torch:{OPS}:TwiceConv2dOp", method="full", order=2)
+    assert right.passed, [c.message for c in right.checks if not c.passed]
+    from convcheck.options import TOLERANCES, TOLERANCES_ORDER2
+    assert right.order_tolerances == TOLERANCES_ORDER2.get(dtype, TOLERANCES[dtype])
+    wrong = verify(spec, f"torch:{OPS}:NoFilterTwiceConv2dOp", method="full", order=2, shrink=False)
+    assert [c.name for c in wrong.checks if not c.passed] == ["d2w"]
+
+
+@torch_ops
+def test_tolerances_given_apply_to_order_twos_rows_too():
+    spec = make_spec(2, n=7, m=3, k=3, p=4, padding=1, dtype="bfloat16")
+    pytest.importorskip("ml_dtypes")
+    result = verify(spec, CONV, method="full", order=2, rtol=1e-6, atol=1e-6, shrink=False)
+    assert result.order_tolerances == (1e-6, 1e-6) and not result.check("d2g").passed

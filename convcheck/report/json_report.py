@@ -15,7 +15,9 @@ def result_dict(result, show_output: bool = False) -> dict:
     spec = result.spec
     return {
         "name": spec.name, "file": spec.source, "line": spec.line, "impl": result.impl,
-        "method": result.method, "order": result.order, "backend": result.backend, "dtype": spec.dtype,
+        "method": result.method, "order": result.order,
+        "order_tolerances": None if result.order_tolerances is None else list(result.order_tolerances),
+        "backend": result.backend, "dtype": spec.dtype,
         "rtol": result.rtol,
         "atol": result.atol,
         "passed": result.passed and not result.skipped, "skipped": result.skipped or None,

@@ -138,7 +138,9 @@ def caption_text(result) -> str:
     on = "" if result.backend == "numpy" else f" · on {result.backend}"
     batch = f" · batch {result.spec.batch} (the spec sets none)" if result.default_batch else ""
     through = f" through {THROUGH_WORDS[result.through]}" if lines else ""
-    order = " · order 2 (dL2 rows: differences of your backward)" if result.order == 2 else ""
+    own = result.order_tolerances
+    own = f", rtol {own[0]:g}, atol {own[1]:g}" if own and tuple(own) != (result.rtol, result.atol) else ""
+    order = f" · order 2 (dL2 rows: differences of your backward{own})" if result.order == 2 else ""
     return (f"impl {inert(result.impl)} · {result.spec.dtype}{on}{batch}{order} · method {result.method}: {covered}"
             f"{through} · rtol {result.rtol:g}, atol {result.atol:g} · {result.seconds:.2f} s")
 
