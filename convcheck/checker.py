@@ -69,11 +69,7 @@ def verify(spec: ConvSpec, impl: "str | Implementation" = "direct", *, method: s
     default_batch, spec = spec.batch is None, checked(spec)
     layer = prepare(spec, impl, backend, layout, seed)
     asked, second_tolerances = {"rtol": rtol, "atol": atol}, tolerances(spec, rtol, atol, order=2)
-    if order == 2 and layer.impl.second is None:
-        raise ImplError(f"--order 2: {layer.impl.name} has no double backward to check; order 2 checks torch ops, "
-                        "whose backward autograd differentiates (--impl torch:MODULE:NAME, check(MyFunction))"
-                        + ("; and they take NCHW arrays, not --layout nhwc" if (layout or spec.layout) == "nhwc"
-                           else ""))
+    _second_available(layer, order, layout or spec.layout)
     rtol, atol = tolerances(spec, rtol, atol)
     result = SpecResult(spec, layer.geom, layer.impl.name, method, rtol, atol, backend=layer.xp.__name__,
                         default_batch=default_batch, order=order)
@@ -186,6 +182,15 @@ def _diagnose(result: SpecResult, layer, y, analytic: dict, grads, y_data: dict)
     return outputs
 
 
+def _second_available(layer, order: int, layout: str) -> None:
+    """ImplError where order 2 is asked of an implementation with no double backward."""
+    if order == 2 and layer.impl.second is None:
+        raise ImplError(f"--order 2: {layer.impl.name} has no double backward to check; order 2 checks torch ops, "
+                        "whose backward autograd differentiates, and JAX functions (--impl torch:MODULE:NAME, "
+                        "jax:MODULE:NAME, check(MyFunction))" +
+                        ("; and they take NCHW arrays, not --layout nhwc" if layout == "nhwc" else ""))
+
+
 def _through(spec: ConvSpec, forward_passed: bool, wanted: str) -> str:
     """The forward finite differences go through, the one place that decides: the built-in
     im2col ('builtin'), a forward known to be the layer, always computed in float64 (tested
@@ -242,7 +247,8 @@ def _own_forward(result, impl, y, data, analytic, tol, kwargs, conv, seed) -> No
 
 def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: float = DEFAULT_BUDGET_S,
          backend="numpy", layout: str | None = None, channels: int | None = None, projections: int | None = None,
-         seed: int | None = None, through: str = "builtin", **_) -> LayerPlan:
+         seed: int | None = None, through: str = "builtin", order: int = 1, samples: int = DEFAULT_SAMPLES,
+         **_) -> LayerPlan:
     """What `verify` would cost on this layer (at the batch verify checks), from timed forwards
     on the layer's seeded data, as verify times them: one call of `impl`'s forward (verify's
     forward check makes FORWARD_CHECKS, and its backward is counted as BACKWARD_FORWARDS of
@@ -251,12 +257,14 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     plug-in's own), timed with reading each difference off (`numerical.Problem.seconds`):
     `full` at the floor, what `auto` runs within
     `budget` (or as --channels/--projections pin it), and the minimum `channels` keeps. Checks
-    nothing. Options verify takes and planning does not need (method, rtol, ...) are accepted
-    and ignored."""
+    nothing. With order=2, what order 2 adds (second.price: its double backward once, its
+    backward's calls under `full` and under auto within `budget`). Options verify takes and
+    planning does not need (method, rtol, ...) are accepted and ignored."""
     started = time.perf_counter()
-    check_options(through=through, seed=seed, budget=budget, channels=channels, projections=projections)
+    check_options(through=through, seed=seed, budget=budget, channels=channels, projections=projections, order=order)
     spec = checked(spec)
     layer = prepare(spec, impl, backend, layout, seed)
+    _second_available(layer, order, layout or spec.layout)
     prepared = time.perf_counter() - started                    # verify draws the same data
     from .memory import estimate
     planned = LayerPlan(spec, layer.geom, layer.impl.name, budget, skipped=layer.skipped,
@@ -293,6 +301,12 @@ def plan(spec: ConvSpec, impl: "str | Implementation" = "direct", *, budget: flo
     planned.auto = cost.choose(layer.geom, seconds, budget, channels, projections)
     planned.minimum = cost.minimum(layer.geom, seconds)
     im2col.release()
+    if order == 2:
+        from .second import price
+        try:
+            planned.order2 = price(layer, budget, samples)
+        except numerical.NumericalError as e:
+            planned.error = f"order 2: {e}"
     planned.seconds = time.perf_counter() - started
     return planned
 

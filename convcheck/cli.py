@@ -347,6 +347,7 @@ def plan(
     backend: TYPED.backend = DEFAULT.backend,
     layout: TYPED.layout = DEFAULT.layout,
     through: TYPED.through = DEFAULT.through,
+    order: TYPED.order = DEFAULT.order,
 ):
     """Estimate what `verify` will cost on every layer in PATHS, before a run: one timed forward
     per layer (in worker processes, as verify runs the plug-in), then per layer the forwards and
@@ -361,6 +362,7 @@ def plan(
         if not target > 0:
             raise ConvcheckError(f"--target {target}: must be a positive number of seconds")
         _check_options("auto", budget, None, channels, projections)
+        check_order(order)
         specs = _load(paths, check_memory=True)
         plans = plan_all(specs, impl, jobs=jobs or os.cpu_count() or 1, progress=LazyProgress(enabled=None),
                          **_options("plan", given))

@@ -111,7 +111,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("order", int, 1, "1: the backward against finite differences of the forward; 2: also the gradients "
            "of the backward itself (double backward, for torch: and jax: ops) against finite differences of the "
            "backward.",
-           minimum=1, commands=("verify",)),
+           minimum=1),
 )
 """verify's options in the order `convcheck verify --help` shows them (its own options, --format,
 --output, --jobs, --shard, --plot, --quiet, --show-output, are the command line's alone)."""

@@ -237,7 +237,13 @@ class LayerPlan:
     overhead: float = 0.0          # seconds verify spends besides finite differences: the forward check
                                    # (two calls of the plug-in's forward and the loop reference) and a backward
     seconds: float = 0.0           # what planning this layer took
+    order2: dict | None = None     # --order 2: what it adds (second.price): seconds of full and of auto's choice
 
     def estimate(self, choice) -> float:
-        """Seconds verify should take on the layer running `choice` (self.full, self.auto)."""
-        return choice.seconds + self.overhead if choice is not None else 0.0
+        """Seconds verify should take on the layer running `choice` (self.full, self.auto), order 2's
+        share included where planned."""
+        if choice is None:
+            return 0.0
+        second = 0.0 if self.order2 is None else self.order2["double_backward_seconds"] + \
+            self.order2["full_seconds" if choice is self.full else "seconds"]
+        return choice.seconds + self.overhead + second

@@ -40,7 +40,8 @@ for a random U the two then differ; an op is never passed for it.
 assumption on the op at all), and random projections of the whole tensor (DIRECTIONS, or
 --projections under auto) for what the samples leave; `fast`: the projections alone; dL2/db at every
 coordinate always. `auto`: `full` when its calls, at the seconds one call of the backward takes,
-fit the budget, else `sample`. Order 2 has no `channels`: every set spans all channels.
+fit the budget (or cost no more than `sample`'s), else `sample`. Order 2 has no `channels`:
+every set spans all channels.
 """
 
 import itertools
@@ -281,13 +282,43 @@ def run(layer, method: str, tol, *, samples: int, budget: float, projections_wan
     try:
         pt = _point(layer, u)
         if method == "auto":
-            method = "full" if full_calls(shapes, geom) * pt.seconds <= budget else "sample"
+            method = choose(shapes, geom, pt.seconds, budget, samples)[0]
         checks.update(_compare(pt, method, valid, tol, geom, layer.rng, samples, projections_wanted))
     except NumericalError as e:
         for t in valid:
             checks[t] = TensorCheck(NAMES[t], shapes[t], tuple(valid[t].shape), unchecked=True,
                                     message=f"not checked: finite differences need a working backward, and {e}")
     return [checks[t] for t in ("x", "w", "b", "y")]
+
+
+def price(layer, budget: float, samples: int) -> dict:
+    """What order 2 adds to a check of `layer` (`convcheck plan --order 2`), from the op's double
+    backward called once and its backward twice (timed warm, as `run` times it): the seconds of
+    the double backward and of one call of the backward, `full`'s calls and seconds, and what
+    `auto` runs within `budget` (method, calls, seconds)."""
+    geom = layer.geom
+    shapes = {t: geom.shapes[t] for t in ("x", "w", "b", "y")}
+    u = upstream(shapes, layer.seed, layer.xp, layer.cast["x"].dtype)
+    started = time.perf_counter()
+    try:
+        layer.impl.second(layer.cast["y"], *(layer.cast[t] for t in ("x", "w", "b")), u, **layer.kwargs)
+    except NotTwiceDifferentiable:
+        pass                                                # verify says so; its time is what it took
+    double = time.perf_counter() - started
+    call_seconds = _point(layer, u).seconds
+    full = full_calls(shapes, geom)
+    method, calls = choose(shapes, geom, call_seconds, budget, samples)
+    return {"double_backward_seconds": double, "call_seconds": call_seconds, "full_calls": full,
+            "full_seconds": full * call_seconds, "method": method, "calls": calls, "seconds": calls * call_seconds}
+
+
+def choose(shapes: dict, geom, call_seconds: float, budget: float, samples: int) -> tuple[str, int]:
+    """(auto's method, its calls of the backward): `full` when its calls fit `budget` at
+    `call_seconds` each, or cost no more than `sample`'s (a small layer), else `sample`."""
+    full = full_calls(shapes, geom)
+    sampled = sum(min(samples, math.prod(shapes[t])) + (DIRECTIONS if samples < math.prod(shapes[t]) else 0)
+                  for t in ("x", "w", "y")) + (shapes["b"][0] if shapes["b"] else 0) + 2
+    return ("full", full) if full * call_seconds <= budget or full <= sampled else ("sample", sampled)
 
 
 def _point(layer, u: dict) -> Point:

@@ -162,6 +162,7 @@ def test_auto_runs_full_within_the_budget_and_samples_past_it():
     spec = make_spec(2, n=7, m=3, k=3, p=4, padding=1)
     assert verify(spec, CONV, order=2, budget=float("inf")).check("d2x").coverage.every
     assert verify(spec, CONV, order=2, budget=1e-9, samples=8).check("d2x").coverage.sampled == 8
+    assert verify(spec, CONV, order=2, budget=1e-9).check("d2x").coverage.every      # 64 samples each: dearer
 
 
 @torch_ops
@@ -329,3 +330,29 @@ def test_tolerances_given_apply_to_order_twos_rows_too():
     pytest.importorskip("ml_dtypes")
     result = verify(spec, CONV, method="full", order=2, rtol=1e-6, atol=1e-6, shrink=False)
     assert result.order_tolerances == (1e-6, 1e-6) and not result.check("d2g").passed
+
+
+@torch_ops
+def test_plan_prices_order_two(tmp_path):
+    """plan --order 2: the double backward once and the backward's calls, full's and auto's within
+    the budget, added to each estimate; the same refusal as verify where there is no double backward."""
+    from convcheck.checker import plan
+    spec = make_spec(2, n=7, m=3, k=3, p=4, padding=1)
+    planned = plan(spec, CONV, order=2, budget=float("inf"))
+    order2 = planned.order2
+    assert order2["method"] == "full" and order2["calls"] == order2["full_calls"] == second.full_calls(
+        {t: planned.geometry.shapes[t] for t in ("x", "w", "b", "y")}, planned.geometry)
+    assert planned.estimate(planned.full) > planned.full.seconds + planned.overhead + order2["full_seconds"] - 1e-9
+    small = plan(spec, CONV, order=2, budget=1e-9).order2                 # sampling 64 each would cost more
+    assert small["method"] == "full"
+    tight = plan(make_spec(2, n=16, m=3, k=3, p=4), CONV, order=2, budget=1e-9).order2
+    assert tight["method"] == "sample" and tight["calls"] < tight["full_calls"]
+    assert plan(spec, CONV).order2 is None
+    with pytest.raises(ConvcheckError, match="--order 2: direct has no double backward"):
+        plan(spec, "direct", order=2)
+    layer = tmp_path / "layer.yaml"
+    layer.write_text("n: 7\nm: 3\nk: 3\np: 4\npadding: 1\nstride: 1\n")
+    done = subprocess.run([sys.executable, "-m", "convcheck", "plan", str(layer), "--impl", CONV, "--order", "2",
+                           "--format", "json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["plans"][0]["order2"]["full_calls"] == order2["full_calls"]

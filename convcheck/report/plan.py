@@ -54,10 +54,11 @@ def render_table(plans, totals: dict, budget: float, console) -> None:
 def _short(p) -> str:
     """'full' or 'channels 11/64 sets + 16 proj', ' (min > budget)' when even the minimum does not fit."""
     c = p.auto
+    second = "" if p.order2 is None else f"; order 2 {p.order2['method']}"
     if c.method == "full":
-        return "full"
+        return "full" + second
     over = " (min > budget)" if p.minimum.seconds > p.budget else ""
-    return f"channels {c.sets}/{c.of_sets} sets + {c.projections} proj{over}"
+    return f"channels {c.sets}/{c.of_sets} sets + {c.projections} proj{over}{second}"
 
 
 def summary_lines(totals: dict) -> list[str]:
@@ -87,6 +88,8 @@ def render_json(plans, totals: dict) -> str:
                "full_estimate_seconds": round(p.estimate(p.full), 4),
                "auto_estimate_seconds": round(p.estimate(p.auto), 4),
                "minimum_fits_budget": None if p.minimum is None else p.minimum.seconds <= p.budget,
+               "order2": None if p.order2 is None else {key: round(value, 6) if isinstance(value, float) else value
+                                                        for key, value in p.order2.items()},
                "skipped": p.skipped or None, "error": p.error or None} for p in plans]
     return json.dumps({"convcheck": __version__, "checked": False, "note": NOTHING_CHECKED,
                        **{k: round(v, 4) if isinstance(v, float) else v for k, v in totals.items()},
