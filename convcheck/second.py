@@ -252,9 +252,10 @@ def full_calls(shapes: dict, geom) -> int:
     return max(n_batch * math.prod(sizes), p // spec.groups * math.prod(m)) + g_sets + (p if shapes["b"] else 0) + 2
 
 
-def run(layer, method: str, tol, *, samples: int, budget: float, projections_wanted: int | None) -> list:
-    """[TensorCheck of dL2/dX, dL2/dF, dL2/db, dL2/dG] for the layer (checker.verify's `layer`):
-    autograd's, from `layer.impl.second`, against finite differences of `layer.impl.backward`."""
+def run(layer, method: str, tol, *, samples: int, budget: float, projections_wanted: int | None) -> tuple:
+    """([TensorCheck of dL2/dX, dL2/dF, dL2/db, dL2/dG], the method that ran: `method`, or what
+    auto chose) for the layer (checker.verify's `layer`): autograd's, from `layer.impl.second`,
+    against finite differences of `layer.impl.backward`."""
     geom, spec = layer.geom, layer.geom.spec
     shapes = {t: geom.shapes[t] for t in ("x", "w", "b", "y")}
     names = [t for t in ("x", "w", "b", "y") if shapes[t] is not None]
@@ -266,10 +267,10 @@ def run(layer, method: str, tol, *, samples: int, budget: float, projections_wan
     except NotTwiceDifferentiable as e:
         failed = _all_failed(names, shapes, "not twice differentiable: autograd cannot differentiate the op's "
                              "backward (the diagnosis says why)", Diagnosis("not-twice-differentiable", str(e)))
-        return [failed.get(t) or skipped[t] for t in ("x", "w", "b", "y")]
+        return [failed.get(t) or skipped[t] for t in ("x", "w", "b", "y")], method
     except (Exception, SystemExit) as e:
         failed = _all_failed(names, shapes, f"double backward raised {layer.impl.describe(e)}")
-        return [failed.get(t) or skipped[t] for t in ("x", "w", "b", "y")]
+        return [failed.get(t) or skipped[t] for t in ("x", "w", "b", "y")], method
     checks, valid = dict(skipped) if shapes["b"] is None else {}, {}
     for t in names:
         value = analytic.get(t) if isinstance(analytic, dict) else None
@@ -288,7 +289,7 @@ def run(layer, method: str, tol, *, samples: int, budget: float, projections_wan
         for t in valid:
             checks[t] = TensorCheck(NAMES[t], shapes[t], tuple(valid[t].shape), unchecked=True,
                                     message=f"not checked: finite differences need a working backward, and {e}")
-    return [checks[t] for t in ("x", "w", "b", "y")]
+    return [checks[t] for t in ("x", "w", "b", "y")], method
 
 
 def price(layer, budget: float, samples: int) -> dict:

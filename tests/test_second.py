@@ -166,6 +166,16 @@ def test_auto_runs_full_within_the_budget_and_samples_past_it():
 
 
 @torch_ops
+def test_rerun_promises_the_same_coverage_only_where_one_method_ran_both_orders():
+    spec = make_spec(2, n=16, m=3, k=3, p=4)
+    assert verify(spec, CONV, order=2, method="full").rerun == {"method": "full", "order": 2}
+    assert verify(spec, CONV, order=2, method="sample", samples=8).rerun == {"method": "sample", "samples": 8,
+                                                                             "order": 2}
+    mixed = verify(spec, CONV, order=2, budget=1e-9)                        # order 1 channels, order 2 sample
+    assert mixed.method != "sample" and mixed.check("d2x").coverage.sampled and mixed.rerun is None
+
+
+@torch_ops
 def test_order_two_is_refused_where_it_cannot_run():
     spec = make_spec(2)
     with pytest.raises(ConvcheckError, match="--order 2: direct has no double backward"):
