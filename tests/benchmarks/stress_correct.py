@@ -59,6 +59,23 @@ def random_layer(rng, index: int) -> ConvSpec | None:
     return spec
 
 
+def random_layers(rng, count: int):
+    """`count` random valid layers (random_layer's), one after another."""
+    made = 0
+    while made < count:
+        spec = random_layer(rng, made)
+        if spec is not None:
+            made += 1
+            yield spec
+
+
+def drift(ours, truth) -> tuple[float, float]:
+    """(the worst |error| where |truth| < 1, the worst |error| / |truth| elsewhere): what atol and
+    rtol must cover."""
+    err, small = np.abs(ours - truth), np.abs(truth) < 1
+    return float(err[small].max(initial=0)), float((err[~small] / np.abs(truth[~small])).max(initial=0))
+
+
 def stress(layers: int, seed: int, report=print) -> tuple[dict, int, list]:
     """({dtype: layers drawn, 'transposed': how many of them are}, checks run, false failures),
     each false failure reported as found."""
